@@ -1,0 +1,135 @@
+package dev.scoreflow.runtime;
+
+import dev.scoreflow.api.BadInputException;
+import dev.scoreflow.api.ModelLoadException;
+import dev.scoreflow.api.internal.Json;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A model's Scoreflow settings, read from the optional {@code model.json} beside {@code model.onnx}. Every key is
+ * optional; an unknown key is refused (a typo must not silently leave a default in force).
+ *
+ * <table>
+ * <caption>model.json keys</caption>
+ * <tr><td>output</td><td>the output the score is read from (default: the probability output of a classifier, or
+ * the only float output)</td></tr>
+ * <tr><td>column</td><td>which column of that output is the score (default: 1 for a two-class output, else
+ * 0)</td></tr>
+ * <tr><td>threshold</td><td>score at or above which the prediction is 1 (default: none, no prediction)</td></tr>
+ * <tr><td>maxBatchRows</td><td>rows per model call; larger requests are split (default 1024)</td></tr>
+ * <tr><td>maxBatchDelayMicros</td><td>how long a partial batch may wait for more rows (default 0: never wait, batch
+ * only what queued while the inference threads were busy)</td></tr>
+ * <tr><td>queueRows</td><td>rows that may wait; more gets "503 try later" (default 65536)</td></tr>
+ * <tr><td>allowNonFinite</td><td>accept NaN and infinite features (default false: 400)</td></tr>
+ * <tr><td>description</td><td>one line about the model</td></tr>
+ * </table>
+ */
+public record ModelConfig(String output, Integer column, Double threshold, int maxBatchRows,
+                          long maxBatchDelayMicros, int queueRows, boolean allowNonFinite, String description) {
+
+    /** File name of the settings beside the model. */
+    public static final String FILE_NAME = "model.json";
+    public static final int DEFAULT_MAX_BATCH_ROWS = 1024;
+    public static final int DEFAULT_QUEUE_ROWS = 65536;
+
+    private static final Set<String> KEYS = new TreeSet<>(Set.of("output", "column", "threshold", "maxBatchRows",
+            "maxBatchDelayMicros", "queueRows", "allowNonFinite", "description"));
+
+    public ModelConfig {
+        if (column != null && column < 0) {
+            throw new IllegalArgumentException("column must be >= 0, got " + column);
+        }
+        if (threshold != null && !Double.isFinite(threshold)) {
+            throw new IllegalArgumentException("threshold must be a finite number, got " + threshold);
+        }
+        if (maxBatchRows < 1 || maxBatchRows > 1_000_000) {
+            throw new IllegalArgumentException("maxBatchRows must be in [1, 1000000], got " + maxBatchRows);
+        }
+        if (maxBatchDelayMicros < 0 || maxBatchDelayMicros > 10_000_000) {
+            throw new IllegalArgumentException("maxBatchDelayMicros must be in [0, 10000000], got " + maxBatchDelayMicros);
+        }
+        if (queueRows < 1) {
+            throw new IllegalArgumentException("queueRows must be >= 1, got " + queueRows);
+        }
+    }
+
+    /** All defaults. */
+    public static ModelConfig defaults() {
+        return new ModelConfig(null, null, null, DEFAULT_MAX_BATCH_ROWS, 0, DEFAULT_QUEUE_ROWS, false, null);
+    }
+
+    /**
+     * Reads {@code model.json}; absent file gives {@code fallback}. Keys the file sets win over {@code fallback}.
+     *
+     * @throws ModelLoadException naming the file and the problem
+     */
+    public static ModelConfig read(Path file, ModelConfig fallback) {
+        if (!Files.exists(file)) {
+            return fallback;
+        }
+        try {
+            Map<String, Object> m = Json.parseObject(ByteBuffer.wrap(Files.readAllBytes(file)), file.toString());
+            for (String k : m.keySet()) {
+                if (!KEYS.contains(k)) {
+                    throw new ModelLoadException(file + ": unknown key '" + k + "'; known keys are " + KEYS);
+                }
+            }
+            return new ModelConfig(
+                    string(m, "output", fallback.output(), file),
+                    m.containsKey("column") ? (int) integer(m, "column", file) : fallback.column(),
+                    m.containsKey("threshold") ? number(m, "threshold", file) : fallback.threshold(),
+                    m.containsKey("maxBatchRows") ? (int) integer(m, "maxBatchRows", file) : fallback.maxBatchRows(),
+                    m.containsKey("maxBatchDelayMicros") ? integer(m, "maxBatchDelayMicros", file)
+                            : fallback.maxBatchDelayMicros(),
+                    m.containsKey("queueRows") ? (int) integer(m, "queueRows", file) : fallback.queueRows(),
+                    m.containsKey("allowNonFinite") ? bool(m, "allowNonFinite", file) : fallback.allowNonFinite(),
+                    string(m, "description", fallback.description(), file));
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read " + file + ": " + e.getMessage(), e);
+        } catch (BadInputException | IllegalArgumentException e) {
+            throw new ModelLoadException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String string(Map<String, Object> m, String key, String fallback, Path file) {
+        Object o = m.get(key);
+        if (o == null) {
+            return fallback;
+        }
+        if (o instanceof String s) {
+            return s;
+        }
+        throw new ModelLoadException(file + ": '" + key + "' must be a string, got " + Json.typeName(o));
+    }
+
+    private static double number(Map<String, Object> m, String key, Path file) {
+        Object o = m.get(key);
+        if (o instanceof Double d) {
+            return d;
+        }
+        throw new ModelLoadException(file + ": '" + key + "' must be a number, got " + Json.typeName(o));
+    }
+
+    private static long integer(Map<String, Object> m, String key, Path file) {
+        double d = number(m, key, file);
+        if (d != Math.rint(d) || Math.abs(d) > 1e15) {
+            throw new ModelLoadException(file + ": '" + key + "' must be an integer, got " + d);
+        }
+        return (long) d;
+    }
+
+    private static boolean bool(Map<String, Object> m, String key, Path file) {
+        Object o = m.get(key);
+        if (o instanceof Boolean b) {
+            return b;
+        }
+        throw new ModelLoadException(file + ": '" + key + "' must be true or false, got " + Json.typeName(o));
+    }
+}
