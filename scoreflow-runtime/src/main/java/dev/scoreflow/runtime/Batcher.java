@@ -186,8 +186,13 @@ public final class Batcher implements AutoCloseable {
         }
         try {
             float[] scores;
+            ScoringJob.Part only = live == 1 ? firstLive(batch) : null;
             if (rows == 0) {
                 scores = new float[0];
+            } else if (only != null && only.rows() == only.job().rows.rows()
+                    && only.job().rows.littleEndianBytes().filter(ByteBuffer::isDirect).isPresent()) {
+                // a whole request already in native memory goes to the engine as it is, without a copy
+                scores = model.score(only.job().rows);
             } else {
                 ByteBuffer buf = buffer(Math.multiplyExact(4 * rows, cols));
                 for (ScoringJob.Part p : batch) {
@@ -221,6 +226,15 @@ public final class Batcher implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private static ScoringJob.Part firstLive(List<ScoringJob.Part> batch) {
+        for (ScoringJob.Part p : batch) {
+            if (p != null) {
+                return p;
+            }
+        }
+        return null;
     }
 
     private static ByteBuffer buffer(int bytes) {

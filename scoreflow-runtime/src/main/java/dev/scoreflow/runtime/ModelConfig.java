@@ -83,8 +83,8 @@ public record ModelConfig(String output, Integer column, Double threshold, int m
             }
             return new ModelConfig(
                     string(m, "output", fallback.output(), file),
-                    m.containsKey("column") ? (int) integer(m, "column", file) : fallback.column(),
-                    m.containsKey("threshold") ? number(m, "threshold", file) : fallback.threshold(),
+                    m.containsKey("column") ? Integer.valueOf((int) integer(m, "column", file)) : fallback.column(),
+                    m.containsKey("threshold") ? Double.valueOf(number(m, "threshold", file)) : fallback.threshold(),
                     m.containsKey("maxBatchRows") ? (int) integer(m, "maxBatchRows", file) : fallback.maxBatchRows(),
                     m.containsKey("maxBatchDelayMicros") ? integer(m, "maxBatchDelayMicros", file)
                             : fallback.maxBatchDelayMicros(),

@@ -1,0 +1,34 @@
+package dev.scoreflow.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code scoreflow <command>}: the entry point of the launcher. Only wiring; the logic lives in the modules. */
+@Command(name = "scoreflow", mixinStandardHelpOptions = true, version = "scoreflow 0.1.0",
+        description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
+        subcommands = {ServeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("scoreflow: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

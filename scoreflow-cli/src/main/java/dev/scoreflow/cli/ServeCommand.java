@@ -1,0 +1,187 @@
+package dev.scoreflow.cli;
+
+import dev.scoreflow.runtime.ModelConfig;
+import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.ModelStatus;
+import dev.scoreflow.runtime.ThreadBudget;
+import dev.scoreflow.server.ScoringServer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code scoreflow serve}: the HTTP scoring service. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Serve ONNX models over HTTP: the seed binary protocol (PUT /score, float32 rows in, float32"
+                + " scores out) and the Open Inference Protocol (/v2, with the binary tensor extension).",
+                "Prints 'listening on http://HOST:PORT' when ready. Ctrl-C (SIGTERM) stops accepting, answers what"
+                        + " was accepted, then exits.", ""},
+        footer = {"", "Examples:",
+                "  scoreflow serve --model models/example/1/model.onnx --port 8080",
+                "  curl -X PUT -H 'Content-Type: application/octet-stream' --data-binary @rows.f32 "
+                        + "http://127.0.0.1:8080/score",
+                "  scoreflow serve --models models --port 0 --auth-token-file token.txt"})
+final class ServeCommand implements Callable<Integer> {
+
+    static final class Source {
+        @Option(names = "--model", paramLabel = "FILE", description = "One model file (.onnx) to serve.")
+        Path model;
+
+        @Option(names = "--models", paramLabel = "DIR", description = "A model repository: DIR/<name>/<version>/"
+                + "model.onnx, each with an optional model.json. Changes are picked up while serving.")
+        Path models;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Name of the --model (default: the file name"
+            + " without .onnx, or the directory above <version>/model.onnx).")
+    String name;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE};"
+            + " 0.0.0.0 for every interface).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}; 0 picks a free"
+            + " one).")
+    int port;
+
+    @Option(names = "--default-model", paramLabel = "NAME", description = "Model that PUT /score uses (default:"
+            + " the only model).")
+    String defaultModel;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Inference threads: batches that run at once over"
+            + " all models (default: available cores).")
+    Integer threads;
+
+    @Option(names = "--intra-op-threads", paramLabel = "N", defaultValue = "1", description = "ONNX Runtime threads"
+            + " per batch (default: ${DEFAULT-VALUE}; threads x intra-op threads should not exceed the cores).")
+    int intraOpThreads;
+
+    @Option(names = "--io-threads", paramLabel = "N", description = "Network threads (default: available cores).")
+    Integer ioThreads;
+
+    @Option(names = "--max-batch-rows", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_MAX_BATCH_ROWS,
+            description = "Rows per model call; larger requests are split and run in parallel (default:"
+                    + " ${DEFAULT-VALUE}; model.json maxBatchRows wins).")
+    int maxBatchRows;
+
+    @Option(names = "--max-batch-delay-us", paramLabel = "US", defaultValue = "0", description = "How long a"
+            + " partial batch may wait for more rows (default: ${DEFAULT-VALUE} = never; batches form from what"
+            + " queues while threads are busy).")
+    long maxBatchDelayMicros;
+
+    @Option(names = "--queue-rows", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_QUEUE_ROWS,
+            description = "Rows that may wait per model; beyond, 503 with Retry-After (default: ${DEFAULT-VALUE}).")
+    int queueRows;
+
+    @Option(names = "--allow-non-finite", description = "Accept NaN and infinite features (default: 400 unless"
+            + " model.json allows them).")
+    boolean allowNonFinite;
+
+    @Option(names = "--max-body-bytes", paramLabel = "BYTES", defaultValue = ""
+            + ScoringServer.Builder.DEFAULT_MAX_BODY_BYTES, description = "Largest request body; larger gets 413"
+            + " (default: ${DEFAULT-VALUE}).")
+    int maxBodyBytes;
+
+    @Option(names = "--body-budget-bytes", paramLabel = "BYTES", defaultValue = ""
+            + ScoringServer.Builder.DEFAULT_BODY_BUDGET_BYTES, description = "Request bodies held in memory at once,"
+            + " over all connections; beyond, 503 (default: ${DEFAULT-VALUE}).")
+    long bodyBudgetBytes;
+
+    @Option(names = "--auth-token-file", paramLabel = "FILE", description = "Require 'Authorization: Bearer"
+            + " <token>' (the file's first line) on everything but /v2/health.")
+    Path authTokenFile;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Serve HTTPS with this certificate chain.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "The PKCS#8 private key for --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--poll-seconds", paramLabel = "S", defaultValue = "2", description = "With --models, look"
+            + " for added, changed and removed model files this often (default: ${DEFAULT-VALUE}; 0 = never).")
+    int pollSeconds;
+
+    @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30", description = "On shutdown, wait"
+            + " this long for accepted requests (default: ${DEFAULT-VALUE}).")
+    int drainSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        ScoringServer.MetricsHook hook = new ScoringServer.MetricsHook();
+        ModelRepository.Builder rb = ModelRepository.builder()
+                .threads(new ThreadBudget(threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                        intraOpThreads))
+                .defaults(new ModelConfig(null, null, null, maxBatchRows, maxBatchDelayMicros, queueRows,
+                        allowNonFinite, null))
+                .observers(hook::observer)
+                .log(Log::info);
+        if (source.model != null) {
+            rb.model(name != null ? name : modelName(source.model), source.model);
+        } else {
+            rb.root(source.models).pollInterval(Duration.ofSeconds(pollSeconds));
+        }
+        ModelRepository repository = rb.build();
+        for (ModelStatus s : repository.index()) {
+            if (s.state() != ModelStatus.State.READY) {
+                Log.info("model " + s.name() + " version " + s.version() + " is not serving: " + s.reason());
+            }
+        }
+        if (repository.readyNames().isEmpty()) {
+            repository.close();
+            throw new IllegalStateException("no model could be loaded; see the messages above");
+        }
+        ScoringServer.Builder sb = ScoringServer.builder(repository).host(host).port(port)
+                .maxBodyBytes(maxBodyBytes).bodyBudgetBytes(bodyBudgetBytes).defaultModel(defaultModel)
+                .metricsHook(hook).log(Log::info);
+        if (ioThreads != null) {
+            sb.ioThreads(ioThreads);
+        }
+        if (authTokenFile != null) {
+            sb.authToken(readToken(authTokenFile));
+        }
+        if (tlsCert != null) {
+            sb.tls(tlsCert, tlsKey);
+        }
+        ScoringServer server = sb.start();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Log.info("shutting down: finishing accepted requests (up to " + drainSeconds + " s)");
+            server.shutdown(Duration.ofSeconds(drainSeconds));
+            stopped.countDown();
+        }, "scoreflow-shutdown"));
+        System.out.println("listening on " + server.uri());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    static String modelName(Path file) {
+        String f = file.getFileName().toString();
+        if (f.equals("model.onnx") && file.toAbsolutePath().getParent() != null
+                && file.toAbsolutePath().getParent().getParent() != null) {
+            return file.toAbsolutePath().getParent().getParent().getFileName().toString();
+        }
+        return f.endsWith(".onnx") ? f.substring(0, f.length() - 5) : f;
+    }
+
+    private static String readToken(Path file) throws IOException {
+        String t = Files.readAllLines(file, StandardCharsets.UTF_8).stream().findFirst().orElse("").trim();
+        if (t.isEmpty()) {
+            throw new IllegalArgumentException("--auth-token-file " + file + " is empty");
+        }
+        return t;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.api.BadInputException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One request being answered: the aggregated request, its parsed path, when it arrived, and the buffers to
+ * release when the answer is written. Used by one thread at a time.
+ */
+final class Exchange {
+    /** Header with the caller's time budget in milliseconds; a request that cannot start within it is refused. */
+    static final String TIMEOUT_HEADER = "Scoreflow-Timeout-Ms";
+
+    final FullHttpRequest request;
+    final long startNanos;
+    final List<String> path;
+    private final ByteBufAllocator alloc;
+    private ByteBuf copy;
+
+    Exchange(FullHttpRequest request, ByteBufAllocator alloc, long startNanos) {
+        this.request = request;
+        this.alloc = alloc;
+        this.startNanos = startNanos;
+        this.path = segments(new QueryStringDecoder(request.uri()).path());
+    }
+
+    private static List<String> segments(String path) {
+        List<String> out = new ArrayList<>();
+        for (String s : path.split("/")) {
+            if (!s.isEmpty()) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The body as one buffer. Netty keeps a large body as the list of buffers it arrived in; those are copied once
+     * into a single direct buffer (released with the exchange), which the engine can then read in place.
+     */
+    ByteBuffer body() {
+        ByteBuf content = request.content();
+        if (copy != null) {
+            return copy.nioBuffer();
+        }
+        if (content.nioBufferCount() == 1) {
+            return content.nioBuffer();
+        }
+        copy = alloc.directBuffer(content.readableBytes());
+        copy.writeBytes(content, content.readerIndex(), content.readableBytes());
+        return copy.nioBuffer();
+    }
+
+    long bodyLength() {
+        return request.content().readableBytes();
+    }
+
+    /** The media type without parameters, lower case; null if absent. */
+    String mediaType() {
+        String ct = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        if (ct == null || ct.isBlank()) {
+            return null;
+        }
+        int semi = ct.indexOf(';');
+        return (semi < 0 ? ct : ct.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+    }
+
+    /** The deadline in {@link System#nanoTime()} terms from {@value #TIMEOUT_HEADER}, or {@code Long.MAX_VALUE}. */
+    long deadline() {
+        String v = request.headers().get(TIMEOUT_HEADER);
+        if (v == null) {
+            return Long.MAX_VALUE;
+        }
+        try {
+            long ms = Long.parseLong(v.trim());
+            if (ms <= 0) {
+                throw new NumberFormatException();
+            }
+            return startNanos + Math.min(ms, 86_400_000L) * 1_000_000L;
+        } catch (NumberFormatException e) {
+            throw new BadInputException(TIMEOUT_HEADER + " must be a positive number of milliseconds, got '" + v
+                    + "'");
+        }
+    }
+
+    void release() {
+        request.release();
+        if (copy != null) {
+            copy.release();
+            copy = null;
+        }
+    }
+}

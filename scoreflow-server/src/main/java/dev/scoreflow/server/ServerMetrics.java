@@ -1,0 +1,86 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.runtime.BatchObserver;
+import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.ServedModel;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** The scoring service's metrics, exposed at {@code /metrics} in the Prometheus text format. Thread-safe. */
+final class ServerMetrics {
+    private static final double[] SECONDS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+            5, 10};
+    private static final double[] ROWS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, 65536};
+
+    private final Metrics registry = new Metrics();
+    final Metrics.Counter requests = registry.counter("scoreflow_requests_total",
+            "HTTP requests answered, by model, protocol (seed, v2, other) and status code", "model", "protocol",
+            "code");
+    final Metrics.Counter rows = registry.counter("scoreflow_rows_total",
+            "Rows received in scoring requests, by model and status code", "model", "code");
+    final Metrics.Counter rejections = registry.counter("scoreflow_rejections_total",
+            "Requests refused before scoring because of load: queue_full, deadline, memory", "model", "reason");
+    final Metrics.Histogram latency = registry.histogram("scoreflow_request_duration_seconds",
+            "Time from a full scoring request to its answer, successful requests only", SECONDS, "model");
+    private final Metrics.Histogram queueTime = registry.histogram("scoreflow_queue_duration_seconds",
+            "Time a request part waited in the queue before its batch started", SECONDS, "model");
+    private final Metrics.Histogram batchRows = registry.histogram("scoreflow_batch_rows",
+            "Rows per model call", ROWS, "model");
+    private final Metrics.Histogram batchTime = registry.histogram("scoreflow_batch_duration_seconds",
+            "Duration of one model call", SECONDS, "model");
+    final AtomicLong connections = new AtomicLong();
+    final AtomicLong inflightBodyBytes = new AtomicLong();
+
+    ServerMetrics(ModelRepository repository) {
+        registry.gauge("scoreflow_queue_rows", "Rows waiting in each model's queue", out -> {
+            for (ServedModel m : repository.served()) {
+                out.append("scoreflow_queue_rows{model=\"").append(m.name()).append("\",version=\"")
+                        .append(m.version()).append("\"} ").append(m.queuedRows()).append('\n');
+            }
+        });
+        registry.gauge("scoreflow_model_ready", "1 for each model version that is serving, 0 if it failed to load",
+                out -> repository.index().forEach(s -> out.append("scoreflow_model_ready{model=\"").append(s.name())
+                        .append("\",version=\"").append(s.version()).append("\"} ")
+                        .append(s.state().name().equals("READY") ? 1 : 0).append('\n')));
+        registry.gauge("scoreflow_open_connections", "Open HTTP connections",
+                out -> out.append("scoreflow_open_connections ").append(connections.get()).append('\n'));
+        registry.gauge("scoreflow_inflight_body_bytes", "Bytes of request bodies held in memory",
+                out -> out.append("scoreflow_inflight_body_bytes ").append(inflightBodyBytes.get()).append('\n'));
+    }
+
+    /** The observer that records one model's batches. */
+    BatchObserver observer(String model) {
+        return new BatchObserver() {
+            @Override
+            public void batch(int n, int parts, long nanos) {
+                batchRows.observe(n, model);
+                batchTime.observe(nanos / 1e9, model);
+            }
+
+            @Override
+            public void queued(long nanos) {
+                queueTime.observe(nanos / 1e9, model);
+            }
+        };
+    }
+
+    void answered(String model, String protocol, int code, long rowCount, long startNanos) {
+        String c = Integer.toString(code);
+        requests.inc(1, model, protocol, c);
+        if (rowCount > 0) {
+            rows.inc(rowCount, model, c);
+        }
+        if (code == 200) {
+            latency.observe((System.nanoTime() - startNanos) / 1e9, model);
+        }
+    }
+
+    static double seconds(long nanos) {
+        return nanos / (double) TimeUnit.SECONDS.toNanos(1);
+    }
+
+    String render() {
+        return registry.render();
+    }
+}

@@ -1,0 +1,264 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.api.BadInputException;
+import dev.scoreflow.api.InferInput;
+import dev.scoreflow.api.InferOutput;
+import dev.scoreflow.api.InferenceRequest;
+import dev.scoreflow.api.InferenceResponse;
+import dev.scoreflow.api.ModelSignature;
+import dev.scoreflow.api.RequestedOutput;
+import dev.scoreflow.api.V2Codec;
+import dev.scoreflow.api.V2Message;
+import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.ModelStatus;
+import dev.scoreflow.runtime.ServedModel;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The Open Inference Protocol (KServe V2) REST endpoints with Triton's binary tensor data extension, and
+ * Triton's model repository extension (index, load, unload).
+ *
+ * <p>A model is presented as Scoreflow scores it: one FP32 input {@code [-1, features]} under the model's input
+ * name; output {@code score} FP32 {@code [-1, 1]} and, when the model has a threshold, {@code prediction} INT32
+ * {@code [-1, 1]} (1 when score >= threshold).
+ */
+final class V2Endpoint {
+    static final String SCORE = "score";
+    static final String PREDICTION = "prediction";
+    private static final Set<String> JSON_TYPES = Set.of("application/json", "application/octet-stream",
+            "application/binary", "text/plain");
+
+    private final ModelRepository repository;
+    private final String serverVersion;
+    private final BooleanSupplier ready;
+
+    V2Endpoint(ModelRepository repository, String serverVersion, BooleanSupplier ready) {
+        this.repository = repository;
+        this.serverVersion = serverVersion;
+        this.ready = ready;
+    }
+
+    FullHttpResponse serverMetadata() {
+        return Answer.json(HttpResponseStatus.OK, Map.of("name", "scoreflow", "version", serverVersion,
+                "extensions", List.of("binary_tensor_data", "model_repository", "schedule_policy")));
+    }
+
+    FullHttpResponse live() {
+        return Answer.json(HttpResponseStatus.OK, Map.of("live", true));
+    }
+
+    FullHttpResponse ready() {
+        boolean r = ready.getAsBoolean();
+        return r ? Answer.json(HttpResponseStatus.OK, Map.of("ready", true))
+                : Answer.json(HttpResponseStatus.SERVICE_UNAVAILABLE, Map.of("ready", false,
+                "error", "the server is starting or draining"));
+    }
+
+    FullHttpResponse modelReady(String name, String version) {
+        ServedModel m = repository.get(name, version);
+        return Answer.json(HttpResponseStatus.OK, Map.of("name", m.name(), "version", m.version(), "ready", true));
+    }
+
+    FullHttpResponse modelMetadata(String name, String version) {
+        ServedModel m = repository.get(name, version);
+        ModelSignature sig = m.signature();
+        List<String> versions = new ArrayList<>();
+        for (ModelStatus s : repository.index()) {
+            if (s.name().equals(name) && s.state() == ModelStatus.State.READY) {
+                versions.add(s.version());
+            }
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("name", m.name());
+        body.put("versions", versions);
+        body.put("platform", "onnxruntime_onnx");
+        body.put("inputs", List.of(tensor(sig.inputName(), "FP32", List.of(-1L, (long) sig.featureCount()))));
+        List<Object> outputs = new ArrayList<>();
+        outputs.add(tensor(SCORE, "FP32", List.of(-1L, 1L)));
+        if (m.config().threshold() != null) {
+            outputs.add(tensor(PREDICTION, "INT32", List.of(-1L, 1L)));
+        }
+        body.put("outputs", outputs);
+        Map<String, Object> params = new LinkedHashMap<>();
+        params.put("score", sig.description());
+        if (m.config().threshold() != null) {
+            params.put("threshold", m.config().threshold());
+        }
+        if (m.config().description() != null) {
+            params.put("description", m.config().description());
+        }
+        body.put("parameters", params);
+        return Answer.json(HttpResponseStatus.OK, body);
+    }
+
+    private static Map<String, Object> tensor(String name, String datatype, List<Long> shape) {
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("name", name);
+        t.put("datatype", datatype);
+        t.put("shape", shape);
+        return t;
+    }
+
+    /** {@code POST /v2/models/{name}[/versions/{v}]/infer}. */
+    CompletableFuture<Answer> infer(Exchange ex, String name, String version) {
+        String type = ex.mediaType();
+        if (type != null && !JSON_TYPES.contains(type) && !type.endsWith("+json")) {
+            return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported content type '" + type + "'; send application/json, or application/octet-stream"
+                            + " with " + V2Codec.HEADER_LENGTH)).about(name, "v2", 0));
+        }
+        ServedModel model = repository.get(name, version);
+        InferenceRequest req;
+        long rows = 0;
+        try {
+            req = V2Codec.decodeRequest(ex.body(), headerLength(ex));
+            InferInput input = input(req, model);
+            rows = input.data().rows();
+            long deadline = deadline(ex, req);
+            long rowCount = rows;
+            return model.score(input.data(), deadline).handle((scores, err) -> {
+                if (err != null) {
+                    return Answer.of(Answer.error(err)).about(model.name(), "v2", rowCount);
+                }
+                return Answer.of(response(model, req, scores)).about(model.name(), "v2", rowCount);
+            });
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(Answer.of(Answer.error(e)).about(model.name(), "v2", rows));
+        }
+    }
+
+    private static long headerLength(Exchange ex) {
+        String h = ex.request.headers().get(V2Codec.HEADER_LENGTH);
+        if (h == null) {
+            return -1;
+        }
+        try {
+            long n = Long.parseLong(h.trim());
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new BadInputException(V2Codec.HEADER_LENGTH + " must be a non-negative integer, got '" + h + "'");
+        }
+    }
+
+    private static InferInput input(InferenceRequest req, ServedModel model) {
+        ModelSignature sig = model.signature();
+        if (req.inputs().size() != 1) {
+            throw new BadInputException("model '" + model.name() + "' takes one input '" + sig.inputName()
+                    + "', the request has " + req.inputs().size());
+        }
+        InferInput in = req.inputs().get(0);
+        if (!in.name().equals(sig.inputName())) {
+            throw new BadInputException("model '" + model.name() + "' has input '" + sig.inputName()
+                    + "', the request sent '" + in.name() + "'");
+        }
+        if (in.data().cols() != sig.featureCount()) {
+            throw new BadInputException("input '" + in.name() + "' has shape " + in.shape() + "; model '"
+                    + model.name() + "' takes [rows, " + sig.featureCount() + "]");
+        }
+        for (RequestedOutput o : req.outputs()) {
+            if (!o.name().equals(SCORE) && !(o.name().equals(PREDICTION) && model.config().threshold() != null)) {
+                throw new BadInputException("model '" + model.name() + "' has no output '" + o.name()
+                        + "'; outputs: " + (model.config().threshold() != null ? List.of(SCORE, PREDICTION)
+                        : List.of(SCORE)));
+            }
+        }
+        return in;
+    }
+
+    /** The deadline from the Triton-style {@code timeout} parameter (microseconds) or the timeout header. */
+    private static long deadline(Exchange ex, InferenceRequest req) {
+        long header = ex.deadline();
+        Object t = req.parameters().get("timeout");
+        if (t == null) {
+            return header;
+        }
+        if (!(t instanceof Double d) || d <= 0 || d != Math.rint(d)) {
+            throw new BadInputException("parameter 'timeout' must be a positive integer of microseconds, got " + t);
+        }
+        return Math.min(header, ex.startNanos + (long) (d * 1000));
+    }
+
+    private static FullHttpResponse response(ServedModel model, InferenceRequest req, float[] scores) {
+        boolean binaryDefault = req.binaryDataOutput();
+        Double threshold = model.config().threshold();
+        List<RequestedOutput> wanted = new ArrayList<>(req.outputs());
+        if (wanted.isEmpty()) {
+            wanted.add(new RequestedOutput(SCORE, null));
+            if (threshold != null) {
+                wanted.add(new RequestedOutput(PREDICTION, null));
+            }
+        }
+        List<Long> shape = List.of((long) scores.length, 1L);
+        List<InferOutput> outputs = new ArrayList<>();
+        for (RequestedOutput o : wanted) {
+            boolean binary = o.binaryData() != null ? o.binaryData() : binaryDefault;
+            if (o.name().equals(SCORE)) {
+                outputs.add(new InferOutput(SCORE, "FP32", shape, scores, binary));
+            } else {
+                int[] p = new int[scores.length];
+                for (int i = 0; i < p.length; i++) {
+                    p[i] = scores[i] >= threshold ? 1 : 0;
+                }
+                outputs.add(new InferOutput(PREDICTION, "INT32", shape, p, binary));
+            }
+        }
+        V2Message msg = V2Codec.encodeResponse(new InferenceResponse(model.name(), model.version(), req.id(),
+                outputs));
+        if (!msg.hasBinary()) {
+            return Answer.bytes(HttpResponseStatus.OK, msg.json(), "application/json");
+        }
+        ByteBuf[] parts = new ByteBuf[1 + msg.binary().size()];
+        parts[0] = Unpooled.wrappedBuffer(msg.json());
+        for (int i = 0; i < msg.binary().size(); i++) {
+            ByteBuffer b = msg.binary().get(i);
+            parts[i + 1] = Unpooled.wrappedBuffer(b);
+        }
+        FullHttpResponse r = Answer.body(HttpResponseStatus.OK, Unpooled.wrappedBuffer(parts),
+                "application/octet-stream");
+        r.headers().setInt(V2Codec.HEADER_LENGTH, msg.headerLength());
+        return r;
+    }
+
+    /** {@code POST /v2/repository/index}: every model version and its state. */
+    FullHttpResponse index() {
+        List<Object> out = new ArrayList<>();
+        for (ModelStatus s : repository.index()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("version", s.version());
+            m.put("state", s.state().name());
+            if (s.reason() != null) {
+                m.put("reason", s.reason());
+            }
+            out.add(m);
+        }
+        return Answer.json(HttpResponseStatus.OK, out);
+    }
+
+    /** {@code POST /v2/repository/models/{name}/load}: (re)loads a model from its files. */
+    FullHttpResponse load(String name) {
+        repository.load(name);
+        return Answer.json(HttpResponseStatus.OK, Map.of());
+    }
+
+    /** {@code POST /v2/repository/models/{name}/unload}. */
+    FullHttpResponse unload(String name) {
+        repository.unload(name);
+        return Answer.json(HttpResponseStatus.OK, Map.of());
+    }
+}
