@@ -1,0 +1,212 @@
+package dev.scoreflow.runtime;
+
+import dev.scoreflow.api.CapacityExceededException;
+import dev.scoreflow.api.DeadlineExceededException;
+import dev.scoreflow.api.FloatMatrix;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class BatcherTest {
+    private final ExecutorService pool = Executors.newFixedThreadPool(4);
+
+    @AfterEach
+    void stop() {
+        pool.shutdownNow();
+    }
+
+    /** Row r of job k is [k, r, 1]: its sum k + r + 1 identifies it. */
+    private static FloatMatrix rows(int k, int n) {
+        float[] d = new float[n * 3];
+        for (int r = 0; r < n; r++) {
+            d[r * 3] = k;
+            d[r * 3 + 1] = r;
+            d[r * 3 + 2] = 1;
+        }
+        return FloatMatrix.of(d, n, 3);
+    }
+
+    private static void assertScores(int k, float[] scores, int n) {
+        assertThat(scores).hasSize(n);
+        for (int r = 0; r < n; r++) {
+            assertThat(scores[r]).as("job %d row %d", k, r).isEqualTo(k + r + 1f);
+        }
+    }
+
+    @RepeatedTest(5)
+    void concurrentSubmittersGetEveryRowScoredOnceAndInOrder() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        Batcher b = new Batcher("test", model, new BatchPolicy(256, 0, Integer.MAX_VALUE), pool, 4, Ticker.system(),
+                BatchObserver.NONE);
+        int threads = 8;
+        int perThread = 300;
+        ExecutorService submitters = Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<long[]>> results = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int seed = t;
+            results.add(submitters.submit(() -> {
+                Random rnd = new Random(seed);
+                start.await();
+                List<CompletableFuture<float[]>> futures = new ArrayList<>();
+                int[] sizes = new int[perThread];
+                for (int i = 0; i < perThread; i++) {
+                    sizes[i] = rnd.nextInt(10) == 0 ? 1 + rnd.nextInt(2000) : 1 + rnd.nextInt(40);
+                    futures.add(b.submit(rows(seed * 10_000 + i, sizes[i]), Long.MAX_VALUE));
+                }
+                long rowsTotal = 0;
+                for (int i = 0; i < perThread; i++) {
+                    assertScores(seed * 10_000 + i, futures.get(i).get(30, TimeUnit.SECONDS), sizes[i]);
+                    rowsTotal += sizes[i];
+                }
+                return new long[]{rowsTotal};
+            }));
+        }
+        start.countDown();
+        long expectedRows = 0;
+        for (Future<long[]> f : results) {
+            expectedRows += f.get(60, TimeUnit.SECONDS)[0];
+        }
+        submitters.shutdownNow();
+        assertThat(model.rowsScored.get()).isEqualTo(expectedRows);
+        assertThat(model.maxBatch.get()).isLessThanOrEqualTo(256);
+        // coalescing happened: fewer model calls than requests
+        assertThat(model.calls.get()).isLessThan(threads * perThread);
+        assertThat(b.queuedRows()).isZero();
+    }
+
+    @Test
+    void loneRequestStartsWithoutAnyTimePassing() throws Exception {
+        FakeModels.ManualTicker frozen = new FakeModels.ManualTicker();
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        Batcher b = new Batcher("test", model, new BatchPolicy(1024, 0, 1000), pool, 2, frozen, BatchObserver.NONE);
+        // the clock never moves: a batcher that waited for time to pass would never answer
+        assertScores(7, b.submit(rows(7, 5), Long.MAX_VALUE).get(10, TimeUnit.SECONDS), 5);
+    }
+
+    @Test
+    void coalescesRequestsThatQueueWhileTheThreadIsBusy() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("test", model, new BatchPolicy(1024, 0, 10_000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> first = b.submit(rows(0, 1), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        List<CompletableFuture<float[]>> queued = new ArrayList<>();
+        for (int k = 1; k <= 20; k++) {
+            queued.add(b.submit(rows(k, 3), Long.MAX_VALUE));
+        }
+        assertThat(b.queuedRows()).isEqualTo(60);
+        model.gate.countDown();
+        assertScores(0, first.get(10, TimeUnit.SECONDS), 1);
+        for (int k = 1; k <= 20; k++) {
+            assertScores(k, queued.get(k - 1).get(10, TimeUnit.SECONDS), 3);
+        }
+        assertThat(model.calls.get()).isEqualTo(2); // the lone first request, then all twenty together
+        assertThat(model.maxBatch.get()).isEqualTo(60);
+    }
+
+    @Test
+    void refusesWhatDoesNotFitTheQueueAtOnceAndServesWhatItAccepted() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 100), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> running = b.submit(rows(1, 50), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<float[]> queued = b.submit(rows(2, 60), Long.MAX_VALUE);
+        assertThatThrownBy(() -> b.submit(rows(3, 60), Long.MAX_VALUE))
+                .isInstanceOf(CapacityExceededException.class)
+                .hasMessageContaining("queue full (60 rows waiting)")
+                .satisfies(e -> assertThat(((CapacityExceededException) e).retryAfter()).isPositive());
+        model.gate.countDown();
+        assertScores(1, running.get(10, TimeUnit.SECONDS), 50);
+        assertScores(2, queued.get(10, TimeUnit.SECONDS), 60);
+        assertThat(model.rowsScored.get()).isEqualTo(110);
+    }
+
+    @Test
+    void refusesAtOnceARequestWhoseDeadlineHasPassed() {
+        FakeModels.ManualTicker t = new FakeModels.ManualTicker();
+        Batcher b = new Batcher("m", new FakeModels.RowSum(3), new BatchPolicy(1024, 0, 100), pool, 1, t,
+                BatchObserver.NONE);
+        assertThatThrownBy(() -> b.submit(rows(1, 1), t.read() - 1))
+                .isInstanceOf(DeadlineExceededException.class).hasMessageContaining("cannot start before the deadline");
+        assertThat(b.queuedRows()).isZero();
+    }
+
+    @Test
+    void dropsAQueuedRequestWhoseDeadlinePassesBeforeItsBatchStarts() throws Exception {
+        FakeModels.ManualTicker t = new FakeModels.ManualTicker();
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, t, BatchObserver.NONE);
+        CompletableFuture<float[]> running = b.submit(rows(1, 4), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<float[]> late = b.submit(rows(2, 7), t.read() + 1000);
+        t.advance(5000);
+        model.gate.countDown();
+        assertScores(1, running.get(10, TimeUnit.SECONDS), 4);
+        assertThatThrownBy(() -> late.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(DeadlineExceededException.class);
+        assertThat(model.rowsScored.get()).isEqualTo(4); // the late rows were never scored
+    }
+
+    @Test
+    void skipsTheRowsOfACancelledRequest() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> running = b.submit(rows(1, 4), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        b.submit(rows(2, 9), Long.MAX_VALUE).cancel(false);
+        CompletableFuture<float[]> kept = b.submit(rows(3, 2), Long.MAX_VALUE);
+        model.gate.countDown();
+        assertScores(1, running.get(10, TimeUnit.SECONDS), 4);
+        assertScores(3, kept.get(10, TimeUnit.SECONDS), 2);
+        assertThat(model.rowsScored.get()).isEqualTo(6);
+    }
+
+    @Test
+    void splitsALargeRequestOverSeveralThreadsAndReassemblesItInOrder() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        Batcher b = new Batcher("m", model, new BatchPolicy(100, 0, 1000), pool, 4, Ticker.system(),
+                BatchObserver.NONE);
+        assertScores(5, b.submit(rows(5, 1234), Long.MAX_VALUE).get(10, TimeUnit.SECONDS), 1234);
+        assertThat(model.calls.get()).isEqualTo(13);
+        assertThat(model.maxBatch.get()).isEqualTo(100);
+    }
+
+    @Test
+    void drainFinishesAcceptedWorkAndThenRefusesNewWork() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> a = b.submit(rows(1, 3), Long.MAX_VALUE);
+        CompletableFuture<float[]> c = b.submit(rows(2, 3), Long.MAX_VALUE);
+        CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> b.drainAndStop(Duration.ofSeconds(10)));
+        model.gate.countDown();
+        assertThat(drained.get(10, TimeUnit.SECONDS)).isTrue();
+        assertScores(1, a.get(), 3);
+        assertScores(2, c.get(), 3);
+        assertThatThrownBy(() -> b.submit(rows(3, 1), Long.MAX_VALUE)).isInstanceOf(CapacityExceededException.class)
+                .hasMessageContaining("shutting down");
+    }
+}
