@@ -1,5 +1,6 @@
 package dev.scoreflow.server;
 
+import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ModelNotFoundException;
 import dev.scoreflow.api.SeedBinaryCodec;
@@ -21,6 +22,9 @@ final class SeedEndpoint {
     static final Set<String> BINARY_TYPES = Set.of("application/octet-stream", "application/binary",
             "application/x-binary");
 
+    /** Optional request header: the number of features per row the client sends. */
+    static final String FEATURES_HEADER = "Scoreflow-Features";
+
     private final ModelRepository repository;
     private final String defaultModel;
 
@@ -41,6 +45,7 @@ final class SeedEndpoint {
         int features = model.signature().featureCount();
         int rows;
         try {
+            checkDeclaredFeatures(ex, model);
             rows = SeedBinaryCodec.rows(ex.bodyLength(), features);
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(e)).about(model.name(), "seed", 0));
@@ -59,6 +64,22 @@ final class SeedEndpoint {
                     : Answer.of(Answer.error(err));
             return a.about(model.name(), "seed", rows);
         });
+    }
+
+    /**
+     * A raw body cannot show its row width (10 rows of 26 floats are 13 rows of 20), so a client may declare it in
+     * {@value #FEATURES_HEADER} and get a 400 instead of wrong scores.
+     */
+    private static void checkDeclaredFeatures(Exchange ex, ServedModel model) {
+        String declared = ex.request.headers().get(FEATURES_HEADER);
+        if (declared == null) {
+            return;
+        }
+        int features = model.signature().featureCount();
+        if (!declared.trim().equals(Integer.toString(features))) {
+            throw new BadInputException("the request declares " + FEATURES_HEADER + ": " + declared.trim()
+                    + ", but model '" + model.name() + "' takes " + features + " features per row");
+        }
     }
 
     private ServedModel defaultModel() {

@@ -4,7 +4,6 @@ import dev.scoreflow.runtime.BatchObserver;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ServedModel;
 
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** The scoring service's metrics, exposed at {@code /metrics} in the Prometheus text format. Thread-safe. */
@@ -73,11 +72,11 @@ final class ServerMetrics {
         }
         if (code == 200) {
             latency.observe((System.nanoTime() - startNanos) / 1e9, model);
+        } else if (code == 503) {
+            rejections.inc(1, model, "queue_full");
+        } else if (code == 504) {
+            rejections.inc(1, model, "deadline");
         }
-    }
-
-    static double seconds(long nanos) {
-        return nanos / (double) TimeUnit.SECONDS.toNanos(1);
     }
 
     String render() {
