@@ -1,0 +1,107 @@
+package dev.scoreflow.cli;
+
+import dev.scoreflow.api.FloatMatrix;
+import dev.scoreflow.api.SeedBinaryCodec;
+import dev.scoreflow.runtime.TestModels;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+class CliTest {
+
+    private static String captureOut(Runnable r, int[] exit) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            r.run();
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void serveHelpExplainsEveryOption() {
+        int[] exit = new int[1];
+        String out = captureOut(() -> exit[0] = Main.run("serve", "--help"), exit);
+        assertThat(exit[0]).isZero();
+        assertThat(out).contains("--model", "--models", "--port", "--threads", "--queue-rows", "--max-body-bytes",
+                "--auth-token-file", "--tls-cert", "listening on");
+    }
+
+    @Test
+    void serveWithoutAModelIsAUsageError() {
+        assertThat(Main.run("serve")).isEqualTo(2);
+        assertThat(Main.run("serve", "--model", "/nonexistent.onnx", "--port", "0")).isEqualTo(1);
+    }
+
+    @Test
+    void demoScoresThroughTheServerAndMatchesInProcess() {
+        int[] exit = new int[1];
+        String out = captureOut(() -> exit[0] = Main.run("demo", "--model", TestModels.example().toString(),
+                "--rows", "20000", "--concurrency", "4"), exit);
+        assertThat(exit[0]).as(out).isZero();
+        assertThat(out).contains("scored 20,000 rows").contains("rows/s").contains("max |server - in-process");
+    }
+
+    /** The real thing: the CLI in its own JVM, a real socket, SIGTERM. */
+    @Test
+    void servesInAChildProcessAndStopsCleanlyOnSigterm() throws Exception {
+        Path model = TestModels.example();
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "serve", "--model", model.toString(), "--port", "0"));
+        Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve", ".log");
+        Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertThat(line).startsWith("listening on http://127.0.0.1:");
+            URI uri = URI.create(line.substring("listening on ".length()));
+            float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
+            HttpResponse<byte[]> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri.resolve("/score"))
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(
+                            SeedBinaryCodec.encode(FloatMatrix.of(rows, 50, 26)).array())).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(r.statusCode()).isEqualTo(200);
+            float[] scores = SeedBinaryCodec.decodeScores(ByteBuffer.wrap(r.body()));
+            float[] expected = TestModels.sampleScores(model);
+            for (int i = 0; i < 50; i++) {
+                assertThat(scores[i]).isCloseTo(expected[i], within(1e-5f));
+            }
+            p.destroy(); // SIGTERM
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isIn(0, 143);
+            String err = java.nio.file.Files.readString(errFile);
+            assertThat(err).contains("loaded model example version 1").contains("shutting down").contains("stopped");
+        } finally {
+            p.destroyForcibly();
+            java.nio.file.Files.deleteIfExists(errFile);
+        }
+    }
+}
