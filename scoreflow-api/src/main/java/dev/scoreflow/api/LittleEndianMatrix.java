@@ -1,5 +1,7 @@
 package dev.scoreflow.api;
 
+import dev.scoreflow.api.internal.Floats;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
@@ -59,13 +61,6 @@ final class LittleEndianMatrix implements FloatMatrix {
 
     @Override
     public long firstNonFinite() {
-        int n = rows * cols;
-        for (int i = 0; i < n; i++) {
-            // exponent bits all ones = NaN or infinity; cheaper than decoding the float
-            if ((bytes.getInt(i * 4) & 0x7f800000) == 0x7f800000) {
-                return i;
-            }
-        }
-        return -1;
+        return Floats.firstNonFinite(bytes);
     }
 }

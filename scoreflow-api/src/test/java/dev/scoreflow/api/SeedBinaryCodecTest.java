@@ -43,6 +43,33 @@ class SeedBinaryCodecTest {
         }
     }
 
+    @Property(tries = 300)
+    void findsTheFirstNonFiniteValueAnywhere(@ForAll @IntRange(min = 1, max = 9000) int values,
+                                             @ForAll @IntRange(min = 0, max = 3) int kind, @ForAll long seed) {
+        Random r = new Random(seed);
+        float[] data = new float[values];
+        for (int i = 0; i < values; i++) {
+            data[i] = (r.nextFloat() - 0.5f) * 1e30f;
+        }
+        int at = r.nextInt(values);
+        float bad = switch (kind) {
+            case 0 -> Float.NaN;
+            case 1 -> Float.POSITIVE_INFINITY;
+            case 2 -> Float.NEGATIVE_INFINITY;
+            default -> Float.intBitsToFloat(0x7fc01234); // a NaN with payload
+        };
+        data[at] = bad;
+        if (r.nextBoolean() && at + 1 < values) {
+            data[values - 1] = Float.NaN; // a later one must not win
+        }
+        FloatMatrix m = SeedBinaryCodec.decode(SeedBinaryCodec.encode(FloatMatrix.of(data, values, 1)), 1);
+        assertThat(m.firstNonFinite()).isEqualTo(at);
+        data[at] = Float.MAX_VALUE;
+        data[values - 1] = -Float.MAX_VALUE;
+        m = SeedBinaryCodec.decode(SeedBinaryCodec.encode(FloatMatrix.of(data, values, 1)), 1);
+        assertThat(m.firstNonFinite()).isEqualTo(-1);
+    }
+
     @Test
     void refusesEmptyBodyNamingTheRowSize() {
         assertThatThrownBy(() -> SeedBinaryCodec.rows(0, 100))

@@ -55,8 +55,11 @@ final class Exchange {
         if (content.nioBufferCount() == 1) {
             return content.nioBuffer();
         }
-        copy = alloc.directBuffer(content.readableBytes());
-        copy.writeBytes(content, content.readerIndex(), content.readableBytes());
+        int n = content.readableBytes();
+        copy = alloc.directBuffer(n);
+        // getBytes walks the components; writeBytes(composite) would first merge them into a temporary buffer
+        content.getBytes(content.readerIndex(), copy, 0, n);
+        copy.writerIndex(n);
         return copy.nioBuffer();
     }
 

@@ -50,7 +50,7 @@ final class SeedEndpoint {
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(e)).about(model.name(), "seed", 0));
         }
-        FloatMatrix matrix = FloatMatrix.wrap(ex.body(), rows, features);
+        FloatMatrix matrix = new ByteBufMatrix(ex.request.content(), rows, features);
         CompletableFuture<float[]> scores;
         try {
             scores = model.score(matrix, ex.deadline());

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Side-by-side load benchmark of the scoring service (issue 2), all in one run on this machine:
+#   - the seed article's Flask + uwsgi + nginx service (shared/bench/seed-baseline), as the article configures it
+#     ("seed") and with one BLAS thread per worker ("seed-blas1", the harness's tuned variant);
+#   - Scoreflow (`scoreflow serve`) on the same two ONNX models (logreg and mlp, 100 features);
+#   - a bare Netty server that only reads the same bodies (the wire's ceiling);
+#   - in-process ONNX Runtime on [1000,100] batches with the same thread count (the model's ceiling).
+# The same load generator (wrk, with the seed harness's put.lua: checks every 200 body's length) drives every
+# server: rows per request 1, 100, 1000; connections 8, 32, 128, 256.
+#
+#   scoreflow-benchmarks/load.sh                 # full: about 25 min
+#   DURATION=5 CASES="1000:32" load.sh           # a quick look
+# Knobs: DURATION (s per case, 10) WARMUP (s of load before the cases, 20) MODELS ("logreg mlp") CASES ("1:32 100:32 1000:8 1000:32 1000:128 1000:256 ...")
+#        SEED_DIR (writable copy of the seed baseline, /tmp/seed-baseline) SKIP_SEED=1 SKIP_BARE=1 JAVA_HOME
+# Results: scoreflow-benchmarks/results/<timestamp>/{load.kv,inprocess.txt,summary.md}; the summary is printed.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED:-$ROOT/../shared}
+SEED_DIR=${SEED_DIR:-/tmp/seed-baseline}
+DURATION=${DURATION:-10}
+MODELS=${MODELS:-"logreg mlp"}
+CASES=${CASES:-"1:8 1:32 1:128 1:256 100:8 100:32 100:128 100:256 1000:8 1000:32 1000:128 1000:256"}
+PORT_SEED=8099; PORT_SF=8097; PORT_BARE=8098
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+RES=$HERE/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RES"
+
+# ---------- setup: the seed baseline (nginx, uwsgi, wrk, a venv from the local package mirror, its models and data)
+if [[ ! -d $SEED_DIR ]]; then cp -r "$SHARED/bench/seed-baseline" "$SEED_DIR"; chmod -R u+w "$SEED_DIR"; fi
+need=()
+for b in nginx wrk uwsgi curl; do command -v $b >/dev/null || need+=("$b"); done
+[[ -f /usr/lib/uwsgi/plugins/python3_plugin.so ]] || need+=(uwsgi-plugin-python3)
+[[ -f /usr/lib/python3.11/ensurepip/__init__.py ]] || need+=(python3-venv)
+if ((${#need[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk uwsgi uwsgi-plugin-python3 python3-venv curl >/dev/null
+fi
+if [[ ! -x $SEED_DIR/venv/bin/python ]]; then
+  /usr/bin/python3 -m venv "$SEED_DIR/venv"
+  "$SEED_DIR/venv/bin/pip" install --retries 0 --timeout 5 -q numpy scikit-learn flask onnx onnxruntime
+fi
+[[ -f $SEED_DIR/data/body_1000.f32 ]] || (cd "$SEED_DIR" && venv/bin/python train_export.py)
+(cd "$ROOT" && mvn -B -q -Pbench -DskipTests package)
+CP="$HERE/target/scoreflow-benchmarks-0.1.0-SNAPSHOT.jar:$HERE/target/lib/*"
+JFLAGS="--enable-native-access=ALL-UNNAMED -Xms1g -Xmx2g"
+
+{ echo "date: $(date -Is)"; echo "cpus: $(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+  echo "java: $("$JAVA" -version 2>&1 | head -1)"; echo "wrk: $(wrk -v 2>&1 | head -1)"
+  echo "DURATION=$DURATION CASES=$CASES"; echo "load before start: $(cat /proc/loadavg)"
+  echo "other processes using CPU at start:"; ps -eo pcpu,comm --sort=-pcpu | head -6; } > "$RES/env.txt"
+
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+run_case() { # server model rows conns url
+  local server=$1 model=$2 rows=$3 conns=$4 url=$5 b0 b1 r
+  b0=$(busy)
+  r=$(cd "$SEED_DIR" && BODY=data/body_$rows.f32 EXPECT_LEN=$((rows * 4)) wrk -t2 -c"$conns" -d"${DURATION}s" \
+      --timeout 10s -s bench/put.lua "$url" 2>&1 | grep '^RESULT' | sed 's/^RESULT //' || true)
+  b1=$(busy)
+  local cpu; cpu=$(awk -v a="$b0" -v b="$b1" 'BEGIN{split(a,x," ");split(b,y," ");printf "%.0f", 100*(y[1]-x[1])/(y[2]-x[2])}')
+  echo "server=$server model=$model rows=$rows conns=$conns ${r:-wrk_failed=1} machine_busy_pct=$cpu" >> "$RES/load.kv"
+  echo "  $server $model rows=$rows c=$conns: $(grep -oE 'requests=[0-9]+|lat_p99_ms=[^ ]+|code_[0-9]+=[0-9]+' <<<"$r" | tr '\n' ' ')"
+}
+
+load_all() { # server model url
+  BODY=$SEED_DIR/data/body_1000.f32
+  (cd "$SEED_DIR" && BODY=data/body_1000.f32 EXPECT_LEN=4000 wrk -t2 -c32 -d"${WARMUP:-20}s" -s bench/put.lua "$3" >/dev/null 2>&1 || true) # warm-up: JIT settles in ~20 s
+  for rc in $CASES; do run_case "$1" "$2" "${rc%%:*}" "${rc##*:}" "$3"; done
+}
+
+cleanup() { (cd "$SEED_DIR" && PORT=$PORT_SEED service/ctl.sh stop >/dev/null 2>&1) || true
+            [[ -n ${SF_PID:-} ]] && kill "$SF_PID" 2>/dev/null || true
+            [[ -n ${BARE_PID:-} ]] && kill "$BARE_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+for model in $MODELS; do
+  onnx=$SEED_DIR/models/$model.onnx
+  echo "== $model: in-process ONNX Runtime, [1000,100] batches"
+  for cfg in "2 1" "1 2" "1 1"; do
+    set -- $cfg
+    "$JAVA" $JFLAGS -cp "$CP" dev.scoreflow.benchmarks.InProcessBench "$onnx" 1000 "$1" "$2" 5 | tee -a "$RES/inprocess.txt"
+  done
+  if [[ -z ${SKIP_SEED:-} ]]; then
+    for variant in seed seed-blas1; do
+      extra=""; [[ $variant == seed-blas1 ]] && extra="env = OPENBLAS_NUM_THREADS=1"
+      echo "== $model: $variant (Flask + uwsgi processes=2 + nginx) on :$PORT_SEED"
+      (cd "$SEED_DIR" && PORT=$PORT_SEED service/ctl.sh start "$model" 2 1 "$extra" >/dev/null)
+      load_all "$variant" "$model" "http://127.0.0.1:$PORT_SEED/score"
+      (cd "$SEED_DIR" && PORT=$PORT_SEED service/ctl.sh stop >/dev/null)
+    done
+  fi
+  echo "== $model: scoreflow on :$PORT_SF"
+  "$JAVA" $JFLAGS -cp "$CP" dev.scoreflow.cli.Main serve --model "$onnx" --name "$model" --port $PORT_SF \
+      > "$RES/scoreflow-$model.log" 2>&1 &
+  SF_PID=$!
+  wait_port $PORT_SF || { echo "scoreflow did not start:"; cat "$RES/scoreflow-$model.log"; exit 1; }
+  load_all scoreflow "$model" "http://127.0.0.1:$PORT_SF/score"
+  kill "$SF_PID"; wait "$SF_PID" 2>/dev/null || true; SF_PID=
+done
+
+if [[ -z ${SKIP_BARE:-} ]]; then
+  echo "== bare Netty server (reads the body, answers 4 bytes per row, no scoring) on :$PORT_BARE"
+  "$JAVA" $JFLAGS -cp "$CP" dev.scoreflow.benchmarks.BareServer $PORT_BARE 100 > "$RES/bare.log" 2>&1 &
+  BARE_PID=$!
+  wait_port $PORT_BARE
+  load_all bare - "http://127.0.0.1:$PORT_BARE/score"
+  kill "$BARE_PID"; BARE_PID=
+fi
+
+"$HERE/summarize.sh" "$RES" | tee "$RES/summary.md"
+echo "results: $RES"
