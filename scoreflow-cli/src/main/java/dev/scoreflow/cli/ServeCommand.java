@@ -83,6 +83,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Rows that may wait per model; beyond, 503 with Retry-After (default: ${DEFAULT-VALUE}).")
     int queueRows;
 
+    @Option(names = "--max-queue-ms", paramLabel = "MS", defaultValue = "" + ModelConfig.DEFAULT_MAX_QUEUE_MILLIS,
+            description = "Work that may wait per model, in milliseconds at the measured speed; beyond, 503 with"
+                    + " Retry-After (default: ${DEFAULT-VALUE}; 0 = bound by --queue-rows only).")
+    long maxQueueMillis;
+
     @Option(names = "--allow-non-finite", description = "Accept NaN and infinite features (default: 400 unless"
             + " model.json allows them).")
     boolean allowNonFinite;
@@ -125,7 +130,7 @@ final class ServeCommand implements Callable<Integer> {
                 .threads(new ThreadBudget(threads != null ? threads : Runtime.getRuntime().availableProcessors(),
                         intraOpThreads))
                 .defaults(new ModelConfig(null, null, null, maxBatchRows, maxBatchDelayMicros, queueRows,
-                        allowNonFinite, null))
+                        maxQueueMillis, allowNonFinite, null))
                 .observers(hook::observer)
                 .log(Log::info);
         if (source.model != null) {

@@ -45,6 +45,7 @@ public final class Batcher implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final BatchQueue queue;
+    private final BatchPolicy policy;
     private int running;
     private boolean closed;
     /** Measured cost of one row, smoothed; feeds the deadline admission estimate. */
@@ -67,6 +68,7 @@ public final class Batcher implements AutoCloseable {
         this.ticker = ticker;
         this.observer = observer;
         this.queue = new BatchQueue(policy);
+        this.policy = policy;
     }
 
     /**
@@ -96,10 +98,15 @@ public final class Batcher implements AutoCloseable {
                 }
             }
             job = new ScoringJob(rows, queue.partsFor(rows.rows()), deadlineNanos);
-            if (!queue.offer(job, now)) {
-                long wait = (long) (queue.queuedRows() * nanosPerRow / maxConcurrentBatches);
-                throw new CapacityExceededException(name + ": queue full (" + queue.queuedRows()
-                        + " rows waiting)", Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(wait))));
+            long queued = queue.queuedRows();
+            long waitAfter = (long) ((queued + rows.rows()) * nanosPerRow / maxConcurrentBatches);
+            boolean tooLong = policy.maxQueueWaitNanos() > 0 && queued > 0 && waitAfter > policy.maxQueueWaitNanos();
+            if (tooLong || !queue.offer(job, now)) {
+                long wait = (long) (queued * nanosPerRow / maxConcurrentBatches);
+                throw new CapacityExceededException(String.format("%s: queue full (%d rows, about %.1f ms of work,"
+                        + " waiting; limits %d rows and %.1f ms)", name, queued, wait / 1e6, policy.queueRows(),
+                        policy.maxQueueWaitNanos() / 1e6),
+                        Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(wait))));
             }
             if (running < maxConcurrentBatches) {
                 running++;

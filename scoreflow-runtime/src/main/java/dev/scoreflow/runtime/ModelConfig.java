@@ -26,21 +26,25 @@ import java.util.TreeSet;
  * <tr><td>maxBatchRows</td><td>rows per model call; larger requests are split (default 1024)</td></tr>
  * <tr><td>maxBatchDelayMicros</td><td>how long a partial batch may wait for more rows (default 0: never wait, batch
  * only what queued while the inference threads were busy)</td></tr>
- * <tr><td>queueRows</td><td>rows that may wait; more gets "503 try later" (default 65536)</td></tr>
+ * <tr><td>queueRows</td><td>rows that may wait; more gets "503 try later" (default 262144)</td></tr>
+ * <tr><td>maxQueueMillis</td><td>work that may wait, in milliseconds at the measured speed; more gets 503
+ * (default 500; 0 = rows only)</td></tr>
  * <tr><td>allowNonFinite</td><td>accept NaN and infinite features (default false: 400)</td></tr>
  * <tr><td>description</td><td>one line about the model</td></tr>
  * </table>
  */
 public record ModelConfig(String output, Integer column, Double threshold, int maxBatchRows,
-                          long maxBatchDelayMicros, int queueRows, boolean allowNonFinite, String description) {
+                          long maxBatchDelayMicros, int queueRows, long maxQueueMillis, boolean allowNonFinite,
+                          String description) {
 
     /** File name of the settings beside the model. */
     public static final String FILE_NAME = "model.json";
     public static final int DEFAULT_MAX_BATCH_ROWS = 1024;
-    public static final int DEFAULT_QUEUE_ROWS = 65536;
+    public static final int DEFAULT_QUEUE_ROWS = 262_144;
+    public static final long DEFAULT_MAX_QUEUE_MILLIS = 500;
 
     private static final Set<String> KEYS = new TreeSet<>(Set.of("output", "column", "threshold", "maxBatchRows",
-            "maxBatchDelayMicros", "queueRows", "allowNonFinite", "description"));
+            "maxBatchDelayMicros", "queueRows", "maxQueueMillis", "allowNonFinite", "description"));
 
     public ModelConfig {
         if (column != null && column < 0) {
@@ -58,11 +62,15 @@ public record ModelConfig(String output, Integer column, Double threshold, int m
         if (queueRows < 1) {
             throw new IllegalArgumentException("queueRows must be >= 1, got " + queueRows);
         }
+        if (maxQueueMillis < 0 || maxQueueMillis > 3_600_000) {
+            throw new IllegalArgumentException("maxQueueMillis must be in [0, 3600000], got " + maxQueueMillis);
+        }
     }
 
     /** All defaults. */
     public static ModelConfig defaults() {
-        return new ModelConfig(null, null, null, DEFAULT_MAX_BATCH_ROWS, 0, DEFAULT_QUEUE_ROWS, false, null);
+        return new ModelConfig(null, null, null, DEFAULT_MAX_BATCH_ROWS, 0, DEFAULT_QUEUE_ROWS,
+                DEFAULT_MAX_QUEUE_MILLIS, false, null);
     }
 
     /**
@@ -89,6 +97,7 @@ public record ModelConfig(String output, Integer column, Double threshold, int m
                     m.containsKey("maxBatchDelayMicros") ? integer(m, "maxBatchDelayMicros", file)
                             : fallback.maxBatchDelayMicros(),
                     m.containsKey("queueRows") ? (int) integer(m, "queueRows", file) : fallback.queueRows(),
+                    m.containsKey("maxQueueMillis") ? integer(m, "maxQueueMillis", file) : fallback.maxQueueMillis(),
                     m.containsKey("allowNonFinite") ? bool(m, "allowNonFinite", file) : fallback.allowNonFinite(),
                     string(m, "description", fallback.description(), file));
         } catch (IOException e) {

@@ -132,12 +132,36 @@ class BatcherTest {
         CompletableFuture<float[]> queued = b.submit(rows(2, 60), Long.MAX_VALUE);
         assertThatThrownBy(() -> b.submit(rows(3, 60), Long.MAX_VALUE))
                 .isInstanceOf(CapacityExceededException.class)
-                .hasMessageContaining("queue full (60 rows waiting)")
+                .hasMessageContaining("queue full (60 rows")
                 .satisfies(e -> assertThat(((CapacityExceededException) e).retryAfter()).isPositive());
         model.gate.countDown();
         assertScores(1, running.get(10, TimeUnit.SECONDS), 50);
         assertScores(2, queued.get(10, TimeUnit.SECONDS), 60);
         assertThat(model.rowsScored.get()).isEqualTo(110);
+    }
+
+    @Test
+    void refusesWorkThatWouldWaitLongerThanTheQueueTimeBound() throws Exception {
+        FakeModels.ManualTicker t = new FakeModels.ManualTicker();
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.clock = t;
+        model.nanosPerRow = 1000; // 1 microsecond per row
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1_000_000, 500_000), pool, 1, t,
+                BatchObserver.NONE);
+        b.submit(rows(0, 100), Long.MAX_VALUE).get(10, TimeUnit.SECONDS); // measures the speed
+        model.gate = new CountDownLatch(1);
+        model.entered = new CountDownLatch(1);
+        CompletableFuture<float[]> running = b.submit(rows(1, 10), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<float[]> queued = b.submit(rows(2, 400), Long.MAX_VALUE); // about 0.4 ms of work
+        // 400 + 200 rows would be about 0.6 ms of work, over the 0.5 ms bound; the row bound is far away
+        assertThatThrownBy(() -> b.submit(rows(3, 200), Long.MAX_VALUE))
+                .isInstanceOf(CapacityExceededException.class).hasMessageContaining("limits 1000000 rows and 0.5 ms");
+        CompletableFuture<float[]> fits = b.submit(rows(4, 50), Long.MAX_VALUE);
+        model.gate.countDown();
+        assertScores(1, running.get(10, TimeUnit.SECONDS), 10);
+        assertScores(2, queued.get(10, TimeUnit.SECONDS), 400);
+        assertScores(4, fits.get(10, TimeUnit.SECONDS), 50);
     }
 
     @Test

@@ -27,8 +27,11 @@ final class FakeModels {
         final AtomicInteger calls = new AtomicInteger();
         final AtomicLong rowsScored = new AtomicLong();
         final AtomicInteger maxBatch = new AtomicInteger();
-        final CountDownLatch entered = new CountDownLatch(1);
+        volatile CountDownLatch entered = new CountDownLatch(1);
         volatile CountDownLatch gate = new CountDownLatch(0);
+        /** When set, each call moves this clock by {@code nanosPerRow} per row: a model of known speed. */
+        volatile ManualTicker clock;
+        volatile long nanosPerRow;
 
         RowSum(int features) {
             this.features = features;
@@ -49,6 +52,9 @@ final class FakeModels {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
+            }
+            if (clock != null) {
+                clock.advance(nanosPerRow * rows.rows());
             }
             calls.incrementAndGet();
             rowsScored.addAndGet(rows.rows());

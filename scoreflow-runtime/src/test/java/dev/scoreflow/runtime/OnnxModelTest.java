@@ -55,13 +55,13 @@ class OnnxModelTest {
         assertThatThrownBy(() -> OnnxModel.load(TestModels.multiclass(), ModelConfig.defaults(), 1))
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("has 3 columns").hasMessageContaining("\"column\"");
-        ModelConfig column2 = new ModelConfig(null, 2, null, 1024, 0, 1000, false, null);
+        ModelConfig column2 = new ModelConfig(null, 2, null, 1024, 0, 1000, 0, false, null);
         assertScoresMatchPython(TestModels.multiclass(), column2, 8);
     }
 
     @Test
     void refusesAnOutputTheModelDoesNotHave() {
-        ModelConfig wrong = new ModelConfig("nope", null, null, 1024, 0, 1000, false, null);
+        ModelConfig wrong = new ModelConfig("nope", null, null, 1024, 0, 1000, 0, false, null);
         assertThatThrownBy(() -> OnnxModel.load(TestModels.example(), wrong, 1))
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("'nope'").hasMessageContaining("output_probability");

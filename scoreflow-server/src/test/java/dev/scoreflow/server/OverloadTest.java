@@ -28,7 +28,7 @@ class OverloadTest {
         int rounds = 6;
         int rowsPerRequest = 1000;
         try (ServerFixture f = new ServerFixture(r -> r.model("forest", TestModels.forest())
-                .defaults(new dev.scoreflow.runtime.ModelConfig(null, null, null, 1024, 0, 3000, false, null)),
+                .defaults(new dev.scoreflow.runtime.ModelConfig(null, null, null, 1024, 0, 3000, 0, false, null)),
                 s -> { })) {
             float[] rows = ServerFixture.rows(TestModels.forest(), rowsPerRequest, 20, 9);
             float[] expected = ServerFixture.inProcess(TestModels.forest(), rows, 20);
