@@ -48,8 +48,12 @@ public final class Batcher implements AutoCloseable {
     private final BatchPolicy policy;
     private int running;
     private boolean closed;
-    /** Measured cost of one row, smoothed; feeds the deadline admission estimate. */
+    /** Measured cost of one row; feeds the deadline and queue-time admission. 0 = not known yet. */
     private volatile double nanosPerRow;
+    private final Object speedLock = new Object();
+    private double decayedNanos;
+    private double decayedRows;
+    private long rowsMeasured;
 
     /**
      * @param name                 for messages, e.g. "model example version 1"
@@ -212,8 +216,7 @@ public final class Batcher implements AutoCloseable {
             }
             long took = ticker.read() - start;
             if (rows > 0) {
-                double perRow = (double) took / rows;
-                nanosPerRow = nanosPerRow == 0 ? perRow : 0.8 * nanosPerRow + 0.2 * perRow;
+                measured(rows, took);
             }
             observer.batch(rows, live, took);
             int at = 0;
@@ -231,6 +234,22 @@ public final class Batcher implements AutoCloseable {
                 if (p != null) {
                     p.job().result.completeExceptionally(failure);
                 }
+            }
+        }
+    }
+
+    /**
+     * Folds one batch into the speed estimate: decaying sums of time and rows, so large batches (where the time
+     * goes) dominate and a slow first call (cold JIT, cold caches, a lone row's fixed cost) is soon forgotten. The
+     * estimate is used only once a full batch's worth of rows has been measured, so a cold start refuses nothing.
+     */
+    private void measured(int rows, long nanos) {
+        synchronized (speedLock) {
+            decayedNanos = 0.9 * decayedNanos + nanos;
+            decayedRows = 0.9 * decayedRows + rows;
+            rowsMeasured += rows;
+            if (rowsMeasured >= policy.maxBatchRows()) {
+                nanosPerRow = decayedNanos / decayedRows;
             }
         }
     }

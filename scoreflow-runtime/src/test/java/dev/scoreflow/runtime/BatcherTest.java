@@ -146,7 +146,7 @@ class BatcherTest {
         FakeModels.RowSum model = new FakeModels.RowSum(3);
         model.clock = t;
         model.nanosPerRow = 1000; // 1 microsecond per row
-        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1_000_000, 500_000), pool, 1, t,
+        Batcher b = new Batcher("m", model, new BatchPolicy(64, 0, 1_000_000, 500_000), pool, 1, t,
                 BatchObserver.NONE);
         b.submit(rows(0, 100), Long.MAX_VALUE).get(10, TimeUnit.SECONDS); // measures the speed
         model.gate = new CountDownLatch(1);

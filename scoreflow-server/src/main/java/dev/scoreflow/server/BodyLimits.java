@@ -24,8 +24,13 @@ final class BodyLimits {
     private BodyLimits() {
     }
 
-    /** Aggregates a request's body up to {@code maxBytes}; a larger one gets a JSON 413 and the connection closes. */
+    /**
+     * Aggregates a request's body up to {@code maxBytes}. A larger one gets a JSON 413; on a keep-alive connection
+     * the rest of its body is read and dropped (nothing is held) so the client can read the answer and reuse the
+     * connection, unless it declares more than {@value #DISCARD_LIMIT} bytes, which closes the connection.
+     */
     static final class Aggregator extends HttpObjectAggregator {
+        static final long DISCARD_LIMIT = 256L << 20;
         private final int maxBytes;
 
         Aggregator(int maxBytes) {
@@ -39,8 +44,14 @@ final class BodyLimits {
             FullHttpResponse r = Answer.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body of "
                     + (declared >= 0 ? declared + " bytes" : "more than " + maxBytes + " bytes")
                     + " is over the limit of " + maxBytes + " bytes (--max-body-bytes); split it into smaller requests");
-            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            boolean keep = HttpUtil.isKeepAlive(oversized) && declared >= 0 && declared <= DISCARD_LIMIT
+                    && !(oversized instanceof io.netty.handler.codec.http.FullHttpMessage);
+            r.headers().set(HttpHeaderNames.CONNECTION, keep ? HttpHeaderValues.KEEP_ALIVE : HttpHeaderValues.CLOSE);
+            if (keep) {
+                ctx.writeAndFlush(r);
+            } else {
+                ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            }
         }
     }
 
