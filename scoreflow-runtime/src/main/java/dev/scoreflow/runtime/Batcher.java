@@ -48,12 +48,13 @@ public final class Batcher implements AutoCloseable {
     private final BatchPolicy policy;
     private int running;
     private boolean closed;
-    /** Measured cost of one row; feeds the deadline and queue-time admission. 0 = not known yet. */
+    /** Measured drain rate, nanoseconds per row; feeds the deadline and queue-time admission. 0 = not known yet. */
     private volatile double nanosPerRow;
     private final Object speedLock = new Object();
     private double decayedNanos;
     private double decayedRows;
     private long rowsMeasured;
+    private long lastFinish;
 
     /**
      * @param name                 for messages, e.g. "model example version 1"
@@ -94,7 +95,7 @@ public final class Batcher implements AutoCloseable {
             }
             long now = ticker.read();
             if (deadlineNanos != Long.MAX_VALUE) {
-                long wait = (long) (queue.queuedRows() * nanosPerRow / maxConcurrentBatches);
+                long wait = (long) (queue.queuedRows() * nanosPerRow);
                 if (deadlineNanos - now <= 0 || deadlineNanos - now < wait) {
                     throw new DeadlineExceededException(name + ": cannot start before the deadline (about "
                             + TimeUnit.NANOSECONDS.toMillis(wait) + " ms of work queued, "
@@ -103,10 +104,10 @@ public final class Batcher implements AutoCloseable {
             }
             job = new ScoringJob(rows, queue.partsFor(rows.rows()), deadlineNanos);
             long queued = queue.queuedRows();
-            long waitAfter = (long) ((queued + rows.rows()) * nanosPerRow / maxConcurrentBatches);
+            long waitAfter = (long) ((queued + rows.rows()) * nanosPerRow);
             boolean tooLong = policy.maxQueueWaitNanos() > 0 && queued > 0 && waitAfter > policy.maxQueueWaitNanos();
             if (tooLong || !queue.offer(job, now)) {
-                long wait = (long) (queued * nanosPerRow / maxConcurrentBatches);
+                long wait = (long) (queued * nanosPerRow);
                 throw new CapacityExceededException(String.format("%s: queue full (%d rows, about %.1f ms of work,"
                         + " waiting; limits %d rows and %.1f ms)", name, queued, wait / 1e6, policy.queueRows(),
                         policy.maxQueueWaitNanos() / 1e6),
@@ -214,9 +215,10 @@ public final class Batcher implements AutoCloseable {
                 buf.flip();
                 scores = model.score(FloatMatrix.wrap(buf, rows, cols));
             }
-            long took = ticker.read() - start;
+            long finished = ticker.read();
+            long took = finished - start;
             if (rows > 0) {
-                measured(rows, took);
+                measured(rows, took, finished);
             }
             observer.batch(rows, live, took);
             int at = 0;
@@ -239,13 +241,17 @@ public final class Batcher implements AutoCloseable {
     }
 
     /**
-     * Folds one batch into the speed estimate: decaying sums of time and rows, so large batches (where the time
-     * goes) dominate and a slow first call (cold JIT, cold caches, a lone row's fixed cost) is soon forgotten. The
-     * estimate is used only once a full batch's worth of rows has been measured, so a cold start refuses nothing.
+     * Folds one finished batch into the drain-rate estimate: the time since the previous batch finished (or the
+     * batch's own duration, after an idle gap) per row, as decaying sums so large batches dominate and a slow first
+     * call is soon forgotten. Measuring the gaps between completions gives the rate the queue really drains at,
+     * whatever the number of threads and however much they compete for cores. The estimate is used only once a
+     * full batch's worth of rows has been measured, so a cold start refuses nothing.
      */
-    private void measured(int rows, long nanos) {
+    private void measured(int rows, long took, long finishedAt) {
         synchronized (speedLock) {
-            decayedNanos = 0.9 * decayedNanos + nanos;
+            long gap = lastFinish == 0 ? took : Math.min(finishedAt - lastFinish, took);
+            lastFinish = finishedAt;
+            decayedNanos = 0.9 * decayedNanos + Math.max(0, gap);
             decayedRows = 0.9 * decayedRows + rows;
             rowsMeasured += rows;
             if (rowsMeasured >= policy.maxBatchRows()) {
