@@ -28,6 +28,7 @@ final class ServerMetrics {
             "Rows per model call", ROWS, "model");
     private final Metrics.Histogram batchTime = registry.histogram("scoreflow_batch_duration_seconds",
             "Duration of one model call", SECONDS, "model");
+    private final java.util.Map<String, BatchObserver> observers = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicLong connections = new AtomicLong();
     final AtomicLong inflightBodyBytes = new AtomicLong();
 
@@ -48,8 +49,12 @@ final class ServerMetrics {
                 out -> out.append("scoreflow_inflight_body_bytes ").append(inflightBodyBytes.get()).append('\n'));
     }
 
-    /** The observer that records one model's batches. */
+    /** The observer that records one model's batches (one instance per model, kept). */
     BatchObserver observer(String model) {
+        return observers.computeIfAbsent(model, this::newObserver);
+    }
+
+    private BatchObserver newObserver(String model) {
         return new BatchObserver() {
             @Override
             public void batch(int n, int parts, long nanos) {
