@@ -370,20 +370,6 @@ public final class ModelRepository implements AutoCloseable {
         }
     }
 
-    /**
-     * Stops accepting work on every model and waits up to {@code timeout} for accepted work to finish.
-     *
-     * @return true if everything accepted finished
-     */
-    public boolean drain(Duration timeout) {
-        long end = System.nanoTime() + timeout.toNanos();
-        boolean all = true;
-        for (ServedModel m : served()) {
-            all &= m.batcher().drainAndStop(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
-        }
-        return all;
-    }
-
     /** Stops polling, closes every model (failing anything still queued) and the inference pool. */
     @Override
     public void close() {

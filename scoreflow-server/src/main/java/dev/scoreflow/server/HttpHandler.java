@@ -17,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * Routes each request of one connection to its endpoint and writes the answer.
@@ -128,13 +129,13 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         int n = p.size();
         // seed protocol
         if (n == 1 && p.get(0).equals("score")) {
-            return scoring(ex, method) ? server.seed.score(ex, null, null) : notAllowed("PUT, POST");
+            return scoring(method) ? server.seed.score(ex, null, null) : notAllowed("PUT, POST");
         }
         if (n == 3 && p.get(0).equals("models") && p.get(2).equals("score")) {
-            return scoring(ex, method) ? server.seed.score(ex, p.get(1), null) : notAllowed("PUT, POST");
+            return scoring(method) ? server.seed.score(ex, p.get(1), null) : notAllowed("PUT, POST");
         }
         if (n == 5 && p.get(0).equals("models") && p.get(2).equals("versions") && p.get(4).equals("score")) {
-            return scoring(ex, method) ? server.seed.score(ex, p.get(1), p.get(3)) : notAllowed("PUT, POST");
+            return scoring(method) ? server.seed.score(ex, p.get(1), p.get(3)) : notAllowed("PUT, POST");
         }
         if (n == 1 && p.get(0).equals("metrics")) {
             return get(method, () -> Answer.bytes(HttpResponseStatus.OK,
@@ -197,18 +198,18 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return notFound(ex);
     }
 
-    private static boolean scoring(Exchange ex, HttpMethod m) {
+    private static boolean scoring(HttpMethod m) {
         return m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST);
     }
 
-    private static CompletableFuture<Answer> get(HttpMethod m, java.util.function.Supplier<FullHttpResponse> r) {
+    private static CompletableFuture<Answer> get(HttpMethod m, Supplier<FullHttpResponse> r) {
         if (!m.equals(HttpMethod.GET) && !m.equals(HttpMethod.HEAD)) {
             return notAllowed("GET");
         }
         return done(Answer.of(r.get()));
     }
 
-    private static CompletableFuture<Answer> post(HttpMethod m, java.util.function.Supplier<FullHttpResponse> r) {
+    private static CompletableFuture<Answer> post(HttpMethod m, Supplier<FullHttpResponse> r) {
         if (!m.equals(HttpMethod.POST)) {
             return notAllowed("POST");
         }

@@ -142,18 +142,6 @@ final class Metrics {
             c.sum.add(value);
         }
 
-        long count(String... labelValues) {
-            Cell c = cells.get(key(labelValues));
-            if (c == null) {
-                return 0;
-            }
-            long n = 0;
-            for (int i = 0; i < c.buckets.length(); i++) {
-                n += c.buckets.get(i);
-            }
-            return n;
-        }
-
         @Override
         void render(StringBuilder out) {
             out.append("# HELP ").append(name).append(' ').append(help).append('\n');
