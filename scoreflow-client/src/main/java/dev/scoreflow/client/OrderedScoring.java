@@ -3,51 +3,99 @@ package dev.scoreflow.client;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ScoreflowException;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
- * A blocking iterator of scores over an iterator of feature rows: the adapter a Spark {@code mapPartitions}
- * needs. Rows are grouped into batches of {@code batchRows}; at most {@code maxInFlight} batches are being scored
- * at once; scores come out in input order.
+ * A blocking iterator of scored items over an iterator of input items: the adapter a Spark {@code mapPartitions}
+ * needs. Items are grouped into batches of at most {@code batchRows} rows and {@code maxBatchBytes} bytes; at most
+ * {@code maxInFlight} batches are being scored at once; results come out in input order, each with its item.
  *
- * <p>Back-pressure is the pull: input rows are read only to keep the window of in-flight batches full, so memory
- * holds at most {@code maxInFlight} batches of rows and their scores, whatever the speeds of the producer, the
- * service and the consumer. {@link #hasNext()} is false only after the last answer has arrived; if a batch fails,
- * the next call to {@link #hasNext()} or {@link #next()} rethrows the failure on the calling thread and no more
- * input is read.
+ * <p>Back-pressure is the pull: input is read only to keep the window of in-flight batches full, so memory holds at
+ * most {@code maxInFlight} batches of items and scores plus the batch being consumed, whatever the speeds of the
+ * producer, the service and the consumer. {@link #hasNext()} is false only after the last answer has arrived.
+ * With {@link ErrorMode#FAIL}, a failed batch makes the next {@link #hasNext()} or {@link #next()} rethrow the
+ * failure on the calling thread, batches still out are cancelled (dropped by the client if not yet sent, their
+ * answers ignored otherwise) and no more input is read; with
+ * {@link ErrorMode#VALUE}, failures become {@link Scored#error()} values on the rows concerned.
  *
  * <p>Not thread-safe: one consumer thread, as a Spark task is.
  */
-public final class OrderedScoring implements Iterator<Float> {
-    private final Iterator<float[]> input;
+public final class OrderedScoring<T> implements Iterator<Scored<T>> {
+    /** Extracts an item's feature vector. */
+    @FunctionalInterface
+    public interface Features<T> {
+        float[] of(T item);
+    }
+
+    /** Default cap on a request's body: 8 MiB. */
+    public static final long DEFAULT_MAX_BATCH_BYTES = 8L << 20;
+
+    private final Iterator<T> input;
+    private final Features<T> features;
     private final BatchScorer scorer;
     private final int batchRows;
+    private final long maxBatchBytes;
     private final int maxInFlight;
-    private final ArrayDeque<CompletableFuture<float[]>> inFlight = new ArrayDeque<>();
-    private int features = -1;
-    private float[] current;
+    private final ErrorMode mode;
+    private final ArrayDeque<Batch<T>> inFlight = new ArrayDeque<>();
+    private int width = -1;
+    private int rowsPerBatch;
+    private Batch<T> current;
+    private float[] scores;
+    private String[] errors;
     private int at;
     private RuntimeException failure;
 
-    /**
-     * @param batchRows   rows per request
-     * @param maxInFlight requests being scored at once (the window)
-     */
-    public OrderedScoring(Iterator<float[]> input, BatchScorer scorer, int batchRows, int maxInFlight) {
+    private OrderedScoring(Iterator<T> input, Features<T> features, BatchScorer scorer, int batchRows,
+                           long maxBatchBytes, int maxInFlight, ErrorMode mode) {
         if (batchRows < 1) {
             throw new IllegalArgumentException("batchRows must be >= 1, got " + batchRows);
         }
         if (maxInFlight < 1) {
             throw new IllegalArgumentException("maxInFlight must be >= 1, got " + maxInFlight);
         }
+        if (maxBatchBytes < 4) {
+            throw new IllegalArgumentException("maxBatchBytes must be >= 4, got " + maxBatchBytes);
+        }
         this.input = input;
+        this.features = features;
         this.scorer = scorer;
         this.batchRows = batchRows;
+        this.maxBatchBytes = maxBatchBytes;
         this.maxInFlight = maxInFlight;
+        this.mode = mode;
+    }
+
+    /**
+     * Scores {@code input} through {@code scorer}.
+     *
+     * @param batchRows   rows per request at most
+     * @param maxInFlight requests out at once (the window)
+     */
+    public static <T> OrderedScoring<T> of(Iterator<T> input, Features<T> features, BatchScorer scorer,
+                                           int batchRows, int maxInFlight, ErrorMode mode) {
+        return new OrderedScoring<>(input, features, scorer, batchRows, DEFAULT_MAX_BATCH_BYTES, maxInFlight, mode);
+    }
+
+    /** As {@link #of}, with a cap on request bytes as well as rows. */
+    public static <T> OrderedScoring<T> of(Iterator<T> input, Features<T> features, BatchScorer scorer,
+                                           int batchRows, long maxBatchBytes, int maxInFlight, ErrorMode mode) {
+        return new OrderedScoring<>(input, features, scorer, batchRows, maxBatchBytes, maxInFlight, mode);
+    }
+
+    /** Scores rows of features, failing the stream on the first error. */
+    public static OrderedScoring<float[]> ofRows(Iterator<float[]> rows, BatchScorer scorer, int batchRows,
+                                                 int maxInFlight) {
+        return of(rows, r -> r, scorer, batchRows, maxInFlight, ErrorMode.FAIL);
     }
 
     /** Batches being scored right now (never more than {@code maxInFlight}). */
@@ -60,25 +108,30 @@ public final class OrderedScoring implements Iterator<Float> {
         if (failure != null) {
             throw failure;
         }
-        while (current == null || at == current.length) {
+        while (current == null || at == current.size) {
             fill();
-            CompletableFuture<float[]> head = inFlight.poll();
+            Batch<T> head = inFlight.poll();
             if (head == null) {
                 return false;
             }
-            current = await(head);
+            await(head);
+            current = head;
             at = 0;
         }
         return true;
     }
 
     @Override
-    public Float next() {
+    public Scored<T> next() {
         if (!hasNext()) {
             throw new NoSuchElementException("no more scores");
         }
-        float s = current[at++];
-        if (at == current.length) {
+        int i = at++;
+        @SuppressWarnings("unchecked")
+        T item = (T) current.items[i];
+        Scored<T> s = new Scored<>(item, scores[i], errors == null ? null : errors[i]);
+        if (at == current.size) {
+            current.items = null; // let the consumed batch go before the next one is read
             fill(); // keep the window full while the consumer works on this batch's scores
         }
         return s;
@@ -87,64 +140,231 @@ public final class OrderedScoring implements Iterator<Float> {
     /** Starts batches until the window is full or the input is exhausted. */
     private void fill() {
         while (inFlight.size() < maxInFlight && input.hasNext()) {
-            inFlight.add(start(nextBatch()));
+            Batch<T> b = nextBatch();
+            b.start(scorer, mode);
+            inFlight.add(b);
         }
     }
 
-    private FloatMatrix nextBatch() {
-        float[] first = input.next();
-        if (features < 0) {
-            features = first.length;
-        }
-        float[] data = new float[batchRows * features];
-        int rows = 0;
-        float[] row = first;
-        while (true) {
-            if (row.length != features) {
-                throw fail(new ScoreflowException("row has " + row.length + " features, earlier rows have "
-                        + features));
+    private Batch<T> nextBatch() {
+        T first = input.next();
+        float[] row = features.of(first);
+        if (width < 0) {
+            if (row == null || row.length == 0) {
+                throw fail(new ScoreflowException("the first row has no features"));
             }
-            System.arraycopy(row, 0, data, rows * features, features);
-            rows++;
-            if (rows == batchRows || !input.hasNext()) {
+            width = row.length;
+            rowsPerBatch = (int) Math.max(1, Math.min(batchRows, maxBatchBytes / (4L * width)));
+        }
+        Batch<T> b = new Batch<>(rowsPerBatch, width);
+        T item = first;
+        while (true) {
+            if (row == null || row.length != width) {
+                String why = "row has " + (row == null ? "no" : row.length) + " features, earlier rows have "
+                        + width;
+                if (mode == ErrorMode.FAIL) {
+                    throw fail(new ScoreflowException(why));
+                }
+                b.addRejected(item, why);
+            } else {
+                b.add(item, row);
+            }
+            if (b.size == rowsPerBatch || !input.hasNext()) {
                 break;
             }
-            row = input.next();
+            item = input.next();
+            row = features.of(item);
         }
-        return FloatMatrix.of(rows == batchRows ? data : java.util.Arrays.copyOf(data, rows * features), rows,
-                features);
+        return b;
     }
 
-    private CompletableFuture<float[]> start(FloatMatrix batch) {
-        int rows = batch.rows();
-        return scorer.score(batch).thenApply(scores -> {
-            if (scores.length != rows) {
-                throw new ScoreflowException("the service answered " + scores.length + " scores for " + rows
-                        + " rows");
-            }
-            return scores;
-        });
-    }
-
-    private float[] await(CompletableFuture<float[]> f) {
+    private void await(Batch<T> b) {
         try {
-            return f.get();
+            b.done.get();
+            scores = b.scores;
+            errors = b.errors;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw fail(new ScoreflowException("interrupted while waiting for scores", e));
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            throw fail(cause instanceof ScoreflowException s ? s
-                    : new ScoreflowException("scoring failed: " + cause, cause));
+            throw fail(asScoreflow(e.getCause()));
         }
+    }
+
+    private static ScoreflowException asScoreflow(Throwable t) {
+        if (t instanceof CompletionException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t instanceof ScoreflowException s ? s : new ScoreflowException("scoring failed: " + t, t);
     }
 
     private RuntimeException fail(RuntimeException e) {
         failure = e;
-        for (CompletableFuture<float[]> f : inFlight) {
-            f.cancel(false);
+        for (Batch<T> b : inFlight) {
+            b.cancel();
         }
         inFlight.clear();
         return e;
+    }
+
+    /** One request's rows: the items, their features as little-endian floats, and, once done, the outcome. */
+    private static final class Batch<T> {
+        Object[] items;
+        final ByteBuffer bytes;
+        final FloatBuffer floats;
+        final int width;
+        int size;
+        int sent;
+        int[] rejected; // positions of rows not sent (VALUE mode only), ascending
+        String[] rejectedWhy;
+        int rejectedCount;
+        float[] scores;
+        String[] errors;
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<?> request;
+
+        Batch(int capacity, int width) {
+            this.items = new Object[capacity];
+            this.width = width;
+            this.bytes = ByteBuffer.allocate(capacity * width * 4).order(ByteOrder.LITTLE_ENDIAN);
+            this.floats = bytes.asFloatBuffer();
+        }
+
+        void add(Object item, float[] row) {
+            items[size++] = item;
+            floats.put(row);
+            sent++;
+        }
+
+        void addRejected(Object item, String why) {
+            if (rejected == null) {
+                rejected = new int[items.length];
+                rejectedWhy = new String[items.length];
+            }
+            rejected[rejectedCount] = size;
+            rejectedWhy[rejectedCount++] = why;
+            items[size++] = item;
+        }
+
+        void start(BatchScorer scorer, ErrorMode mode) {
+            FloatMatrix matrix = FloatMatrix.wrap(bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN)
+                    .limit(sent * width * 4), sent, width);
+            CompletableFuture<Outcome> f;
+            if (sent == 0) {
+                f = CompletableFuture.completedFuture(new Outcome(new float[0], null));
+            } else if (mode == ErrorMode.FAIL) {
+                CompletableFuture<float[]> raw = scorer.score(matrix);
+                request = raw; // cancelling it lets the client drop the batch if it has not been sent
+                f = checked(raw, sent).thenApply(s -> new Outcome(s, null));
+            } else {
+                f = Isolating.score(scorer, matrix);
+            }
+            f.whenComplete((o, err) -> {
+                if (err != null) {
+                    done.completeExceptionally(err);
+                } else {
+                    spread(o);
+                    done.complete(null);
+                }
+            });
+        }
+
+        /** Puts the sent rows' outcomes and the rejected rows' errors at their positions. */
+        private void spread(Outcome o) {
+            if (rejectedCount == 0) {
+                scores = o.scores;
+                errors = o.errors;
+                return;
+            }
+            scores = new float[size];
+            errors = new String[size];
+            int r = 0;
+            int s = 0;
+            for (int i = 0; i < size; i++) {
+                if (r < rejectedCount && rejected[r] == i) {
+                    scores[i] = Float.NaN;
+                    errors[i] = rejectedWhy[r++];
+                } else {
+                    scores[i] = o.scores[s];
+                    errors[i] = o.errors == null ? null : o.errors[s];
+                    s++;
+                }
+            }
+        }
+
+        void cancel() {
+            if (request != null) {
+                request.cancel(false);
+            }
+        }
+    }
+
+    /** Scores of the rows sent, and per-row errors (null when every row was scored). */
+    record Outcome(float[] scores, String[] errors) {
+    }
+
+    static CompletableFuture<float[]> scoreChecked(BatchScorer scorer, FloatMatrix rows) {
+        return checked(scorer.score(rows), rows.rows());
+    }
+
+    private static CompletableFuture<float[]> checked(CompletableFuture<float[]> scored, int n) {
+        return scored.thenApply(s -> {
+            if (s.length != n) {
+                throw new ScoreflowException("the service answered " + s.length + " scores for " + n + " rows");
+            }
+            return s;
+        });
+    }
+
+    /**
+     * Scoring that turns failures into per-row errors: a batch refused as bad input (400, 413) is split in halves
+     * until the offending rows stand alone; any other failure marks every row of its batch.
+     */
+    static final class Isolating {
+        private Isolating() {
+        }
+
+        static CompletableFuture<Outcome> score(BatchScorer scorer, FloatMatrix rows) {
+            return scoreChecked(scorer, rows).handle((s, err) -> {
+                if (err == null) {
+                    return CompletableFuture.completedFuture(new Outcome(s, null));
+                }
+                ScoreflowException e = asScoreflow(err);
+                if (rows.rows() > 1 && e instanceof ScoringFailedException f
+                        && (f.status() == 400 || f.status() == 413)) {
+                    int half = rows.rows() / 2;
+                    CompletableFuture<Outcome> a = score(scorer, slice(rows, 0, half));
+                    CompletableFuture<Outcome> b = score(scorer, slice(rows, half, rows.rows() - half));
+                    return a.thenCombine(b, Isolating::join);
+                }
+                float[] nan = new float[rows.rows()];
+                Arrays.fill(nan, Float.NaN);
+                String[] why = new String[rows.rows()];
+                Arrays.fill(why, e.getMessage());
+                return CompletableFuture.completedFuture(new Outcome(nan, why));
+            }).thenCompose(f -> f);
+        }
+
+        private static FloatMatrix slice(FloatMatrix m, int from, int count) {
+            ByteBuffer b = ByteBuffer.allocate(count * m.cols() * 4).order(ByteOrder.LITTLE_ENDIAN);
+            m.copyRowsTo(from, count, b);
+            return FloatMatrix.wrap(b.flip(), count, m.cols());
+        }
+
+        private static Outcome join(Outcome a, Outcome b) {
+            float[] s = Arrays.copyOf(a.scores, a.scores.length + b.scores.length);
+            System.arraycopy(b.scores, 0, s, a.scores.length, b.scores.length);
+            String[] e = null;
+            if (a.errors != null || b.errors != null) {
+                e = new String[s.length];
+                if (a.errors != null) {
+                    System.arraycopy(a.errors, 0, e, 0, a.errors.length);
+                }
+                if (b.errors != null) {
+                    System.arraycopy(b.errors, 0, e, a.scores.length, b.errors.length);
+                }
+            }
+            return new Outcome(s, e);
+        }
     }
 }

@@ -96,10 +96,10 @@ class OrderedScoringTest {
         int window = 1 + r.nextInt(8);
         CountingRows input = new CountingRows(n);
         FakeService service = new FakeService(r.nextLong());
-        OrderedScoring scores = new OrderedScoring(input, service, batchRows, window);
+        OrderedScoring<float[]> scores = OrderedScoring.ofRows(input, service, batchRows, window);
         long consumed = 0;
         while (scores.hasNext()) {
-            assertThat(scores.next()).isEqualTo((float) consumed);
+            assertThat(scores.next().score()).isEqualTo((float) consumed);
             consumed++;
             // memory bound: rows read but not yet consumed never exceed the window plus the batch being consumed
             assertThat(input.read.get() - consumed).isLessThanOrEqualTo((long) (window + 1) * batchRows);
@@ -120,7 +120,7 @@ class OrderedScoringTest {
             }
             return f;
         };
-        OrderedScoring scores = new OrderedScoring(new CountingRows(3), manual, 2, 4);
+        OrderedScoring<float[]> scores = OrderedScoring.ofRows(new CountingRows(3), manual, 2, 4);
         CompletableFuture<Boolean> first = CompletableFuture.supplyAsync(scores::hasNext);
         awaitCondition(() -> {
             synchronized (pending) {
@@ -132,9 +132,9 @@ class OrderedScoringTest {
         assertThat(first).isNotDone(); // the second answer alone does not release the first row
         pending.get(0).complete(new float[]{0f, 1f});
         assertThat(first.get(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(scores.next()).isEqualTo(0f);
-        assertThat(scores.next()).isEqualTo(1f);
-        assertThat(scores.next()).isEqualTo(2f);
+        assertThat(scores.next().score()).isEqualTo(0f);
+        assertThat(scores.next().score()).isEqualTo(1f);
+        assertThat(scores.next().score()).isEqualTo(2f);
         assertThat(scores.hasNext()).isFalse();
     }
 
@@ -143,7 +143,7 @@ class OrderedScoringTest {
         CountingRows input = new CountingRows(100_000);
         FakeService service = new FakeService(7);
         service.failAtCall = 3;
-        OrderedScoring scores = new OrderedScoring(input, service, 100, 4);
+        OrderedScoring<float[]> scores = OrderedScoring.ofRows(input, service, 100, 4);
         long consumed = 0;
         Throwable thrown = null;
         try {
@@ -164,20 +164,57 @@ class OrderedScoringTest {
     @Test
     void refusesRowsOfDifferentWidthsAndBadSettings() {
         Iterator<float[]> mixed = List.of(new float[]{1, 2}, new float[]{1, 2, 3}).iterator();
-        OrderedScoring scores = new OrderedScoring(mixed, b -> CompletableFuture.completedFuture(new float[b.rows()]),
+        OrderedScoring<float[]> scores = OrderedScoring.ofRows(mixed, b -> CompletableFuture.completedFuture(new float[b.rows()]),
                 10, 1);
         assertThatThrownBy(scores::hasNext).isInstanceOf(ScoreflowException.class)
                 .hasMessageContaining("row has 3 features, earlier rows have 2");
-        assertThatThrownBy(() -> new OrderedScoring(mixed, null, 0, 1))
+        assertThatThrownBy(() -> OrderedScoring.ofRows(mixed, null, 0, 1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
     }
 
     @Test
     void refusesAnAnswerWithTheWrongNumberOfScores() {
-        OrderedScoring scores = new OrderedScoring(new CountingRows(5),
+        OrderedScoring<float[]> scores = OrderedScoring.ofRows(new CountingRows(5),
                 b -> CompletableFuture.completedFuture(new float[1]), 5, 1);
         assertThatThrownBy(scores::hasNext).isInstanceOf(ScoreflowException.class)
                 .hasMessageContaining("answered 1 scores for 5 rows");
+    }
+
+    @Test
+    void inValueModeRowsOfTheWrongWidthAndFailedBatchesBecomeErrorValues() {
+        List<float[]> rows = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            rows.add(i == 4 ? new float[]{4} : new float[]{i, 1, 2});
+        }
+        BatchScorer failsSecondBatch = b -> b.get(0, 0) >= 10 && b.get(0, 0) < 20
+                ? CompletableFuture.failedFuture(new ScoreflowException("HTTP 500 from node: model crashed"))
+                : CompletableFuture.completedFuture(firstColumn(b));
+        OrderedScoring<float[]> scores = OrderedScoring.of(rows.iterator(), r -> r, failsSecondBatch, 10, 2,
+                ErrorMode.VALUE);
+        int i = 0;
+        while (scores.hasNext()) {
+            Scored<float[]> s = scores.next();
+            assertThat(s.item()).isSameAs(rows.get(i));
+            if (i == 4) {
+                assertThat(s.error()).contains("row has 1 features, earlier rows have 3");
+            } else if (i >= 10 && i < 20) {
+                assertThat(s.error()).contains("model crashed");
+                assertThat(s.score()).isNaN();
+            } else {
+                assertThat(s.error()).isNull();
+                assertThat(s.score()).isEqualTo((float) i);
+            }
+            i++;
+        }
+        assertThat(i).isEqualTo(30);
+    }
+
+    private static float[] firstColumn(FloatMatrix b) {
+        float[] s = new float[b.rows()];
+        for (int r = 0; r < s.length; r++) {
+            s[r] = b.get(r, 0);
+        }
+        return s;
     }
 
     private static void awaitCondition(java.util.function.BooleanSupplier c) throws InterruptedException {

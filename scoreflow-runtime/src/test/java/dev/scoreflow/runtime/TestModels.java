@@ -96,4 +96,23 @@ public final class TestModels {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** {@code n} rows: the model's sample rows repeated, with a little seeded noise so rows differ. */
+    public static float[] noisyRows(Path model, int n, int features, long seed) {
+        float[] sample = sampleInput(model);
+        java.util.Random r = new java.util.Random(seed);
+        float[] out = new float[n * features];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = sample[i % sample.length] * (1 + 0.01f * (float) r.nextGaussian());
+        }
+        return out;
+    }
+
+    /** In-process ONNX Runtime scores: the reference every path must match. */
+    public static float[] inProcessScores(Path model, float[] rows, int features) {
+        try (OnnxModel m = OnnxModel.load(model, ModelConfig.read(model.resolveSibling(ModelConfig.FILE_NAME),
+                ModelConfig.defaults()), 1)) {
+            return m.score(dev.scoreflow.api.FloatMatrix.of(rows, rows.length / features, features));
+        }
+    }
 }

@@ -2,9 +2,7 @@ package dev.scoreflow.server;
 
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
-import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
-import dev.scoreflow.runtime.OnnxModel;
 import dev.scoreflow.runtime.TestModels;
 import dev.scoreflow.runtime.ThreadBudget;
 
@@ -17,7 +15,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Random;
 import java.util.function.Consumer;
 
 /** A real server on a free port over real models, and a JDK HTTP client to talk to it. */
@@ -94,23 +91,12 @@ final class ServerFixture implements AutoCloseable {
         return SeedBinaryCodec.encode(FloatMatrix.of(rows, rows.length / features, features)).array();
     }
 
-    /** {@code n} rows: the model's sample rows repeated, with a little seeded noise so rows differ. */
     static float[] rows(Path model, int n, int features, long seed) {
-        float[] sample = TestModels.sampleInput(model);
-        Random r = new Random(seed);
-        float[] out = new float[n * features];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = sample[i % sample.length] * (1 + 0.01f * (float) r.nextGaussian());
-        }
-        return out;
+        return TestModels.noisyRows(model, n, features, seed);
     }
 
-    /** In-process ONNX Runtime scores: the reference every path must match. */
     static float[] inProcess(Path model, float[] rows, int features) {
-        try (OnnxModel m = OnnxModel.load(model, ModelConfig.read(model.resolveSibling(ModelConfig.FILE_NAME),
-                ModelConfig.defaults()), 1)) {
-            return m.score(FloatMatrix.of(rows, rows.length / features, features));
-        }
+        return TestModels.inProcessScores(model, rows, features);
     }
 
     @Override

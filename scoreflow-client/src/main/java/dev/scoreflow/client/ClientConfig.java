@@ -1,0 +1,231 @@
+package dev.scoreflow.client;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything a {@link ScoringClient} is configured with. Immutable and comparable: two equal configurations share
+ * one client per JVM through {@link ScoringClients#shared}.
+ *
+ * @param endpoints        scoring nodes, e.g. {@code http://10.0.0.5:8080}; requests are balanced over them
+ * @param model            model name, or null for the server's only model (seed protocol {@code PUT /score})
+ * @param protocol         wire protocol (default {@link Protocol#SEED})
+ * @param output           V2 output to read scores from (default {@code score})
+ * @param inputName        V2 input name, or null to read it from the model's metadata on first use
+ * @param requestTimeout   how long one attempt may take before it is abandoned and retried (default 30 s)
+ * @param deadline         how long one batch may take over all its attempts before it fails (default 5 min)
+ * @param maxAttempts      attempts per batch, the first included (default 10)
+ * @param backoffBase      first retry delay before jitter; doubles per attempt (default 50 ms)
+ * @param backoffMax       largest retry delay (default 5 s); a longer {@code Retry-After} still wins
+ * @param minConcurrency   lower bound of the adaptive limit of requests in flight (default 1)
+ * @param maxConcurrency   upper bound of the adaptive limit (default 64)
+ * @param initialConcurrency where the adaptive limit starts (default 8)
+ * @param latencyTolerance how many times its lowest per-row latency a request may take before the limit shrinks
+ *                         (default 4; 0 turns the latency signal off and leaves only 429/503/timeouts)
+ * @param breakerThreshold consecutive failed attempts (connection errors, timeouts) that open the circuit
+ *                         (default 32)
+ * @param breakerOpenTime  how long an open circuit fails calls at once before it lets one trial through
+ *                         (default 5 s)
+ * @param healthInterval   how often every node's {@code /v2/health/ready} is checked (default 1 s)
+ * @param ioThreads        Netty event-loop threads (default 1: the client's work per request is small)
+ * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null
+ */
+public record ClientConfig(List<URI> endpoints, String model, Protocol protocol, String output, String inputName,
+                           Duration requestTimeout, Duration deadline, int maxAttempts, Duration backoffBase,
+                           Duration backoffMax, int minConcurrency, int maxConcurrency, int initialConcurrency,
+                           double latencyTolerance, int breakerThreshold, Duration breakerOpenTime,
+                           Duration healthInterval, int ioThreads, String bearerToken) {
+
+    public ClientConfig {
+        endpoints = List.copyOf(endpoints);
+        if (endpoints.isEmpty()) {
+            throw new IllegalArgumentException("at least one endpoint is needed");
+        }
+        for (URI u : endpoints) {
+            if (!"http".equals(u.getScheme()) || u.getHost() == null) {
+                throw new IllegalArgumentException("endpoint must look like http://host:port, got '" + u + "'");
+            }
+        }
+        Objects.requireNonNull(protocol, "protocol");
+        if (protocol == Protocol.V2 && (model == null || model.isBlank())) {
+            throw new IllegalArgumentException("the V2 protocol needs a model name (/v2/models/{name}/infer)");
+        }
+        Objects.requireNonNull(output, "output");
+        positive(requestTimeout, "requestTimeout");
+        positive(deadline, "deadline");
+        positive(backoffBase, "backoffBase");
+        positive(backoffMax, "backoffMax");
+        positive(breakerOpenTime, "breakerOpenTime");
+        positive(healthInterval, "healthInterval");
+        atLeast(maxAttempts, 1, "maxAttempts");
+        atLeast(minConcurrency, 1, "minConcurrency");
+        atLeast(maxConcurrency, minConcurrency, "maxConcurrency");
+        if (initialConcurrency < minConcurrency || initialConcurrency > maxConcurrency) {
+            throw new IllegalArgumentException("initialConcurrency must be in [" + minConcurrency + ", "
+                    + maxConcurrency + "], got " + initialConcurrency);
+        }
+        if (latencyTolerance != 0 && latencyTolerance < 1.5) {
+            throw new IllegalArgumentException("latencyTolerance must be 0 (off) or >= 1.5, got "
+                    + latencyTolerance);
+        }
+        atLeast(breakerThreshold, 1, "breakerThreshold");
+        atLeast(ioThreads, 1, "ioThreads");
+    }
+
+    /** A builder with the defaults above. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder for {@code endpoints} given as a comma-separated list ({@code http://a:8080,http://b:8080}). */
+    public static Builder builder(String endpoints) {
+        Builder b = new Builder();
+        for (String e : endpoints.split(",")) {
+            if (!e.isBlank()) {
+                b.endpoint(URI.create(e.strip()));
+            }
+        }
+        return b;
+    }
+
+    /** This configuration as a builder, to change a setting. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.endpoints.addAll(endpoints);
+        return b.model(model).protocol(protocol).output(output).inputName(inputName).requestTimeout(requestTimeout)
+                .deadline(deadline).maxAttempts(maxAttempts).backoff(backoffBase, backoffMax)
+                .concurrency(minConcurrency, initialConcurrency, maxConcurrency).latencyTolerance(latencyTolerance)
+                .breaker(breakerThreshold, breakerOpenTime).healthInterval(healthInterval).ioThreads(ioThreads)
+                .bearerToken(bearerToken);
+    }
+
+    private static void positive(Duration d, String name) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + " must be > 0, got " + d);
+        }
+    }
+
+    private static void atLeast(int v, int min, String name) {
+        if (v < min) {
+            throw new IllegalArgumentException(name + " must be >= " + min + ", got " + v);
+        }
+    }
+
+    /** Builds a {@link ClientConfig}; every setting has a default except the endpoints. */
+    public static final class Builder {
+        private final List<URI> endpoints = new ArrayList<>();
+        private String model;
+        private Protocol protocol = Protocol.SEED;
+        private String output = "score";
+        private String inputName;
+        private Duration requestTimeout = Duration.ofSeconds(30);
+        private Duration deadline = Duration.ofMinutes(5);
+        private int maxAttempts = 10;
+        private Duration backoffBase = Duration.ofMillis(50);
+        private Duration backoffMax = Duration.ofSeconds(5);
+        private int minConcurrency = 1;
+        private int initialConcurrency = 8;
+        private int maxConcurrency = 64;
+        private double latencyTolerance = 4;
+        private int breakerThreshold = 32;
+        private Duration breakerOpenTime = Duration.ofSeconds(5);
+        private Duration healthInterval = Duration.ofSeconds(1);
+        private int ioThreads = 1;
+        private String bearerToken;
+
+        private Builder() {
+        }
+
+        public Builder endpoint(URI endpoint) {
+            endpoints.add(endpoint);
+            return this;
+        }
+
+        public Builder endpoint(String endpoint) {
+            return endpoint(URI.create(endpoint));
+        }
+
+        public Builder model(String model) {
+            this.model = model;
+            return this;
+        }
+
+        public Builder protocol(Protocol protocol) {
+            this.protocol = protocol;
+            return this;
+        }
+
+        public Builder output(String output) {
+            this.output = output;
+            return this;
+        }
+
+        public Builder inputName(String inputName) {
+            this.inputName = inputName;
+            return this;
+        }
+
+        public Builder requestTimeout(Duration requestTimeout) {
+            this.requestTimeout = requestTimeout;
+            return this;
+        }
+
+        public Builder deadline(Duration deadline) {
+            this.deadline = deadline;
+            return this;
+        }
+
+        public Builder maxAttempts(int maxAttempts) {
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        public Builder backoff(Duration base, Duration max) {
+            this.backoffBase = base;
+            this.backoffMax = max;
+            return this;
+        }
+
+        public Builder concurrency(int min, int initial, int max) {
+            this.minConcurrency = min;
+            this.initialConcurrency = initial;
+            this.maxConcurrency = max;
+            return this;
+        }
+
+        public Builder latencyTolerance(double latencyTolerance) {
+            this.latencyTolerance = latencyTolerance;
+            return this;
+        }
+
+        public Builder breaker(int threshold, Duration openTime) {
+            this.breakerThreshold = threshold;
+            this.breakerOpenTime = openTime;
+            return this;
+        }
+
+        public Builder healthInterval(Duration healthInterval) {
+            this.healthInterval = healthInterval;
+            return this;
+        }
+
+        public Builder ioThreads(int ioThreads) {
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        public Builder bearerToken(String bearerToken) {
+            this.bearerToken = bearerToken;
+            return this;
+        }
+
+        public ClientConfig build() {
+            return new ClientConfig(endpoints, model, protocol, output, inputName, requestTimeout, deadline,
+                    maxAttempts, backoffBase, backoffMax, minConcurrency, maxConcurrency, initialConcurrency,
+                    latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken);
+        }
+    }
+}
