@@ -67,6 +67,7 @@ public final class OnnxModel implements Model {
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException("model file " + file + " does not exist or is not a file");
         }
+        CommandLineGuard.check();
         OrtSession session;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(intraOpThreads);

@@ -1,0 +1,66 @@
+package dev.scoreflow.spark;
+
+
+import dev.scoreflow.client.BatchScorer;
+import dev.scoreflow.runtime.ModelConfig;
+import dev.scoreflow.runtime.OnnxModel;
+import org.apache.spark.SparkFiles;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The in-process models of one JVM (a Spark executor, or the driver in local mode): each model file is loaded once
+ * and shared by every task, because an ONNX Runtime session is safe to run from several threads and loading one per
+ * partition would cost more than scoring it. Sessions use one intra-op thread: Spark already runs a task per core.
+ */
+final class ExecutorModels {
+    private static final ConcurrentHashMap<String, OnnxModel> MODELS = new ConcurrentHashMap<>();
+    private static final AtomicInteger LOADS = new AtomicInteger();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> MODELS.values().forEach(OnnxModel::close),
+                "scoreflow-models-close"));
+    }
+
+    private ExecutorModels() {
+    }
+
+    /** A scorer over the JVM's session for {@code modelPath}; scoring runs on the calling (task) thread. */
+    static BatchScorer scorer(String modelPath) {
+        OnnxModel model = MODELS.computeIfAbsent(modelPath, ExecutorModels::load);
+        return rows -> {
+            try {
+                return CompletableFuture.completedFuture(model.score(rows));
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        };
+    }
+
+    /** Model loads in this JVM so far (a test hook: once per model file per executor). */
+    static int loads() {
+        return LOADS.get();
+    }
+
+    private static OnnxModel load(String modelPath) {
+        Path file = Path.of(modelPath);
+        if (!Files.exists(file)) {
+            // shipped with spark-submit --files: executors find it in their SparkFiles directory
+            Path shipped = Path.of(SparkFiles.get(file.getFileName().toString()));
+            if (!Files.exists(shipped)) {
+                throw new IllegalArgumentException("model file " + modelPath + " is not on this executor, nor in "
+                        + "its SparkFiles (" + shipped + "); put it on storage every node sees or ship it with "
+                        + "--files");
+            }
+            file = shipped;
+        }
+        LOADS.incrementAndGet();
+        ModelConfig config = ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME), ModelConfig.defaults());
+        return OnnxModel.load(file, config, 1);
+    }
+
+}

@@ -1,0 +1,82 @@
+package dev.scoreflow.spark;
+
+import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.TestModels;
+import dev.scoreflow.runtime.ThreadBudget;
+import dev.scoreflow.server.ScoringServer;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Spark sessions, servers and data for the Spark tests. */
+final class SparkFixtures {
+    static final Path EXAMPLE = TestModels.example();
+    static final int FEATURES = 26;
+
+    private SparkFixtures() {
+    }
+
+    static SparkSession.Builder session(String master) {
+        return SparkSession.builder().master(master).appName("scoreflow-test")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.sql.shuffle.partitions", "4");
+    }
+
+    /**
+     * A {@code local-cluster[workers,1,1024]} session: real executor JVMs. Their class path is the test's, given as
+     * the Spark home's {@code jars/*} (symbolic links) plus the class directories, because a class path spelled out
+     * jar by jar makes a command line ONNX Runtime cannot live with (see the runtime's CommandLineGuard).
+     */
+    static SparkSession.Builder localCluster(int workers) throws java.io.IOException {
+        Path jars = Path.of(System.getenv("SPARK_HOME"), "jars");
+        java.nio.file.Files.createDirectories(jars);
+        StringBuilder dirs = new StringBuilder();
+        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            Path p = Path.of(e);
+            if (e.endsWith(".jar")) {
+                Path link = jars.resolve(p.getParent().getFileName() + "-" + p.getFileName());
+                if (!java.nio.file.Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    java.nio.file.Files.createSymbolicLink(link, p.toAbsolutePath());
+                }
+            } else {
+                dirs.append(dirs.length() == 0 ? "" : java.io.File.pathSeparator).append(e);
+            }
+        }
+        return session("local-cluster[" + workers + ",1,1024]")
+                .config("spark.executor.extraClassPath", dirs.toString())
+                .config("spark.executor.extraJavaOptions", "--enable-native-access=ALL-UNNAMED");
+    }
+
+    static ScoringServer server() {
+        ModelRepository repo = ModelRepository.builder().threads(new ThreadBudget(2, 1))
+                .model("example", EXAMPLE).build();
+        return ScoringServer.builder(repo).port(0).host("127.0.0.1").start();
+    }
+
+    static final StructType SCHEMA = new StructType()
+            .add("id", DataTypes.LongType, false)
+            .add("features", DataTypes.createArrayType(DataTypes.FloatType, false), true);
+
+    /** {@code n} rows of the example model's features with ids 0..n-1, in {@code partitions} partitions. */
+    static Dataset<Row> rows(SparkSession spark, float[] flat, int partitions) {
+        int n = flat.length / FEATURES;
+        List<Row> rows = new ArrayList<>(n);
+        for (int r = 0; r < n; r++) {
+            Float[] f = new Float[FEATURES];
+            for (int c = 0; c < FEATURES; c++) {
+                f[c] = flat[r * FEATURES + c];
+            }
+            rows.add(RowFactory.create((long) r, f));
+        }
+        return spark.createDataFrame(rows, SCHEMA).repartition(partitions);
+    }
+}
