@@ -55,21 +55,30 @@ class CliTest {
     }
 
     @Test
-    void demoScoresThroughTheServerAndMatchesInProcess() {
+    void demoScoresAGeneratedDatasetWithSparkThroughTheServer() {
         int[] exit = new int[1];
         String out = captureOut(() -> exit[0] = Main.run("demo", "--model", TestModels.example().toString(),
-                "--rows", "20000", "--concurrency", "4"), exit);
+                "--rows", "20000", "--partitions", "3", "--master", "local[2]"), exit);
         assertThat(exit[0]).as(out).isZero();
-        assertThat(out).contains("scored 20,000 rows").contains("rows/s").contains("max |server - in-process");
+        assertThat(out).contains("summary: rows in 20,000, rows out 20,000, errors 0").contains("rows/s")
+                .contains("max |score - in-process ONNX Runtime|");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("accuracy against the generated labels: "
+                + "([0-9.]+)").matcher(out);
+        assertThat(m.find()).as(out).isTrue();
+        assertThat(Double.parseDouble(m.group(1))).isGreaterThan(0.95);
     }
 
     /** The real thing: the CLI in its own JVM, a real socket, SIGTERM. */
     @Test
     void servesInAChildProcessAndStopsCleanlyOnSigterm() throws Exception {
         Path model = TestModels.example();
+        // the class path goes in an @argfile: spelled out on the command line it would be too long for ONNX Runtime
+        Path argFile = java.nio.file.Files.createTempFile("scoreflow-cp", ".args");
+        java.nio.file.Files.writeString(argFile, "-cp \"" + System.getProperty("java.class.path") + "\"");
+        argFile.toFile().deleteOnExit();
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "serve", "--model", model.toString(), "--port", "0"));
+                "--enable-native-access=ALL-UNNAMED", "@" + argFile, Main.class.getName(), "serve", "--model",
+                model.toString(), "--port", "0"));
         Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve", ".log");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         try {

@@ -1,0 +1,142 @@
+package dev.scoreflow.spark;
+
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code scoreflow batch}: score a dataset with Spark. Also the main class for {@code spark-submit} (Spark's master
+ * and resources then come from spark-submit).
+ */
+@Command(name = "batch", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Score a dataset with Spark: read Parquet (or CSV / JSON), score the features column through "
+                + "Scoreflow servers (--endpoint) or in-process ONNX Runtime (--model), write Parquet with the id, "
+                + "score, prediction (with --threshold) and error (with --error-mode column) columns.",
+                "Runs on embedded local Spark by default; on a cluster, use spark-submit --class "
+                        + "dev.scoreflow.spark.BatchCommand with the scoreflow-spark job jar (see the README).", ""})
+public final class BatchCommand implements Callable<Integer> {
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+
+    @Option(names = "--input", required = true, paramLabel = "PATH", description = "Dataset to score.")
+    String input;
+
+    @Option(names = "--format", paramLabel = "FMT", description = "parquet, csv or json (default: from the "
+            + "extension; parquet for a directory).")
+    String format;
+
+    @Option(names = "--output", required = true, paramLabel = "PATH", description = "Output directory (Parquet).")
+    String output;
+
+    @ArgGroup(multiplicity = "1")
+    Mode mode;
+
+    static final class Mode {
+        @Option(names = "--endpoint", paramLabel = "URL[,URL...]", description = "Score remotely through these "
+                + "servers, balanced, with retries and failover.")
+        String endpoints;
+
+        @Option(names = "--model", paramLabel = "FILE", description = "Score in-process with this ONNX model; "
+                + "every executor must be able to read it (or ship it with spark-submit --files).")
+        String model;
+    }
+
+    @Option(names = "--server-model", paramLabel = "NAME", description = "Model name on the servers (default: "
+            + "the server's default model).")
+    String serverModel;
+
+    @Option(names = "--protocol", defaultValue = "seed", paramLabel = "seed|v2", description = "Remote protocol "
+            + "(default: ${DEFAULT-VALUE}).")
+    String protocol;
+
+    @Option(names = "--features-col", defaultValue = "features", paramLabel = "COL[,COL...]", description = "An "
+            + "array<float>/array<double>/vector column, or a list of numeric columns (default: ${DEFAULT-VALUE}).")
+    String featuresCol;
+
+    @Option(names = "--text-col", paramLabel = "COL", description = "Featurize this text column into 26 letter "
+            + "frequencies first (the bundled example model's features).")
+    String textCol;
+
+    @Option(names = "--id-col", defaultValue = "id", paramLabel = "COL", description = "Column copied to the "
+            + "output to identify rows (default: ${DEFAULT-VALUE}).")
+    String idCol;
+
+    @Option(names = "--threshold", paramLabel = "T", description = "Add prediction = score >= T.")
+    Double threshold;
+
+    @Option(names = "--error-mode", defaultValue = "fail", paramLabel = "fail|column", description = "fail: a row "
+            + "that cannot be scored fails the job; column: its error goes to an 'error' column (default: "
+            + "${DEFAULT-VALUE}).")
+    String errorMode;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master (default: local[*], or what "
+            + "spark-submit says).")
+    String master;
+
+    @Option(names = "--batch-rows", defaultValue = "1000", description = "Rows per request (default: "
+            + "${DEFAULT-VALUE}).")
+    int batchRows;
+
+    @Option(names = "--max-in-flight", defaultValue = "8", description = "Requests in flight per partition "
+            + "(default: ${DEFAULT-VALUE}).")
+    int maxInFlight;
+
+    @Option(names = "--partitions", defaultValue = "0", description = "Repartition the input first (default: "
+            + "keep its partitions).")
+    int partitions;
+
+    @Option(names = "--overwrite", description = "Replace the output if it exists.")
+    boolean overwrite;
+
+    /** spark-submit entry point. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new BatchCommand()).execute(args));
+    }
+
+    static void log(String line) {
+        System.err.println(LocalTime.now().format(TIME) + " " + line);
+    }
+
+    /** A session for {@code master}, or for local[*] when neither it nor spark-submit names one. */
+    public static SparkSession session(String master, String appName) {
+        SparkSession.Builder b = SparkSession.builder().appName(appName);
+        String m = master != null ? master : System.getProperty("spark.master");
+        if (m == null || m.startsWith("local")) {
+            b.master(m == null ? "local[*]" : m).config("spark.ui.enabled", "false")
+                    .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                    .config("spark.executor.heartbeatInterval", "2s");
+        } else if (master != null) {
+            b.master(master);
+        }
+        return b.getOrCreate();
+    }
+
+    @Override
+    public Integer call() {
+        if (!errorMode.equals("fail") && !errorMode.equals("column")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--error-mode must be fail or column, "
+                    + "got '" + errorMode + "'");
+        }
+        if (mode.model != null && !Files.isRegularFile(Path.of(mode.model))) {
+            log("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
+        }
+        BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
+                protocol, featuresCol, textCol, idCol, threshold, errorMode.equals("column"), batchRows,
+                maxInFlight, partitions, overwrite);
+        SparkSession spark = session(master, "scoreflow-batch");
+        try {
+            BatchJob.Summary s = BatchJob.run(spark, o, BatchCommand::log);
+            System.out.println("wrote " + output + ": " + s);
+            return s.rowsOut() == s.rowsIn() ? 0 : 3;
+        } finally {
+            spark.stop();
+        }
+    }
+}
