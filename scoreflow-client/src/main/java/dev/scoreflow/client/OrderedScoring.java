@@ -5,7 +5,6 @@ import dev.scoreflow.api.ScoreflowException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -30,17 +29,30 @@ import java.util.concurrent.ExecutionException;
  * <p>Not thread-safe: one consumer thread, as a Spark task is.
  */
 public final class OrderedScoring<T> implements Iterator<Scored<T>> {
-    /** Extracts an item's feature vector. */
+    /** Extracts an item's feature vector (null when it has none). */
     @FunctionalInterface
     public interface Features<T> {
         float[] of(T item);
+    }
+
+    /**
+     * Writes an item's features straight into the request buffer, for callers whose rows already hold floats in
+     * binary form (Spark's internal rows): no array per row.
+     */
+    public interface FeatureWriter<T> {
+        /** How many features {@code item} has, or -1 when it has none (a null column). */
+        int width(T item);
+
+        /** Writes {@code item}'s features as little-endian float32 at {@code offset} of {@code dst}. */
+        void write(T item, ByteBuffer dst, int offset);
     }
 
     /** Default cap on a request's body: 8 MiB. */
     public static final long DEFAULT_MAX_BATCH_BYTES = 8L << 20;
 
     private final Iterator<T> input;
-    private final Features<T> features;
+    private final FeatureWriter<T> writer;
+    private final ArrayDeque<ByteBuffer> freeBuffers = new ArrayDeque<>(); // request bodies, reused
     private final BatchScorer scorer;
     private final int batchRows;
     private final long maxBatchBytes;
@@ -55,7 +67,7 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
     private int at;
     private RuntimeException failure;
 
-    private OrderedScoring(Iterator<T> input, Features<T> features, BatchScorer scorer, int batchRows,
+    private OrderedScoring(Iterator<T> input, FeatureWriter<T> writer, BatchScorer scorer, int batchRows,
                            long maxBatchBytes, int maxInFlight, ErrorMode mode) {
         if (batchRows < 1) {
             throw new IllegalArgumentException("batchRows must be >= 1, got " + batchRows);
@@ -67,7 +79,7 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
             throw new IllegalArgumentException("maxBatchBytes must be >= 4, got " + maxBatchBytes);
         }
         this.input = input;
-        this.features = features;
+        this.writer = writer;
         this.scorer = scorer;
         this.batchRows = batchRows;
         this.maxBatchBytes = maxBatchBytes;
@@ -83,13 +95,53 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
      */
     public static <T> OrderedScoring<T> of(Iterator<T> input, Features<T> features, BatchScorer scorer,
                                            int batchRows, int maxInFlight, ErrorMode mode) {
-        return new OrderedScoring<>(input, features, scorer, batchRows, DEFAULT_MAX_BATCH_BYTES, maxInFlight, mode);
+        return new OrderedScoring<>(input, new ArrayWriter<>(features), scorer, batchRows, DEFAULT_MAX_BATCH_BYTES,
+                maxInFlight, mode);
     }
 
     /** As {@link #of}, with a cap on request bytes as well as rows. */
     public static <T> OrderedScoring<T> of(Iterator<T> input, Features<T> features, BatchScorer scorer,
                                            int batchRows, long maxBatchBytes, int maxInFlight, ErrorMode mode) {
-        return new OrderedScoring<>(input, features, scorer, batchRows, maxBatchBytes, maxInFlight, mode);
+        return new OrderedScoring<>(input, new ArrayWriter<>(features), scorer, batchRows, maxBatchBytes,
+                maxInFlight, mode);
+    }
+
+    /** As {@link #of}, with features written straight into the request buffers. */
+    public static <T> OrderedScoring<T> writing(Iterator<T> input, FeatureWriter<T> writer, BatchScorer scorer,
+                                                int batchRows, int maxInFlight, ErrorMode mode) {
+        return new OrderedScoring<>(input, writer, scorer, batchRows, DEFAULT_MAX_BATCH_BYTES, maxInFlight, mode);
+    }
+
+    /** {@link Features} as a {@link FeatureWriter}: the row's array is fetched once, for width then write. */
+    private static final class ArrayWriter<T> implements FeatureWriter<T> {
+        private final Features<T> features;
+        private T last;
+        private float[] lastRow;
+
+        ArrayWriter(Features<T> features) {
+            this.features = features;
+        }
+
+        private float[] row(T item) {
+            if (item != last || lastRow == null) {
+                last = item;
+                lastRow = features.of(item);
+            }
+            return lastRow;
+        }
+
+        @Override
+        public int width(T item) {
+            float[] r = row(item);
+            return r == null ? -1 : r.length;
+        }
+
+        @Override
+        public void write(T item, ByteBuffer dst, int offset) {
+            dst.asFloatBuffer().put(offset / 4, row(item));
+            last = null;
+            lastRow = null;
+        }
     }
 
     /** Scores rows of features, failing the stream on the first error. */
@@ -132,6 +184,7 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
         Scored<T> s = new Scored<>(item, scores[i], errors == null ? null : errors[i]);
         if (at == current.size) {
             current.items = null; // let the consumed batch go before the next one is read
+            freeBuffers.push(current.bytes); // answered: the client is done with its body
             fill(); // keep the window full while the consumer works on this batch's scores
         }
         return s;
@@ -147,33 +200,36 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
     }
 
     private Batch<T> nextBatch() {
-        T first = input.next();
-        float[] row = features.of(first);
+        T item = input.next();
+        int w = writer.width(item);
         if (width < 0) {
-            if (row == null || row.length == 0) {
+            if (w <= 0) {
                 throw fail(new ScoreflowException("the first row has no features"));
             }
-            width = row.length;
+            width = w;
             rowsPerBatch = (int) Math.max(1, Math.min(batchRows, maxBatchBytes / (4L * width)));
         }
-        Batch<T> b = new Batch<>(rowsPerBatch, width);
-        T item = first;
+        ByteBuffer buffer = freeBuffers.poll();
+        if (buffer == null) {
+            // direct: the socket (or ONNX Runtime, in-process) reads it without another copy
+            buffer = ByteBuffer.allocateDirect(rowsPerBatch * width * 4).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        Batch<T> b = new Batch<>(rowsPerBatch, width, buffer);
         while (true) {
-            if (row == null || row.length != width) {
-                String why = "row has " + (row == null ? "no" : row.length) + " features, earlier rows have "
-                        + width;
+            if (w != width) {
+                String why = "row has " + (w < 0 ? "no" : w) + " features, earlier rows have " + width;
                 if (mode == ErrorMode.FAIL) {
                     throw fail(new ScoreflowException(why));
                 }
                 b.addRejected(item, why);
             } else {
-                b.add(item, row);
+                b.add(item, writer);
             }
             if (b.size == rowsPerBatch || !input.hasNext()) {
                 break;
             }
             item = input.next();
-            row = features.of(item);
+            w = writer.width(item);
         }
         return b;
     }
@@ -211,7 +267,6 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
     private static final class Batch<T> {
         Object[] items;
         final ByteBuffer bytes;
-        final FloatBuffer floats;
         final int width;
         int size;
         int sent;
@@ -223,16 +278,16 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
         final CompletableFuture<Void> done = new CompletableFuture<>();
         CompletableFuture<?> request;
 
-        Batch(int capacity, int width) {
+        Batch(int capacity, int width, ByteBuffer bytes) {
             this.items = new Object[capacity];
             this.width = width;
-            this.bytes = ByteBuffer.allocate(capacity * width * 4).order(ByteOrder.LITTLE_ENDIAN);
-            this.floats = bytes.asFloatBuffer();
+            this.bytes = bytes;
         }
 
-        void add(Object item, float[] row) {
+        @SuppressWarnings("unchecked")
+        <T2> void add(T2 item, FeatureWriter<T2> writer) {
+            writer.write(item, bytes, sent * width * 4);
             items[size++] = item;
-            floats.put(row);
             sent++;
         }
 

@@ -12,8 +12,8 @@ import org.apache.spark.ml.util.DefaultParamsWritable;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
@@ -242,6 +242,17 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
         return out;
     }
 
+    private PartitionScorer.Kind kind(StructType schema) {
+        var type = schema.apply($(featuresCol)).dataType();
+        if (type instanceof ArrayType a) {
+            if (a.elementType().equals(DataTypes.FloatType)) {
+                return a.containsNull() ? PartitionScorer.Kind.NULLABLE_FLOAT_ARRAY : PartitionScorer.Kind.FLOAT_ARRAY;
+            }
+            return PartitionScorer.Kind.DOUBLE_ARRAY;
+        }
+        return PartitionScorer.Kind.VECTOR;
+    }
+
     private static StructType add(StructType schema, String name, org.apache.spark.sql.types.DataType type) {
         if (Arrays.asList(schema.fieldNames()).contains(name)) {
             throw new IllegalArgumentException("output column '" + name + "' already exists in the input");
@@ -264,7 +275,12 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
         if (settings.remote()) {
             settings.clientConfig(); // validates the endpoints on the driver, before any task starts
         }
-        return dataset.toDF().mapPartitions(new PartitionScorer(settings, rowsScored), Encoders.row(out));
+        var df = (org.apache.spark.sql.classic.Dataset<Row>) dataset.toDF();
+        var scored = df.queryExecution().toRdd().toJavaRDD()
+                .mapPartitions(new PartitionScorer(settings, kind(dataset.schema()), rowsScored));
+        // Spark's internal-row entry point: rows go in and out in Spark's binary form (see PartitionScorer)
+        return ((org.apache.spark.sql.classic.SparkSession) df.sparkSession())
+                .internalCreateDataFrame(scored.rdd(), out, false);
     }
 
     @Override

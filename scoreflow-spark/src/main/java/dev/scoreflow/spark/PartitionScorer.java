@@ -5,44 +5,78 @@ import dev.scoreflow.client.ErrorMode;
 import dev.scoreflow.client.OrderedScoring;
 import dev.scoreflow.client.Scored;
 import dev.scoreflow.client.ScoringClients;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.ml.linalg.Vector;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.unsafe.Platform;
+import io.netty.util.internal.PlatformDependent;
+import org.apache.spark.unsafe.types.UTF8String;
 import org.apache.spark.util.LongAccumulator;
 
 import java.util.Iterator;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Scores one partition: its rows stream through {@link OrderedScoring} (bounded read-ahead, ordered answers,
  * failures rethrown on the task thread) and come out with {@code score}, and {@code prediction} and {@code error}
  * when asked for, appended. Remote scoring goes through the executor's shared client; in-process scoring through
  * the executor's shared model session, on the task thread.
+ *
+ * <p>It works on Spark's internal rows: features are copied straight out of Spark's binary arrays, and input rows
+ * are passed through untouched, instead of being converted to Java objects (100 boxed floats per row) and back,
+ * which cost more than the scoring itself.
  */
-final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
+final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
     private static final long serialVersionUID = 1L;
     /** Partitions this JVM has scored (a test hook: shows clients and models outlive partitions). */
-    static final java.util.concurrent.atomic.AtomicLong PARTITIONS = new java.util.concurrent.atomic.AtomicLong();
+    static final AtomicLong PARTITIONS = new AtomicLong();
+
+    /** How the features column is stored (a float array whose schema allows null elements is checked for them). */
+    enum Kind { FLOAT_ARRAY, NULLABLE_FLOAT_ARRAY, DOUBLE_ARRAY, VECTOR }
+
+    private static final VectorUDT VECTORS = new VectorUDT();
 
     private final ScoringSettings settings;
+    private final Kind kind;
     private final LongAccumulator rowsScored;
 
-    PartitionScorer(ScoringSettings settings, LongAccumulator rowsScored) {
+    PartitionScorer(ScoringSettings settings, Kind kind, LongAccumulator rowsScored) {
         this.settings = settings;
+        this.kind = kind;
         this.rowsScored = rowsScored;
     }
 
     @Override
-    public Iterator<Row> call(Iterator<Row> input) {
+    public Iterator<InternalRow> call(Iterator<InternalRow> input) {
         PARTITIONS.incrementAndGet();
         BatchScorer scorer = settings.remote() ? ScoringClients.shared(settings.clientConfig())
                 : ExecutorModels.scorer(settings.modelPath());
         int window = settings.remote() ? settings.maxInFlight() : 1;
         int index = settings.featuresIndex();
-        OrderedScoring<Row> scored = OrderedScoring.of(input, row -> features(row, index), scorer,
-                settings.batchRows(), window, settings.errorValues() ? ErrorMode.VALUE : ErrorMode.FAIL);
+        Iterator<InternalRow> copies = new Iterator<>() { // Spark reuses the row object: keep a copy per row
+            @Override
+            public boolean hasNext() {
+                return input.hasNext();
+            }
+
+            @Override
+            public InternalRow next() {
+                return input.next().copy();
+            }
+        };
+        ErrorMode mode = settings.errorValues() ? ErrorMode.VALUE : ErrorMode.FAIL;
+        OrderedScoring<InternalRow> scored = kind == Kind.FLOAT_ARRAY
+                ? OrderedScoring.writing(copies, new FloatArrayWriter(index), scorer, settings.batchRows(), window, mode)
+                : OrderedScoring.of(copies, row -> features(row, index, kind), scorer, settings.batchRows(), window,
+                        mode);
         Double threshold = settings.threshold();
         boolean errors = settings.errorValues();
+        int extra = 1 + (threshold != null ? 1 : 0) + (errors ? 1 : 0);
         return new Iterator<>() {
             long pending;
 
@@ -56,24 +90,19 @@ final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
             }
 
             @Override
-            public Row next() {
-                Scored<Row> s = scored.next();
+            public InternalRow next() {
+                Scored<InternalRow> s = scored.next();
                 pending++;
-                Row in = s.item();
-                int n = in.length();
-                Object[] out = new Object[n + 1 + (threshold != null ? 1 : 0) + (errors ? 1 : 0)];
-                for (int i = 0; i < n; i++) {
-                    out[i] = in.get(i);
-                }
-                int k = n;
+                Object[] out = new Object[extra];
+                int k = 0;
                 out[k++] = s.ok() ? s.score() : null;
                 if (threshold != null) {
                     out[k++] = s.ok() ? (s.score() >= threshold ? 1 : 0) : null;
                 }
                 if (errors) {
-                    out[k] = s.error();
+                    out[k] = s.error() == null ? null : UTF8String.fromString(s.error());
                 }
-                return RowFactory.create(out);
+                return new JoinedRow(s.item(), new GenericInternalRow(out));
             }
 
             private void flush() {
@@ -85,31 +114,73 @@ final class PartitionScorer implements MapPartitionsFunction<Row, Row> {
         };
     }
 
-    /** The row's features as floats, from array&lt;float&gt;, array&lt;double&gt; or an ML Vector. */
-    static float[] features(Row row, int index) {
+    /**
+     * Copies an {@code array<float>} column (no null elements) from Spark's binary row straight into the request
+     * buffer: Spark keeps the floats in native byte order, which is the little-endian the wire wants on the x86 and
+     * ARM machines Spark runs on (other orders take the array route).
+     */
+    static final class FloatArrayWriter implements OrderedScoring.FeatureWriter<InternalRow> {
+        private static final boolean LITTLE = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+        private final int index;
+
+        FloatArrayWriter(int index) {
+            this.index = index;
+        }
+
+        @Override
+        public int width(InternalRow row) {
+            return row.isNullAt(index) ? -1 : row.getArray(index).numElements();
+        }
+
+        @Override
+        public void write(InternalRow row, java.nio.ByteBuffer dst, int offset) {
+            ArrayData a = row.getArray(index);
+            int n = a.numElements();
+            if (LITTLE && dst.isDirect() && a instanceof UnsafeArrayData u) {
+                Platform.copyMemory(u.getBaseObject(), u.getBaseOffset()
+                        + UnsafeArrayData.calculateHeaderPortionInBytes(n), null,
+                        PlatformDependent.directBufferAddress(dst) + offset, 4L * n);
+            } else {
+                dst.asFloatBuffer().put(offset / 4, a.toFloatArray());
+            }
+        }
+    }
+
+    /** The row's features as floats, or null when the column is null. */
+    static float[] features(InternalRow row, int index, Kind kind) {
         if (row.isNullAt(index)) {
             return null;
         }
-        Object v = row.get(index);
-        if (v instanceof Vector vec) {
-            double[] d = vec.toArray();
-            float[] f = new float[d.length];
-            for (int i = 0; i < d.length; i++) {
-                f[i] = (float) d[i];
+        switch (kind) {
+            case FLOAT_ARRAY:
+                return row.getArray(index).toFloatArray(); // one copy out of Spark's memory
+            case NULLABLE_FLOAT_ARRAY: {
+                ArrayData a = row.getArray(index);
+                float[] f = a.toFloatArray();
+                for (int i = 0; i < f.length; i++) {
+                    if (a.isNullAt(i)) {
+                        f[i] = Float.NaN; // refused by the service with a clear error (or the row's error value)
+                    }
+                }
+                return f;
             }
-            return f;
+            case DOUBLE_ARRAY: {
+                ArrayData a = row.getArray(index);
+                float[] f = new float[a.numElements()];
+                for (int i = 0; i < f.length; i++) {
+                    f[i] = a.isNullAt(i) ? Float.NaN : (float) a.getDouble(i);
+                }
+                return f;
+            }
+            default: {
+                Vector v = VECTORS.deserialize(row.getStruct(index, 4));
+                double[] d = v.toArray();
+                float[] f = new float[d.length];
+                for (int i = 0; i < d.length; i++) {
+                    f[i] = (float) d[i];
+                }
+                return f;
+            }
         }
-        if (v instanceof scala.collection.immutable.ArraySeq.ofFloat a) {
-            return a.unsafeArray();
-        }
-        scala.collection.Seq<?> seq = (scala.collection.Seq<?>) v;
-        int n = seq.length();
-        float[] f = new float[n];
-        Iterator<?> it = scala.jdk.javaapi.CollectionConverters.asJava(seq.iterator());
-        for (int i = 0; i < n; i++) {
-            Object x = it.next();
-            f[i] = x == null ? Float.NaN : ((Number) x).floatValue();
-        }
-        return f;
     }
 }
