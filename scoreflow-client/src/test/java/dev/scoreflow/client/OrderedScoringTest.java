@@ -28,27 +28,6 @@ class OrderedScoringTest {
         timer.shutdownNow();
     }
 
-    /** Rows whose first feature is their index; counts how many were read. */
-    private static final class CountingRows implements Iterator<float[]> {
-        final int n;
-        final AtomicLong read = new AtomicLong();
-
-        CountingRows(int n) {
-            this.n = n;
-        }
-
-        @Override
-        public boolean hasNext() {
-            return read.get() < n;
-        }
-
-        @Override
-        public float[] next() {
-            long i = read.getAndIncrement();
-            return new float[]{i, 1f, 2f};
-        }
-    }
-
     /** Answers each row's first feature after a random delay; tracks concurrency and rows. */
     private final class FakeService implements BatchScorer {
         final AtomicInteger outstanding = new AtomicInteger();

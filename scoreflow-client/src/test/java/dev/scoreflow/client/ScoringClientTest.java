@@ -12,7 +12,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,28 +40,8 @@ class ScoringClientTest {
         return c;
     }
 
-    /** Rows whose first feature is their index; counts how many were read. */
-    static final class Rows implements Iterator<float[]> {
-        final long n;
-        final AtomicLong read = new AtomicLong();
-
-        Rows(long n) {
-            this.n = n;
-        }
-
-        @Override
-        public boolean hasNext() {
-            return read.get() < n;
-        }
-
-        @Override
-        public float[] next() {
-            return new float[]{read.getAndIncrement(), 0.5f, -1f, 3f};
-        }
-    }
-
     /** Consumes everything, asserting order and the memory bound; returns rows consumed. */
-    private static long consumeInOrder(OrderedScoring<float[]> scores, Rows input, int batchRows, int window,
+    private static long consumeInOrder(OrderedScoring<float[]> scores, CountingRows input, int batchRows, int window,
                                        Runnable atHalf) {
         long consumed = 0;
         while (scores.hasNext()) {
@@ -95,7 +74,7 @@ class ScoringClientTest {
         int rows = 60_000;
         int batch = 300;
         int window = 6;
-        Rows input = new Rows(rows);
+        CountingRows input = new CountingRows(rows);
         OrderedScoring<float[]> scores = client.scoreAll(input, batch, window);
         assertThat(consumeInOrder(scores, input, batch, window, null)).isEqualTo(rows);
         assertThat(client.metrics().rows()).isEqualTo(rows);
@@ -116,7 +95,7 @@ class ScoringClientTest {
         ScoringClient client = client(ClientConfig.builder(a.url() + "," + b.url())
                 .backoff(Duration.ofMillis(1), Duration.ofMillis(10)).healthInterval(Duration.ofMillis(100)));
         int rows = 100_000;
-        Rows input = new Rows(rows);
+        CountingRows input = new CountingRows(rows);
         OrderedScoring<float[]> scores = client.scoreAll(input, 250, 8);
         long[] aAtDeath = new long[1];
         assertThat(consumeInOrder(scores, input, 250, 8, () -> {
