@@ -1,5 +1,6 @@
 package dev.scoreflow.client;
 
+import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ScoreflowException;
 
@@ -372,7 +373,8 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
     }
 
     /**
-     * Scoring that turns failures into per-row errors: a batch refused as bad input (400, 413) is split in halves
+     * Scoring that turns failures into per-row errors: a batch refused as bad input (400, 413, or
+     * {@link BadInputException} in-process) is split in halves
      * until the offending rows stand alone; any other failure marks every row of its batch.
      */
     static final class Isolating {
@@ -385,8 +387,9 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
                     return CompletableFuture.completedFuture(new Outcome(s, null));
                 }
                 ScoreflowException e = asScoreflow(err);
-                if (rows.rows() > 1 && e instanceof ScoringFailedException f
-                        && (f.status() == 400 || f.status() == 413)) {
+                boolean badInput = e instanceof BadInputException // in-process scoring refused the rows
+                        || e instanceof ScoringFailedException f && (f.status() == 400 || f.status() == 413);
+                if (rows.rows() > 1 && badInput) {
                     int half = rows.rows() / 2;
                     CompletableFuture<Outcome> a = score(scorer, slice(rows, 0, half));
                     CompletableFuture<Outcome> b = score(scorer, slice(rows, half, rows.rows() - half));

@@ -67,20 +67,7 @@ public final class ServedModel {
 
     /** Checks {@code rows} against the model without scoring. */
     public void validate(FloatMatrix rows) {
-        int features = signature().featureCount();
-        if (rows.cols() != features) {
-            throw new BadInputException("rows have " + rows.cols() + " features; model '" + name + "' takes "
-                    + features);
-        }
-        if (!config.allowNonFinite()) {
-            long at = rows.firstNonFinite();
-            if (at >= 0) {
-                float v = rows.get((int) (at / features), (int) (at % features));
-                throw new BadInputException("row " + at / features + ", feature " + at % features + " is " + v
-                        + "; model '" + name + "' does not accept NaN or infinite features"
-                        + " (set \"allowNonFinite\": true in " + ModelConfig.FILE_NAME + " if it handles them)");
-            }
-        }
+        FeatureCheck.check("model '" + name + "'", signature().featureCount(), config, rows);
     }
 
     Batcher batcher() {

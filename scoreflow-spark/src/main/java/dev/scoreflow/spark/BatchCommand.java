@@ -95,6 +95,15 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace the output if it exists.")
     boolean overwrite;
 
+    /** The innermost message: Spark wraps a task's exception in several layers of "Job aborted...". */
+    static String rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName() + ": " + t.getMessage();
+    }
+
     /** spark-submit entry point. */
     public static void main(String[] args) {
         System.exit(new CommandLine(new BatchCommand()).execute(args));
@@ -106,7 +115,8 @@ public final class BatchCommand implements Callable<Integer> {
 
     /** A session for {@code master}, or for local[*] when neither it nor spark-submit names one. */
     public static SparkSession session(String master, String appName) {
-        SparkSession.Builder b = SparkSession.builder().appName(appName);
+        SparkSession.Builder b = SparkSession.builder().appName(appName)
+                .config("spark.sql.debug.maxToStringFields", "1000"); // wide feature lists are normal here
         String m = master != null ? master : System.getProperty("spark.master");
         if (m == null || m.startsWith("local")) {
             b.master(m == null ? "local[*]" : m).config("spark.ui.enabled", "false")
@@ -135,6 +145,10 @@ public final class BatchCommand implements Callable<Integer> {
             BatchJob.Summary s = BatchJob.run(spark, o, BatchCommand::log);
             System.out.println("wrote " + output + ": " + s);
             return s.rowsOut() == s.rowsIn() ? 0 : 3;
+        } catch (IllegalArgumentException e) {
+            throw e; // our own checks: already say what is wrong
+        } catch (Exception e) { // Spark's failures (checked SparkException included) wrap the task's error deeply
+            throw new IllegalStateException("the job failed: " + rootCause(e), e);
         } finally {
             spark.stop();
         }

@@ -91,6 +91,7 @@ public final class BatchJob {
     /** Runs the job; returns its summary. */
     public static Summary run(SparkSession spark, Options o, Consumer<String> log) {
         long start = System.nanoTime();
+        refuseExistingOutput(spark, o);
         Dataset<Row> in = read(spark, o.input(), o.format());
         List<String> columns = Arrays.asList(in.columns());
         if (!columns.contains(o.idCol())) {
@@ -154,6 +155,22 @@ public final class BatchJob {
                 o.threshold() != null ? functions.sum(functions.col("prediction")) : functions.lit(-1L)).first();
         long positives = counts.isNullAt(2) ? 0 : ((Number) counts.get(2)).longValue();
         return new Summary(total, counts.getLong(0), ((Number) counts.get(1)).longValue(), positives, seconds);
+    }
+
+    /** Fails before any work when the output exists and may not be replaced (Spark would fail after scoring). */
+    private static void refuseExistingOutput(SparkSession spark, Options o) {
+        if (o.overwrite()) {
+            return;
+        }
+        try {
+            org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(o.output());
+            if (out.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(out)) {
+                throw new IllegalArgumentException("the output " + o.output() + " exists; pass --overwrite to "
+                        + "replace it");
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot check the output " + o.output() + ": " + e.getMessage(), e);
+        }
     }
 
     /** Builds an array&lt;float&gt; column from numeric columns named in a comma-separated list. */

@@ -2,6 +2,7 @@ package dev.scoreflow.spark;
 
 
 import dev.scoreflow.client.BatchScorer;
+import dev.scoreflow.runtime.FeatureCheck;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.OnnxModel;
 import org.apache.spark.SparkFiles;
@@ -18,11 +19,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * partition would cost more than scoring it. Sessions use one intra-op thread: Spark already runs a task per core.
  */
 final class ExecutorModels {
-    private static final ConcurrentHashMap<String, OnnxModel> MODELS = new ConcurrentHashMap<>();
+    /** A session and the settings it was loaded with (model.json: output, threshold, allowNonFinite...). */
+    private record Loaded(OnnxModel model, ModelConfig config) {
+    }
+
+    private static final ConcurrentHashMap<String, Loaded> MODELS = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> MODELS.values().forEach(OnnxModel::close),
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> MODELS.values().forEach(l -> l.model().close()),
                 "scoreflow-models-close"));
     }
 
@@ -31,9 +36,13 @@ final class ExecutorModels {
 
     /** A scorer over the JVM's session for {@code modelPath}; scoring runs on the calling (task) thread. */
     static BatchScorer scorer(String modelPath) {
-        OnnxModel model = MODELS.computeIfAbsent(modelPath, ExecutorModels::load);
+        Loaded loaded = MODELS.computeIfAbsent(modelPath, ExecutorModels::load);
+        OnnxModel model = loaded.model();
+        String name = "model " + Path.of(modelPath).getFileName();
         return rows -> {
             try {
+                // the same checks as the server's, so both modes refuse the same rows the same way
+                FeatureCheck.check(name, model.signature().featureCount(), loaded.config(), rows);
                 return CompletableFuture.completedFuture(model.score(rows));
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
@@ -46,7 +55,7 @@ final class ExecutorModels {
         return LOADS.get();
     }
 
-    private static OnnxModel load(String modelPath) {
+    private static Loaded load(String modelPath) {
         Path file = Path.of(modelPath);
         if (!Files.exists(file)) {
             // shipped with spark-submit --files: executors find it in their SparkFiles directory
@@ -60,7 +69,7 @@ final class ExecutorModels {
         }
         LOADS.incrementAndGet();
         ModelConfig config = ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME), ModelConfig.defaults());
-        return OnnxModel.load(file, config, 1);
+        return new Loaded(OnnxModel.load(file, config, 1), config);
     }
 
 }
