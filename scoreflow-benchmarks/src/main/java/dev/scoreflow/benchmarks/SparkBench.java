@@ -118,6 +118,7 @@ public final class SparkBench {
                         rows / seconds);
             }
             rates.sort(null);
+            dev.scoreflow.client.ScoringClients.metrics().values().forEach(m -> System.out.println("  client: " + m));
             System.out.printf(Locale.ROOT, "RESULT mode=%s rows=%d features=%d batch=%d inflight=%d best=%.0f "
                             + "median=%.0f sum_of_scores=%s%n", mode, rows, features, batchRows, inFlight,
                     rates.get(rates.size() - 1), rates.get(rates.size() / 2), check);

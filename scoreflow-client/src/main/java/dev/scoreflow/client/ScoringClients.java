@@ -34,6 +34,13 @@ public final class ScoringClients {
         return CREATED.get();
     }
 
+    /** The metrics of every shared client in this JVM, by configuration. */
+    public static java.util.Map<ClientConfig, ClientMetrics> metrics() {
+        java.util.Map<ClientConfig, ClientMetrics> out = new java.util.LinkedHashMap<>();
+        SHARED.forEach((c, client) -> out.put(c, client.metrics()));
+        return out;
+    }
+
     /** Closes every shared client; a later {@link #shared} call creates a new one. */
     public static void closeAll() {
         List<ScoringClient> all = new ArrayList<>(SHARED.values());

@@ -144,6 +144,9 @@ public final class BatchCommand implements Callable<Integer> {
         try {
             BatchJob.Summary s = BatchJob.run(spark, o, BatchCommand::log);
             System.out.println("wrote " + output + ": " + s);
+            // in local mode the executors are this JVM: their shared clients can tell how the servers did
+            dev.scoreflow.client.ScoringClients.metrics().forEach((c, m) -> System.out.println("client "
+                    + c.endpoints() + ": " + m));
             return s.rowsOut() == s.rowsIn() ? 0 : 3;
         } catch (IllegalArgumentException e) {
             throw e; // our own checks: already say what is wrong
