@@ -1,6 +1,7 @@
 package dev.scoreflow.cli;
 
 import dev.scoreflow.api.FloatMatrix;
+import dev.scoreflow.client.ScoringClients;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.OnnxModel;
@@ -89,6 +90,7 @@ final class DemoCommand implements Callable<Integer> {
                     true), Log::info);
             System.out.println("scored " + input + " through " + server.uri() + " into " + output);
             System.out.println("summary: " + s);
+            ScoringClients.metrics().values().forEach(m -> System.out.println("client: " + m));
 
             Dataset<Row> joined = spark.read().parquet(output).join(spark.read().parquet(input), "id");
             long correct = joined.filter(functions.col("prediction").equalTo(functions.col("label"))).count();
