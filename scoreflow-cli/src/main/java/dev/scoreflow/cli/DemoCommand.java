@@ -87,7 +87,7 @@ final class DemoCommand implements Callable<Integer> {
 
             BatchJob.Summary s = BatchJob.run(spark, new BatchJob.Options(input, "parquet", output, null,
                     server.uri().toString(), null, "seed", "features", "text", "id", threshold, false, 1000, 8, 0,
-                    true), Log::info);
+                    true, null), Log::info);
             System.out.println("scored " + input + " through " + server.uri() + " into " + output);
             System.out.println("summary: " + s);
             ScoringClients.metrics().values().forEach(m -> System.out.println("client: " + m));

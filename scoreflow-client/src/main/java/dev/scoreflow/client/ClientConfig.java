@@ -32,12 +32,14 @@ import java.util.Objects;
  * @param healthInterval   how often every node's {@code /v2/health/ready} is checked (default 1 s)
  * @param ioThreads        Netty event-loop threads (default 1: the client's work per request is small)
  * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null
+ * @param trustCertificates for {@code https} endpoints: a PEM file of the certificates to trust, or null for the
+ *                         JVM's default trust store; host names are verified either way
  */
 public record ClientConfig(List<URI> endpoints, String model, Protocol protocol, String output, String inputName,
                            Duration requestTimeout, Duration deadline, int maxAttempts, Duration backoffBase,
                            Duration backoffMax, int minConcurrency, int maxConcurrency, int initialConcurrency,
                            double latencyTolerance, int breakerThreshold, Duration breakerOpenTime,
-                           Duration healthInterval, int ioThreads, String bearerToken) {
+                           Duration healthInterval, int ioThreads, String bearerToken, String trustCertificates) {
 
     public ClientConfig {
         endpoints = List.copyOf(endpoints);
@@ -45,8 +47,9 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
             throw new IllegalArgumentException("at least one endpoint is needed");
         }
         for (URI u : endpoints) {
-            if (!"http".equals(u.getScheme()) || u.getHost() == null) {
-                throw new IllegalArgumentException("endpoint must look like http://host:port, got '" + u + "'");
+            if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
+                throw new IllegalArgumentException("endpoint must look like http://host:port or https://host:port, "
+                        + "got '" + u + "'");
             }
         }
         Objects.requireNonNull(protocol, "protocol");
@@ -99,7 +102,7 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
                 .deadline(deadline).maxAttempts(maxAttempts).backoff(backoffBase, backoffMax)
                 .concurrency(minConcurrency, initialConcurrency, maxConcurrency).latencyTolerance(latencyTolerance)
                 .breaker(breakerThreshold, breakerOpenTime).healthInterval(healthInterval).ioThreads(ioThreads)
-                .bearerToken(bearerToken);
+                .bearerToken(bearerToken).trustCertificates(trustCertificates);
     }
 
     private static void positive(Duration d, String name) {
@@ -135,6 +138,7 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         private Duration healthInterval = Duration.ofSeconds(1);
         private int ioThreads = 1;
         private String bearerToken;
+        private String trustCertificates;
 
         private Builder() {
         }
@@ -222,10 +226,17 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
             return this;
         }
 
+        /** A PEM file of certificates to trust for https endpoints (default: the JVM's trust store). */
+        public Builder trustCertificates(String pemFile) {
+            this.trustCertificates = pemFile;
+            return this;
+        }
+
         public ClientConfig build() {
             return new ClientConfig(endpoints, model, protocol, output, inputName, requestTimeout, deadline,
                     maxAttempts, backoffBase, backoffMax, minConcurrency, maxConcurrency, initialConcurrency,
-                    latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken);
+                    latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken,
+                    trustCertificates);
         }
     }
 }

@@ -24,6 +24,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -39,8 +41,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * HTTP/1.1 exchanges with scoring nodes over Netty: one request at a time per connection, kept-alive connections
- * reused per node (a connection is opened when none is idle, so a node has as many as it has requests in flight).
+ * HTTP/1.1 (or HTTPS) exchanges with scoring nodes over Netty: one request at a time per connection, kept-alive
+ * connections reused per node (a connection is opened when none is idle, so a node has as many as it has requests in flight).
  * Answers are copied out of Netty's buffers before the future completes, so nothing reference-counted leaks to
  * callers. Thread-safe; futures complete on the event loop.
  */
@@ -65,22 +67,31 @@ final class HttpTransport implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Bootstrap bootstrap;
+    private final SslContext ssl; // null: no https endpoints
     private final Map<Node, ConcurrentLinkedDeque<Channel>> idle = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    HttpTransport(int ioThreads, long connectTimeoutMillis) {
+    HttpTransport(int ioThreads, long connectTimeoutMillis, SslContext ssl) {
+        this.ssl = ssl;
         group = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("scoreflow-client", true),
                 NioIoHandler.newFactory());
         bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeoutMillis))
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(MAX_ANSWER_BYTES),
-                                new ReplyHandler());
-                    }
-                });
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeoutMillis));
+    }
+
+    /** A client TLS context that trusts {@code pemFile} (or the JVM's trust store) and verifies host names. */
+    static SslContext tls(String pemFile) {
+        try {
+            SslContextBuilder b = SslContextBuilder.forClient().endpointIdentificationAlgorithm("HTTPS");
+            if (pemFile != null) {
+                b.trustManager(new java.io.File(pemFile));
+            }
+            return b.build();
+        } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot use the trusted certificates " + pemFile + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /** Runs {@code task} after {@code delayNanos} on the client's event loop. */
@@ -120,7 +131,16 @@ final class HttpTransport implements AutoCloseable {
         if (ch != null) {
             exchange(node, ch, req, reply, timeoutNanos);
         } else {
-            ChannelFuture connect = bootstrap.connect(node.host, node.port);
+            ChannelFuture connect = bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
+                @Override
+                protected void initChannel(SocketChannel c) {
+                    if (node.https) { // the TLS handler knows the host: for SNI and host name verification
+                        c.pipeline().addLast(ssl.newHandler(c.alloc(), node.host, node.port));
+                    }
+                    c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(MAX_ANSWER_BYTES),
+                            new ReplyHandler());
+                }
+            }).connect(node.host, node.port);
             connect.addListener(f -> {
                 if (f.isSuccess()) {
                     exchange(node, connect.channel(), req, reply, timeoutNanos);

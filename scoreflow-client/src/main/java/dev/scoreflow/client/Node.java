@@ -11,6 +11,7 @@ final class Node {
     final URI uri;
     final String host;
     final int port;
+    final boolean https;
     final AtomicInteger outstanding = new AtomicInteger();
     private volatile boolean ejected;
     private volatile String lastFailure;
@@ -18,7 +19,8 @@ final class Node {
     Node(URI uri) {
         this.uri = uri;
         this.host = uri.getHost();
-        this.port = uri.getPort() < 0 ? 80 : uri.getPort();
+        this.https = "https".equals(uri.getScheme());
+        this.port = uri.getPort() >= 0 ? uri.getPort() : https ? 443 : 80;
     }
 
     boolean ejected() {

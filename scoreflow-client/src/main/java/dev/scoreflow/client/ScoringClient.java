@@ -81,7 +81,9 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         breaker = new CircuitBreaker(config.breakerThreshold(), config.breakerOpenTime().toNanos(), clock);
         retry = new RetryPolicy(config.backoffBase().toNanos(), config.backoffMax().toNanos());
         metrics = new ClientMetrics(limit::inFlight, limit::waiting, limit::limit);
-        transport = new HttpTransport(config.ioThreads(), Math.min(config.requestTimeout().toMillis(), 10_000));
+        boolean https = config.endpoints().stream().anyMatch(u -> "https".equals(u.getScheme()));
+        transport = new HttpTransport(config.ioThreads(), Math.min(config.requestTimeout().toMillis(), 10_000),
+                https ? HttpTransport.tls(config.trustCertificates()) : null);
         seedPath = config.model() == null ? "/score" : "/models/" + config.model() + "/score";
         if (config.inputName() != null) {
             v2Input = CompletableFuture.completedFuture(config.inputName());

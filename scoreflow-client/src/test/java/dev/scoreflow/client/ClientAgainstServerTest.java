@@ -78,6 +78,28 @@ class ClientAgainstServerTest {
     }
 
     @Test
+    void httpsEndpointsAreVerifiedAgainstTheTrustedCertificates() throws Exception {
+        java.nio.file.Path tls = TestModels.root().resolve("scoreflow-server/src/test/resources/tls");
+        ModelRepository repo = ModelRepository.builder().threads(new ThreadBudget(2, 1))
+                .model("forest", TestModels.forest()).build();
+        ScoringServer secure = ScoringServer.builder(repo).port(0)
+                .tls(tls.resolve("cert.pem"), tls.resolve("key.pem")).start();
+        try {
+            String https = "https://localhost:" + secure.port();
+            assertScoresEqualInProcess(TestModels.forest(), 20, ClientConfig.builder(https).model("forest")
+                    .trustCertificates(tls.resolve("cert.pem").toString()).build());
+            // without the certificate the handshake fails: a clear error, not a score
+            try (ScoringClient untrusting = ScoringClient.create(ClientConfig.builder(https).model("forest")
+                    .maxAttempts(2).build())) {
+                assertThatThrownBy(() -> untrusting.score(dev.scoreflow.api.FloatMatrix.of(new float[20], 1, 20))
+                        .get(30, java.util.concurrent.TimeUnit.SECONDS)).hasStackTraceContaining("certification path");
+            }
+        } finally {
+            secure.shutdown(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
     void theServersBadInputErrorReachesTheCaller() {
         try (ScoringClient client = ScoringClient.create(ClientConfig.builder(endpoints()).model("forest").build())) {
             OrderedScoring<float[]> scores = client.scoreAll(List.of(new float[3]).iterator(), 10, 1);

@@ -56,6 +56,10 @@ public final class BatchCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     String protocol;
 
+    @Option(names = "--trust-cert", paramLabel = "PEM", description = "For https endpoints: certificates to trust "
+            + "(default: the JVM's trust store).")
+    String trustCert;
+
     @Option(names = "--features-col", defaultValue = "features", paramLabel = "COL[,COL...]", description = "An "
             + "array<float>/array<double>/vector column, or a list of numeric columns (default: ${DEFAULT-VALUE}).")
     String featuresCol;
@@ -139,7 +143,7 @@ public final class BatchCommand implements Callable<Integer> {
         }
         BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
                 protocol, featuresCol, textCol, idCol, threshold, errorMode.equals("column"), batchRows,
-                maxInFlight, partitions, overwrite);
+                maxInFlight, partitions, overwrite, trustCert);
         SparkSession spark = session(master, "scoreflow-batch");
         try {
             BatchJob.Summary s = BatchJob.run(spark, o, BatchCommand::log);

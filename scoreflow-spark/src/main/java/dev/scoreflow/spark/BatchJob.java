@@ -43,11 +43,12 @@ public final class BatchJob {
      * @param maxInFlight  requests in flight per partition
      * @param partitions   0 keeps the input's partitions; else repartition to this many first
      * @param overwrite    replace an existing output
+     * @param trustCertificates remote over https: PEM file of certificates to trust, or null
      */
     public record Options(String input, String format, String output, String modelFile, String endpoints,
                           String serverModel, String protocol, String featuresCol, String textCol, String idCol,
                           Double threshold, boolean errorColumn, int batchRows, int maxInFlight, int partitions,
-                          boolean overwrite) {
+                          boolean overwrite, String trustCertificates) {
     }
 
     /** What happened. */
@@ -118,6 +119,9 @@ public final class BatchJob {
                 .setMaxInFlight(o.maxInFlight()).setProgress(scored);
         if (o.endpoints() != null) {
             scorer.setEndpoints(o.endpoints()).setProtocol(o.protocol());
+            if (o.trustCertificates() != null) {
+                scorer.setTrustCertificates(o.trustCertificates());
+            }
             if (o.serverModel() != null) {
                 scorer.setServerModel(o.serverModel());
             }

@@ -49,6 +49,7 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
     private final IntParam maxInFlight;
     private final LongParam requestTimeoutMs;
     private final LongParam deadlineMs;
+    private final Param<String> trustCertificates;
     private transient LongAccumulator rowsScored;
 
     public ModelScorer() {
@@ -75,6 +76,8 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
                 ParamValidators.gtEq(1));
         deadlineMs = new LongParam(this, "deadlineMs", "remote mode: time a batch may take over all retries (ms)",
                 ParamValidators.gtEq(1));
+        trustCertificates = new Param<>(this, "trustCertificates", "remote mode, https endpoints: PEM file of "
+                + "certificates to trust, readable on every executor (unset: the JVM's trust store)");
         setDefault(featuresCol, "features");
         setDefault(scoreCol, "score");
         setDefault(predictionCol, "prediction");
@@ -138,6 +141,15 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
 
     public LongParam deadlineMs() {
         return deadlineMs;
+    }
+
+    public Param<String> trustCertificates() {
+        return trustCertificates;
+    }
+
+    public ModelScorer setTrustCertificates(String v) {
+        set(trustCertificates, v);
+        return this;
     }
 
     public ModelScorer setFeaturesCol(String v) {
@@ -271,7 +283,8 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
                 (Integer) $(batchRows), (Integer) $(maxInFlight), (Long) $(requestTimeoutMs), (Long) $(deadlineMs),
                 dataset.schema().fieldIndex($(featuresCol)),
                 isDefined(threshold) ? (Double) $(threshold) : null,
-                isDefined(errorCol));
+                isDefined(errorCol),
+                isDefined(trustCertificates) ? $(trustCertificates) : null);
         if (settings.remote()) {
             settings.clientConfig(); // validates the endpoints on the driver, before any task starts
         }

@@ -12,7 +12,7 @@ import java.time.Duration;
  */
 record ScoringSettings(String endpoints, String serverModel, String protocol, String modelPath, int batchRows,
                        int maxInFlight, long requestTimeoutMs, long deadlineMs, int featuresIndex,
-                       Double threshold, boolean errorValues) implements Serializable {
+                       Double threshold, boolean errorValues, String trustCertificates) implements Serializable {
 
     boolean remote() {
         return endpoints != null;
@@ -23,6 +23,6 @@ record ScoringSettings(String endpoints, String serverModel, String protocol, St
         return ClientConfig.builder(endpoints).model(serverModel)
                 .protocol(Protocol.valueOf(protocol.toUpperCase(java.util.Locale.ROOT)))
                 .requestTimeout(Duration.ofMillis(requestTimeoutMs)).deadline(Duration.ofMillis(deadlineMs))
-                .build();
+                .trustCertificates(trustCertificates).build();
     }
 }
