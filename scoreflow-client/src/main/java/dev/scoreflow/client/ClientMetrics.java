@@ -27,11 +27,14 @@ public final class ClientMetrics {
     private final IntSupplier inFlight;
     private final IntSupplier waiting;
     private final IntSupplier limit;
+    private final java.util.function.LongSupplier reconnects;
 
-    ClientMetrics(IntSupplier inFlight, IntSupplier waiting, IntSupplier limit) {
+    ClientMetrics(IntSupplier inFlight, IntSupplier waiting, IntSupplier limit,
+                  java.util.function.LongSupplier reconnects) {
         this.inFlight = inFlight;
         this.waiting = waiting;
         this.limit = limit;
+        this.reconnects = reconnects;
     }
 
     void latency(long nanos) {
@@ -79,6 +82,14 @@ public final class ClientMetrics {
         return ejections.sum();
     }
 
+    /**
+     * Requests sent again on a new connection because the server had closed their kept-alive one (not retries:
+     * the node is not at fault).
+     */
+    public long reconnects() {
+        return reconnects.getAsLong();
+    }
+
     /** Requests in flight now. */
     public int inFlight() {
         return inFlight.getAsInt();
@@ -123,9 +134,9 @@ public final class ClientMetrics {
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "rows=%d requests=%d attempts=%d retries=%d failures=%d "
-                        + "refusedByCircuit=%d ejections=%d inFlight=%d waiting=%d limit=%d latencyMeanMs=%.2f "
+                        + "refusedByCircuit=%d ejections=%d reconnects=%d inFlight=%d waiting=%d limit=%d latencyMeanMs=%.2f "
                         + "latencyP99Ms<=%.1f", rows(), requests(), attempts(), retries(), failures(),
-                refusedByCircuit(), ejections(), inFlight(), waiting(), concurrencyLimit(), meanLatencyMillis(),
+                refusedByCircuit(), ejections(), reconnects(), inFlight(), waiting(), concurrencyLimit(), meanLatencyMillis(),
                 latencyQuantileMillis(0.99));
     }
 }

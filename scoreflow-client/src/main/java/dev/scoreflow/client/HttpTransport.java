@@ -39,6 +39,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * HTTP/1.1 (or HTTPS) exchanges with scoring nodes over Netty: one request at a time per connection, kept-alive
@@ -69,6 +71,7 @@ final class HttpTransport implements AutoCloseable {
     private final Bootstrap bootstrap;
     private final SslContext ssl; // null: no https endpoints
     private final Map<Node, ConcurrentLinkedDeque<Channel>> idle = new ConcurrentHashMap<>();
+    private final LongAdder staleRetries = new LongAdder();
     private volatile boolean closed;
 
     HttpTransport(int ioThreads, long connectTimeoutMillis, SslContext ssl) {
@@ -107,51 +110,77 @@ final class HttpTransport implements AutoCloseable {
     /**
      * Sends one request to {@code node}; the future completes with the answer, or exceptionally with an
      * {@link IOException} (connect failure, connection lost) or {@link TimeoutException} after {@code timeoutNanos}.
+     * A request that finds its kept-alive connection closed by the server (an idle timeout racing the request) is
+     * sent once more on a new connection: scoring is idempotent, and the node is not at fault.
      *
-     * @param body  the request body; its readable bytes are sent and it is released
+     * @param body    makes the request body (called once per send); its readable bytes are sent and it is released
      * @param headers extra headers, name to value
      */
-    CompletableFuture<Reply> send(Node node, HttpMethod method, String path, ByteBuf body, String contentType,
-                                  Map<String, String> headers, long timeoutNanos) {
+    CompletableFuture<Reply> send(Node node, HttpMethod method, String path, Supplier<ByteBuf> body,
+                                  String contentType, Map<String, String> headers, long timeoutNanos) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         if (closed) {
-            body.release();
             reply.completeExceptionally(new IOException("the client is closed"));
             return reply;
         }
-        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path, body);
-        req.headers().set(HttpHeaderNames.HOST, node.host + ":" + node.port);
-        req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-        req.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-        if (contentType != null) {
-            req.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
-        }
-        headers.forEach((k, v) -> req.headers().set(k, v));
+        Supplier<FullHttpRequest> request = () -> {
+            ByteBuf content = body.get();
+            FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path, content);
+            req.headers().set(HttpHeaderNames.HOST, node.host + ":" + node.port);
+            req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            req.headers().set(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+            if (contentType != null) {
+                req.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+            }
+            headers.forEach((k, v) -> req.headers().set(k, v));
+            return req;
+        };
         Channel ch = pollIdle(node);
-        if (ch != null) {
-            exchange(node, ch, req, reply, timeoutNanos);
-        } else {
-            ChannelFuture connect = bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
-                @Override
-                protected void initChannel(SocketChannel c) {
-                    if (node.https) { // the TLS handler knows the host: for SNI and host name verification
-                        c.pipeline().addLast(ssl.newHandler(c.alloc(), node.host, node.port));
-                    }
-                    c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(MAX_ANSWER_BYTES),
-                            new ReplyHandler());
-                }
-            }).connect(node.host, node.port);
-            connect.addListener(f -> {
-                if (f.isSuccess()) {
-                    exchange(node, connect.channel(), req, reply, timeoutNanos);
-                } else {
-                    req.release();
-                    reply.completeExceptionally(new ConnectionLostException("cannot connect to " + node + ": "
-                            + f.cause().getMessage(), f.cause()));
-                }
-            });
+        if (ch == null) {
+            connectAndExchange(node, request.get(), reply, timeoutNanos);
+            return reply;
         }
+        CompletableFuture<Reply> reused = new CompletableFuture<>();
+        exchange(node, ch, request.get(), reused, timeoutNanos);
+        reused.whenComplete((r, e) -> {
+            if (e instanceof ConnectionLostException && !closed) {
+                staleRetries.increment();
+                connectAndExchange(node, request.get(), reply, timeoutNanos);
+            } else if (e != null) {
+                reply.completeExceptionally(e);
+            } else {
+                reply.complete(r);
+            }
+        });
         return reply;
+    }
+
+    /** Requests sent again because their kept-alive connection turned out closed. */
+    long staleRetries() {
+        return staleRetries.sum();
+    }
+
+    private void connectAndExchange(Node node, FullHttpRequest req, CompletableFuture<Reply> reply,
+                                    long timeoutNanos) {
+        ChannelFuture connect = bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel c) {
+                if (node.https) { // the TLS handler knows the host: for SNI and host name verification
+                    c.pipeline().addLast(ssl.newHandler(c.alloc(), node.host, node.port));
+                }
+                c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(MAX_ANSWER_BYTES),
+                        new ReplyHandler());
+            }
+        }).connect(node.host, node.port);
+        connect.addListener(f -> {
+            if (f.isSuccess()) {
+                exchange(node, connect.channel(), req, reply, timeoutNanos);
+            } else {
+                req.release();
+                reply.completeExceptionally(new ConnectionLostException("cannot connect to " + node + ": "
+                        + f.cause().getMessage(), f.cause()));
+            }
+        });
     }
 
     private Channel pollIdle(Node node) {

@@ -26,6 +26,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The scoring client: sends batches of rows to a set of scoring nodes and completes each batch's future with its
@@ -80,10 +81,10 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
                 config.latencyTolerance(), clock);
         breaker = new CircuitBreaker(config.breakerThreshold(), config.breakerOpenTime().toNanos(), clock);
         retry = new RetryPolicy(config.backoffBase().toNanos(), config.backoffMax().toNanos());
-        metrics = new ClientMetrics(limit::inFlight, limit::waiting, limit::limit);
         boolean https = config.endpoints().stream().anyMatch(u -> "https".equals(u.getScheme()));
         transport = new HttpTransport(config.ioThreads(), Math.min(config.requestTimeout().toMillis(), 10_000),
                 https ? HttpTransport.tls(config.trustCertificates()) : null);
+        metrics = new ClientMetrics(limit::inFlight, limit::waiting, limit::limit, transport::staleRetries);
         seedPath = config.model() == null ? "/score" : "/models/" + config.model() + "/score";
         if (config.inputName() != null) {
             v2Input = CompletableFuture.completedFuture(config.inputName());
@@ -207,8 +208,8 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
     private CompletableFuture<float[]> sendSeed(Node node, Call c, long timeoutNanos) {
         Map<String, String> headers = headers(timeoutNanos);
         headers.put(FEATURES_HEADER, Integer.toString(c.rows.cols()));
-        ByteBuf body = Unpooled.wrappedBuffer(c.body.duplicate());
-        return transport.send(node, HttpMethod.PUT, seedPath, body, SeedBinaryCodec.CONTENT_TYPE, headers,
+        return transport.send(node, HttpMethod.PUT, seedPath, () -> Unpooled.wrappedBuffer(c.body.duplicate()),
+                SeedBinaryCodec.CONTENT_TYPE, headers,
                 timeoutNanos).thenApply(reply -> {
                     if (reply.status() != 200) {
                         throw refusal(node, reply);
@@ -223,7 +224,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
                     FloatMatrix.wrap(c.body.duplicate().order(ByteOrder.LITTLE_ENDIAN), c.rows.rows(),
                             c.rows.cols()));
             V2Message msg = V2Codec.encodeRequest(null, List.of(in), List.of(config.output()), true, true);
-            ByteBuf body = Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(msg.json()),
+            Supplier<ByteBuf> body = () -> Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(msg.json()),
                     Unpooled.wrappedBuffer(c.body.duplicate()));
             Map<String, String> headers = headers(timeoutNanos);
             headers.put(V2Codec.HEADER_LENGTH, Integer.toString(msg.headerLength()));
@@ -263,7 +264,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             return known;
         }
         CompletableFuture<String> fetched = transport.send(node, HttpMethod.GET, "/v2/models/" + config.model(),
-                Unpooled.EMPTY_BUFFER, null, headers(timeoutNanos), timeoutNanos).thenApply(reply -> {
+                () -> Unpooled.EMPTY_BUFFER, null, headers(timeoutNanos), timeoutNanos).thenApply(reply -> {
                     if (reply.status() != 200) {
                         throw refusal(node, reply);
                     }
@@ -390,7 +391,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
         long timeout = Math.min(config.healthInterval().toNanos(), TimeUnit.SECONDS.toNanos(2));
         for (Node node : balancer.nodes()) {
-            transport.send(node, HttpMethod.GET, "/v2/health/ready", Unpooled.EMPTY_BUFFER, null, headers(timeout),
+            transport.send(node, HttpMethod.GET, "/v2/health/ready", () -> Unpooled.EMPTY_BUFFER, null, headers(timeout),
                     timeout).whenComplete((reply, err) -> {
                         if (err != null) {
                             if (node.eject("health check: " + err.getMessage())) {

@@ -40,6 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * refuse rows whose first feature is negative with 400, and die.
  */
 final class FakeNode implements AutoCloseable {
+    private static final io.netty.util.AttributeKey<Boolean> SERVED = io.netty.util.AttributeKey.valueOf("served");
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Random random;
@@ -52,6 +53,7 @@ final class FakeNode implements AutoCloseable {
     volatile double dropShare;        // connection closed, no answer
     volatile int refuseNext;          // the next n requests get 503
     volatile boolean healthy = true;
+    volatile boolean closeKeptAliveConnections; // the second request on a connection finds it closed
 
     final AtomicInteger requests = new AtomicInteger();
     final AtomicLong rowsAnswered = new AtomicLong();
@@ -94,6 +96,11 @@ final class FakeNode implements AutoCloseable {
                         Unpooled.EMPTY_BUFFER);
                 return;
             }
+            if (closeKeptAliveConnections && ctx.channel().hasAttr(SERVED)) {
+                ctx.close(); // as a server whose idle timeout fired just as the client reused the connection
+                return;
+            }
+            ctx.channel().attr(SERVED).set(Boolean.TRUE);
             requests.incrementAndGet();
             requestTimes.add(System.nanoTime());
             if (roll() < dropShare) {

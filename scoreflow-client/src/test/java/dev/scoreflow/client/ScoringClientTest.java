@@ -145,6 +145,21 @@ class ScoringClientTest {
     }
 
     @Test
+    void aKeptAliveConnectionTheServerClosedIsReplacedWithoutBlamingTheNode() throws Exception {
+        FakeNode a = node(16);
+        a.closeKeptAliveConnections = true;
+        ScoringClient client = client(ClientConfig.builder(a.url()).healthInterval(Duration.ofMinutes(10)));
+        for (int i = 0; i < 20; i++) {
+            assertThat(client.score(FloatMatrix.of(new float[]{i, 1}, 1, 2)).get(10, TimeUnit.SECONDS))
+                    .containsExactly((float) i);
+        }
+        assertThat(client.metrics().reconnects()).isEqualTo(19); // every request after the first
+        assertThat(client.metrics().retries()).isZero();
+        assertThat(client.metrics().ejections()).isZero();
+        assertThat(a.requests.get()).isEqualTo(20);
+    }
+
+    @Test
     void retriesWaitAtLeastTheRetryAfterTheServerAskedFor() throws Exception {
         FakeNode a = node(11);
         a.refuseNext = 1;
