@@ -20,12 +20,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SparkSubmitIT {
     @Test
     void theJobJarRunsUnderSparkSubmitWithOnlySparkBesideIt(@TempDir Path dir) throws Exception {
+        // in-process, and remote through the relocated Netty client
+        submit(dir, "inprocess", List.of("--model", TestModels.example().toString()));
+        dev.scoreflow.server.ScoringServer server = SparkFixtures.server();
+        try {
+            submit(dir, "remote", List.of("--endpoint", server.uri().toString()));
+        } finally {
+            server.shutdown(java.time.Duration.ofSeconds(5));
+        }
+    }
+
+    private static void submit(Path dir, String name, List<String> mode) throws Exception {
         Path jobJar = Path.of(System.getProperty("scoreflow.jobJar"));
         String sparkClasspath = Files.readString(Path.of(System.getProperty("scoreflow.sparkClasspath"))).strip();
         assertThat(jobJar).isRegularFile();
         assertThat(sparkClasspath).doesNotContain("scoreflow").doesNotContain("onnxruntime");
 
-        Path input = dir.resolve("input.json");
+        Path input = dir.resolve(name + ".json");
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 500; i++) {
             lines.add("{\"id\": " + i + ", \"text\": \"" + (i % 2 == 0
@@ -33,10 +44,10 @@ class SparkSubmitIT {
                     : "zxq vvk jjqz wxk qqzv xjzk vwq zzxj kqv") + "\"}");
         }
         Files.write(input, lines);
-        Path output = dir.resolve("scored");
+        Path output = dir.resolve(name + "-scored");
         Path args = dir.resolve("classpath.args");
         Files.writeString(args, "-cp \"" + sparkClasspath + "\"");
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+IgnoreUnrecognizedVMOptions",
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
@@ -45,8 +56,9 @@ class SparkSubmitIT {
                 "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1",
                 "--class", "dev.scoreflow.spark.BatchCommand", jobJar.toString(),
                 "--input", input.toString(), "--output", output.toString(), "--text-col", "text",
-                "--model", TestModels.example().toString(), "--threshold", "0.5");
-        Path log = dir.resolve("submit.log");
+                "--threshold", "0.5"));
+        cmd.addAll(mode);
+        Path log = dir.resolve(name + ".log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
         String out = Files.readString(log, StandardCharsets.UTF_8);
