@@ -1,5 +1,6 @@
 package dev.scoreflow.cli;
 
+import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.client.ScoringClients;
 import dev.scoreflow.runtime.ModelConfig;

@@ -1,5 +1,6 @@
 package dev.scoreflow.cli;
 
+import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ModelStatus;

@@ -2,6 +2,7 @@ package dev.scoreflow.cli;
 
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
+import dev.scoreflow.runtime.ChildJvm;
 import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.Test;
 
@@ -72,13 +73,8 @@ class CliTest {
     @Test
     void servesInAChildProcessAndStopsCleanlyOnSigterm() throws Exception {
         Path model = TestModels.example();
-        // the class path goes in an @argfile: spelled out on the command line it would be too long for ONNX Runtime
-        Path argFile = java.nio.file.Files.createTempFile("scoreflow-cp", ".args");
-        java.nio.file.Files.writeString(argFile, "-cp \"" + System.getProperty("java.class.path") + "\"");
-        argFile.toFile().deleteOnExit();
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "@" + argFile, Main.class.getName(), "serve", "--model",
-                model.toString(), "--port", "0"));
+        List<String> cmd = ChildJvm.command(List.of(), Main.class.getName(), "serve", "--model", model.toString(),
+                "--port", "0");
         Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve", ".log");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         try {

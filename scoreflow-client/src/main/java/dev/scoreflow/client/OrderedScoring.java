@@ -40,12 +40,14 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
      * Writes an item's features straight into the request buffer, for callers whose rows already hold floats in
      * binary form (Spark's internal rows): no array per row.
      */
+    @FunctionalInterface
     public interface FeatureWriter<T> {
-        /** How many features {@code item} has, or -1 when it has none (a null column). */
-        int width(T item);
-
-        /** Writes {@code item}'s features as little-endian float32 at {@code offset} of {@code dst}. */
-        void write(T item, ByteBuffer dst, int offset);
+        /**
+         * Writes {@code item}'s features as little-endian float32 at {@code offset} of {@code dst} if it has exactly
+         * {@code width} of them, and returns how many it has, or -1 when it has none (a null column). With
+         * {@code width} -1 it writes nothing ({@code dst} is null): the caller only learns the count.
+         */
+        int write(T item, ByteBuffer dst, int offset, int width);
     }
 
     /** Default cap on a request's body: 8 MiB. */
@@ -113,35 +115,24 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
         return new OrderedScoring<>(input, writer, scorer, batchRows, DEFAULT_MAX_BATCH_BYTES, maxInFlight, mode);
     }
 
-    /** {@link Features} as a {@link FeatureWriter}: the row's array is fetched once, for width then write. */
+    /** {@link Features} as a {@link FeatureWriter}. */
     private static final class ArrayWriter<T> implements FeatureWriter<T> {
         private final Features<T> features;
-        private T last;
-        private float[] lastRow;
 
         ArrayWriter(Features<T> features) {
             this.features = features;
         }
 
-        private float[] row(T item) {
-            if (item != last || lastRow == null) {
-                last = item;
-                lastRow = features.of(item);
+        @Override
+        public int write(T item, ByteBuffer dst, int offset, int width) {
+            float[] row = features.of(item);
+            if (row == null) {
+                return -1;
             }
-            return lastRow;
-        }
-
-        @Override
-        public int width(T item) {
-            float[] r = row(item);
-            return r == null ? -1 : r.length;
-        }
-
-        @Override
-        public void write(T item, ByteBuffer dst, int offset) {
-            dst.asFloatBuffer().put(offset / 4, row(item));
-            last = null;
-            lastRow = null;
+            if (row.length == width) {
+                dst.asFloatBuffer().put(offset / 4, row);
+            }
+            return row.length;
         }
     }
 
@@ -202,8 +193,8 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
 
     private Batch<T> nextBatch() {
         T item = input.next();
-        int w = writer.width(item);
         if (width < 0) {
+            int w = writer.write(item, null, 0, -1);
             if (w <= 0) {
                 throw fail(new ScoreflowException("the first row has no features"));
             }
@@ -217,20 +208,20 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
         }
         Batch<T> b = new Batch<>(rowsPerBatch, width, buffer);
         while (true) {
-            if (w != width) {
+            int w = writer.write(item, b.bytes, b.sent * width * 4, width);
+            if (w == width) {
+                b.add(item);
+            } else {
                 String why = "row has " + (w < 0 ? "no" : w) + " features, earlier rows have " + width;
                 if (mode == ErrorMode.FAIL) {
                     throw fail(new ScoreflowException(why));
                 }
                 b.addRejected(item, why);
-            } else {
-                b.add(item, writer);
             }
             if (b.size == rowsPerBatch || !input.hasNext()) {
                 break;
             }
             item = input.next();
-            w = writer.width(item);
         }
         return b;
     }
@@ -285,9 +276,8 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
             this.bytes = bytes;
         }
 
-        @SuppressWarnings("unchecked")
-        <T2> void add(T2 item, FeatureWriter<T2> writer) {
-            writer.write(item, bytes, sent * width * 4);
+        /** Records a row whose features were just written at the next slot. */
+        void add(Object item) {
             items[size++] = item;
             sent++;
         }

@@ -113,7 +113,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
      * @param maxInFlight requests this stream keeps out at once
      */
     public OrderedScoring<float[]> scoreAll(Iterator<float[]> rows, int batchRows, int maxInFlight) {
-        return OrderedScoring.of(rows, r -> r, this, batchRows, maxInFlight, ErrorMode.FAIL);
+        return OrderedScoring.ofRows(rows, this, batchRows, maxInFlight);
     }
 
     /**

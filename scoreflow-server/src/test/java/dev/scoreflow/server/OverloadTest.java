@@ -30,8 +30,8 @@ class OverloadTest {
         try (ServerFixture f = new ServerFixture(r -> r.model("forest", TestModels.forest())
                 .defaults(new dev.scoreflow.runtime.ModelConfig(null, null, null, 1024, 0, 3000, 0, false, null)),
                 s -> { })) {
-            float[] rows = ServerFixture.rows(TestModels.forest(), rowsPerRequest, 20, 9);
-            float[] expected = ServerFixture.inProcess(TestModels.forest(), rows, 20);
+            float[] rows = TestModels.noisyRows(TestModels.forest(), rowsPerRequest, 20, 9);
+            float[] expected = TestModels.inProcessScores(TestModels.forest(), rows, 20);
             byte[] body = ServerFixture.body(rows, 20);
             Map<Integer, AtomicInteger> codes = new ConcurrentHashMap<>();
             List<Long> rejectNanos = java.util.Collections.synchronizedList(new ArrayList<>());

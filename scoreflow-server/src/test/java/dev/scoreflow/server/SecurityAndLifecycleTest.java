@@ -83,7 +83,7 @@ class SecurityAndLifecycleTest {
     void shutdownAnswersWhatWasAcceptedThenStops() throws Exception {
         ServerFixture f = new ServerFixture(r -> r.model("forest", TestModels.forest()), s -> { });
         int n = 200_000; // long enough to be in flight when shutdown starts
-        float[] rows = ServerFixture.rows(TestModels.forest(), n, 20, 1);
+        float[] rows = TestModels.noisyRows(TestModels.forest(), n, 20, 1);
         CompletableFuture<HttpResponse<byte[]>> big = CompletableFuture.supplyAsync(
                 () -> f.put("/models/forest/score", ServerFixture.body(rows, 20), null));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

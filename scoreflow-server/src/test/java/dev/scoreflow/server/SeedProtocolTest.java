@@ -36,8 +36,8 @@ class SeedProtocolTest {
     }
 
     private void assertParity(String name, Path model, int features, int rows, int[] requestRows) throws Exception {
-        float[] data = ServerFixture.rows(model, rows, features, 11);
-        float[] expected = ServerFixture.inProcess(model, data, features);
+        float[] data = TestModels.noisyRows(model, rows, features, 11);
+        float[] expected = TestModels.inProcessScores(model, data, features);
         float[] got = new float[rows];
         List<CompletableFuture<Void>> calls = new ArrayList<>();
         int at = 0;
@@ -83,7 +83,7 @@ class SeedProtocolTest {
 
     @Test
     void acceptsAChunkedBody() {
-        float[] rows = ServerFixture.rows(TestModels.example(), 500, 26, 3);
+        float[] rows = TestModels.noisyRows(TestModels.example(), 500, 26, 3);
         HttpResponse<byte[]> r = f.send(HttpRequest.newBuilder(f.uri("/models/example/score"))
                 .header("Content-Type", "application/octet-stream")
                 .PUT(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body(rows, 26)))));

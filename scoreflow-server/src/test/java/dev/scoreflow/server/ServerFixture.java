@@ -13,7 +13,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Consumer;
 
@@ -89,14 +88,6 @@ final class ServerFixture implements AutoCloseable {
 
     static byte[] body(float[] rows, int features) {
         return SeedBinaryCodec.encode(FloatMatrix.of(rows, rows.length / features, features)).array();
-    }
-
-    static float[] rows(Path model, int n, int features, long seed) {
-        return TestModels.noisyRows(model, n, features, seed);
-    }
-
-    static float[] inProcess(Path model, float[] rows, int features) {
-        return TestModels.inProcessScores(model, rows, features);
     }
 
     @Override

@@ -34,8 +34,8 @@ class V2ProtocolTest {
     @BeforeAll
     void start() {
         f = ServerFixture.exampleAndForest(s -> { });
-        rows = ServerFixture.rows(TestModels.example(), 300, 26, 5);
-        expected = ServerFixture.inProcess(TestModels.example(), rows, 26);
+        rows = TestModels.noisyRows(TestModels.example(), 300, 26, 5);
+        expected = TestModels.inProcessScores(TestModels.example(), rows, 26);
     }
 
     @AfterAll

@@ -1,5 +1,6 @@
 package dev.scoreflow.spark;
 
+import dev.scoreflow.api.internal.Log;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
@@ -8,8 +9,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalTime;
-import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 
 /**
@@ -23,8 +22,6 @@ import java.util.concurrent.Callable;
                 "Runs on embedded local Spark by default; on a cluster, use spark-submit --class "
                         + "dev.scoreflow.spark.BatchCommand with the scoreflow-spark job jar (see the README).", ""})
 public final class BatchCommand implements Callable<Integer> {
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
-
     @Option(names = "--input", required = true, paramLabel = "PATH", description = "Dataset to score.")
     String input;
 
@@ -113,10 +110,6 @@ public final class BatchCommand implements Callable<Integer> {
         System.exit(new CommandLine(new BatchCommand()).execute(args));
     }
 
-    static void log(String line) {
-        System.err.println(LocalTime.now().format(TIME) + " " + line);
-    }
-
     /** A session for {@code master}, or for local[*] when neither it nor spark-submit names one. */
     public static SparkSession session(String master, String appName) {
         SparkSession.Builder b = SparkSession.builder().appName(appName)
@@ -139,14 +132,14 @@ public final class BatchCommand implements Callable<Integer> {
                     + "got '" + errorMode + "'");
         }
         if (mode.model != null && !Files.isRegularFile(Path.of(mode.model))) {
-            log("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
+            Log.info("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
         }
         BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
                 protocol, featuresCol, textCol, idCol, threshold, errorMode.equals("column"), batchRows,
                 maxInFlight, partitions, overwrite, trustCert);
         SparkSession spark = session(master, "scoreflow-batch");
         try {
-            BatchJob.Summary s = BatchJob.run(spark, o, BatchCommand::log);
+            BatchJob.Summary s = BatchJob.run(spark, o, Log::info);
             System.out.println("wrote " + output + ": " + s);
             // in local mode the executors are this JVM: their shared clients can tell how the servers did
             dev.scoreflow.client.ScoringClients.metrics().forEach((c, m) -> System.out.println("client "

@@ -128,14 +128,15 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
         }
 
         @Override
-        public int width(InternalRow row) {
-            return row.isNullAt(index) ? -1 : row.getArray(index).numElements();
-        }
-
-        @Override
-        public void write(InternalRow row, java.nio.ByteBuffer dst, int offset) {
+        public int write(InternalRow row, java.nio.ByteBuffer dst, int offset, int width) {
+            if (row.isNullAt(index)) {
+                return -1;
+            }
             ArrayData a = row.getArray(index);
             int n = a.numElements();
+            if (n != width) {
+                return n;
+            }
             if (LITTLE && dst.isDirect() && a instanceof UnsafeArrayData u) {
                 Platform.copyMemory(u.getBaseObject(), u.getBaseOffset()
                         + UnsafeArrayData.calculateHeaderPortionInBytes(n), null,
@@ -143,6 +144,7 @@ final class PartitionScorer implements FlatMapFunction<Iterator<InternalRow>, In
             } else {
                 dst.asFloatBuffer().put(offset / 4, a.toFloatArray());
             }
+            return n;
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.scoreflow.spark;
 
+import dev.scoreflow.runtime.ChildJvm;
 import dev.scoreflow.server.ScoringServer;
 
 import java.nio.charset.StandardCharsets;
@@ -23,13 +24,7 @@ final class ServerProcess implements AutoCloseable {
     }
 
     ServerProcess() throws Exception {
-        // the class path goes in an @argfile: on the command line it would be too long for ONNX Runtime
-        Path args = Files.createTempFile("scoreflow-server", ".args");
-        Files.writeString(args, "-cp \"" + System.getProperty("java.class.path") + "\"");
-        args.toFile().deleteOnExit();
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+IgnoreUnrecognizedVMOptions", "-Xmx512m", "@" + args,
-                ServerProcess.class.getName()));
+        List<String> cmd = ChildJvm.command(List.of("-Xmx512m"), ServerProcess.class.getName());
         process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         var out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
                 StandardCharsets.UTF_8));

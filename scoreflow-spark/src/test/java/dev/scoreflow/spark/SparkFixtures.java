@@ -39,14 +39,17 @@ final class SparkFixtures {
     static SparkSession.Builder localCluster(int workers) throws java.io.IOException {
         Path jars = Path.of(System.getenv("SPARK_HOME"), "jars");
         java.nio.file.Files.createDirectories(jars);
+        try (var old = java.nio.file.Files.list(jars)) { // links from an earlier build may point at stale jars
+            for (Path p : old.toList()) {
+                java.nio.file.Files.delete(p);
+            }
+        }
         StringBuilder dirs = new StringBuilder();
         for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
             Path p = Path.of(e);
             if (e.endsWith(".jar")) {
                 Path link = jars.resolve(p.getParent().getFileName() + "-" + p.getFileName());
-                if (!java.nio.file.Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    java.nio.file.Files.createSymbolicLink(link, p.toAbsolutePath());
-                }
+                java.nio.file.Files.createSymbolicLink(link, p.toAbsolutePath());
             } else {
                 dirs.append(dirs.length() == 0 ? "" : java.io.File.pathSeparator).append(e);
             }

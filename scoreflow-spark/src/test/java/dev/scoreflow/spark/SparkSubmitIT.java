@@ -1,5 +1,6 @@
 package dev.scoreflow.spark;
 
+import dev.scoreflow.runtime.ChildJvm;
 import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,13 +46,10 @@ class SparkSubmitIT {
         }
         Files.write(input, lines);
         Path output = dir.resolve(name + "-scored");
-        Path args = dir.resolve("classpath.args");
-        Files.writeString(args, "-cp \"" + sparkClasspath + "\"");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+IgnoreUnrecognizedVMOptions",
+        List<String> cmd = new ArrayList<>(ChildJvm.command(sparkClasspath, List.of(
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-                "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED", "@" + args,
+                "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED"),
                 "org.apache.spark.deploy.SparkSubmit", "--master", "local[2]",
                 "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1",
                 "--class", "dev.scoreflow.spark.BatchCommand", jobJar.toString(),
