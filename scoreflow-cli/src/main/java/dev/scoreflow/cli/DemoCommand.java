@@ -79,7 +79,7 @@ final class DemoCommand implements Callable<Integer> {
 
         ModelRepository repository = ModelRepository.builder().model("example", file)
                 .threads(ThreadBudget.defaults()).log(Log::info).build();
-        ScoringServer server = ScoringServer.builder(repository).port(0).log(Log::info).start();
+        ScoringServer server = ScoringServer.builder(repository).port(0).start();
         SparkSession spark = BatchCommand.session(master, "scoreflow-demo");
         try {
             Log.info("serving " + file + " at " + server.uri());

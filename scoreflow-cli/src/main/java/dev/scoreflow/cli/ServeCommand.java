@@ -151,7 +151,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         ScoringServer.Builder sb = ScoringServer.builder(repository).host(host).port(port)
                 .maxBodyBytes(maxBodyBytes).bodyBudgetBytes(bodyBudgetBytes).defaultModel(defaultModel)
-                .metricsHook(hook).log(Log::info);
+                .metricsHook(hook);
         if (ioThreads != null) {
             sb.ioThreads(ioThreads);
         }

@@ -5,42 +5,41 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.QueryStringDecoder;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * One request being answered: the aggregated request, its parsed path, when it arrived, and the buffers to
- * release when the answer is written. Used by one thread at a time.
+ * One fully received request on its way to an answer: the request, its parsed path, when it arrived, and what it
+ * holds — the body, a copy of it if one was made, and the body's share of the {@link BodyBudget}.
+ *
+ * <p>Ownership: {@link HttpConnection} creates it and owns it until it hands it to the router; from then on the
+ * exchange is released exactly once, after its answer is ready (the runtime reads no part of the body after the
+ * scoring future completes). Used by one thread at a time.
  */
-final class Exchange {
+final class Exchange implements HttpConnection.Item {
     /** Header with the caller's time budget in milliseconds; a request that cannot start within it is refused. */
     static final String TIMEOUT_HEADER = "Scoreflow-Timeout-Ms";
 
     final FullHttpRequest request;
     final long startNanos;
     final List<String> path;
+    final boolean keepAlive;
     private final ByteBufAllocator alloc;
+    private final BodyBudget.Reservation reservation;
     private ByteBuf copy;
+    private boolean released;
 
-    Exchange(FullHttpRequest request, ByteBufAllocator alloc, long startNanos) {
+    /** Takes ownership of {@code request} and {@code reservation}; never throws. */
+    Exchange(FullHttpRequest request, List<String> path, boolean keepAlive, BodyBudget.Reservation reservation,
+             ByteBufAllocator alloc, long startNanos) {
         this.request = request;
+        this.path = path;
+        this.keepAlive = keepAlive;
+        this.reservation = reservation;
         this.alloc = alloc;
         this.startNanos = startNanos;
-        this.path = segments(new QueryStringDecoder(request.uri()).path());
-    }
-
-    private static List<String> segments(String path) {
-        List<String> out = new ArrayList<>();
-        for (String s : path.split("/")) {
-            if (!s.isEmpty()) {
-                out.add(s);
-            }
-        }
-        return out;
     }
 
     /**
@@ -95,11 +94,20 @@ final class Exchange {
         }
     }
 
+    /** Gives back everything the exchange holds; later calls do nothing. */
     void release() {
-        request.release();
-        if (copy != null) {
-            copy.release();
-            copy = null;
+        if (released) {
+            return;
+        }
+        released = true;
+        try {
+            request.release();
+            if (copy != null) {
+                copy.release();
+                copy = null;
+            }
+        } finally {
+            reservation.close();
         }
     }
 }

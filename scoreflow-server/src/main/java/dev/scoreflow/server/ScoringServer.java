@@ -7,7 +7,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -20,7 +19,6 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -28,13 +26,16 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import javax.net.ssl.SSLException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
+import com.sun.management.UnixOperatingSystemMXBean;
+import io.netty.channel.group.ChannelGroupFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.management.ManagementFactory;
 
 /**
  * The HTTP scoring service: the seed binary protocol and the Open Inference Protocol over the models of a
@@ -42,46 +43,40 @@ import java.util.function.Consumer;
  *
  * <p>Back-pressure and limits: each model's queue is bounded (a full queue answers 503 with {@code Retry-After}
  * at once); a request body over {@link Builder#maxBodyBytes} answers 413; the bytes of all bodies held at once
- * stay under {@link Builder#bodyBudgetBytes} (503 beyond it), so memory is bounded whatever the number of
- * connections. {@link #shutdown} stops accepting, answers everything already accepted, then closes.
+ * stay under {@link Builder#bodyBudgetBytes} (503 beyond it), counted as they arrive, so memory is bounded
+ * whatever the number of connections; connections beyond {@link Builder#maxConnections} are answered 503 and
+ * closed. Slow or silent peers end with 408 or a close: header, body, idle and write timeouts (see the builder).
+ * {@link #shutdown} turns readiness off, stops accepting, answers everything received or being uploaded, then
+ * closes. The limits and what they defend against are described in SECURITY.md.
  *
- * <p>Create with {@link #builder()}, then {@link Builder#start()}. Thread-safe.
+ * <p>Create with {@link #builder}, then {@link Builder#start()}. Thread-safe.
  */
 public final class ScoringServer implements AutoCloseable {
     /** The version reported by {@code GET /v2}. */
     public static final String VERSION = "0.1.0";
 
-    final ServerMetrics metrics;
-    final SeedEndpoint seed;
-    final V2Endpoint v2;
-    final byte[] authToken;
+    private static final Logger LOG = LoggerFactory.getLogger(ScoringServer.class);
+
+    final Service service;
     private final ModelRepository repository;
     private final EventLoopGroup group;
     private final Channel serverChannel;
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-    private final AtomicLong inFlight = new AtomicLong();
-    private final Object idle = new Object();
-    private final Consumer<String> log;
     private final boolean tls;
-    private volatile boolean draining;
 
     private ScoringServer(Builder b, ServerMetrics metrics) {
         this.repository = b.repository;
-        this.metrics = metrics;
-        this.log = b.log;
-        this.authToken = b.authToken == null ? null : b.authToken.getBytes(StandardCharsets.UTF_8);
-        this.seed = new SeedEndpoint(repository, b.defaultModel);
-        this.v2 = new V2Endpoint(repository, VERSION, () -> !draining && !repository.readyNames().isEmpty());
         SslContext ssl = b.tlsCert == null ? null : sslContext(b.tlsCert, b.tlsKey);
         this.tls = ssl != null;
+        ConnectionLimits limits = new ConnectionLimits(b.maxBodyBytes, b.headerTimeout, b.bodyTimeout,
+                b.bodyMinRate, b.idleTimeout, b.writeTimeout, b.maxRequestsPerConnection, b.drainLinger);
+        this.service = new Service(repository, metrics, limits, b.bodyBudgetBytes,
+                new Auth(b.authToken, b.adminToken, b.repositoryApi), b.defaultModel, VERSION, b.maxConnections, ssl);
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelType = epoll ? EpollServerSocketChannel.class
                 : NioServerSocketChannel.class;
         this.group = new MultiThreadIoEventLoopGroup(b.ioThreads, io);
-        AtomicLong budget = new AtomicLong();
-        int maxBody = b.maxBodyBytes;
-        long bodyBudget = b.bodyBudgetBytes;
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(channelType)
@@ -91,22 +86,18 @@ public final class ScoringServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         channels.add(ch);
-                        ChannelPipeline p = ch.pipeline();
-                        if (ssl != null) {
-                            p.addLast(ssl.newHandler(ch.alloc()));
-                        }
-                        p.addLast(new HttpServerCodec(4096, 16384, 65536));
-                        p.addLast(new BodyLimits.Budget(budget, bodyBudget, metrics));
-                        p.addLast(new BodyLimits.Aggregator(maxBody));
-                        p.addLast(new HttpHandler(ScoringServer.this));
+                        service.init(ch);
                     }
                 });
         try {
             this.serverChannel = bootstrap.bind(new InetSocketAddress(b.host, b.port)).sync().channel();
         } catch (Exception e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            service.close();
             throw new ScoreflowException("cannot listen on " + b.host + ":" + b.port + ": " + e.getMessage(), e);
         }
+        LOG.info("listening on {} (max {} connections, body limit {} bytes, body budget {} bytes)", uri(),
+                b.maxConnections, b.maxBodyBytes, b.bodyBudgetBytes);
     }
 
     private static SslContext sslContext(Path cert, Path key) {
@@ -137,56 +128,35 @@ public final class ScoringServer implements AutoCloseable {
 
     /** The Prometheus metrics text, as served at {@code /metrics}. */
     public String metricsText() {
-        return metrics.render();
-    }
-
-    boolean draining() {
-        return draining;
-    }
-
-    void requestStarted() {
-        inFlight.incrementAndGet();
-    }
-
-    void requestFinished() {
-        if (inFlight.decrementAndGet() == 0) {
-            synchronized (idle) {
-                idle.notifyAll();
-            }
-        }
+        return service.metrics.render();
     }
 
     /**
-     * Graceful shutdown: becomes not ready, stops accepting connections, waits up to {@code grace} for every
-     * accepted request to be answered, then closes connections, the event loops and the models.
+     * Graceful shutdown: readiness answers 503 at once (so load balancers stop sending), the port closes, every
+     * connection answers the requests it received or is receiving (uploads may finish) and closes, the last answer
+     * saying {@code Connection: close}; an idle connection stays open a moment for a request already in transit.
+     * After {@code grace}, whatever is left is closed; then the event loops and the models.
      *
-     * @return true if every accepted request was answered within {@code grace}
+     * @return true if every connection finished within {@code grace}
      */
     public boolean shutdown(Duration grace) {
-        draining = true;
         long end = System.nanoTime() + grace.toNanos();
+        service.startDraining();
         serverChannel.close().awaitUninterruptibly();
-        boolean clean = true;
-        synchronized (idle) {
-            while (inFlight.get() > 0) {
-                long left = end - System.nanoTime();
-                if (left <= 0) {
-                    clean = false;
-                    break;
-                }
-                try {
-                    idle.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    clean = false;
-                    break;
-                }
-            }
+        ChannelGroupFuture allClosed = channels.newCloseFuture();
+        for (Channel ch : channels) {
+            ch.pipeline().fireUserEventTriggered(HttpConnection.DRAIN); // runs on the channel's event loop
         }
-        channels.close().awaitUninterruptibly();
+        boolean clean = allClosed.awaitUninterruptibly(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (!clean) {
+            LOG.warn("{} connection(s) still busy after {} s of draining; closing them", channels.size(),
+                    grace.toSeconds());
+            channels.close().awaitUninterruptibly();
+        }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        service.close();
         repository.close();
-        log.accept(clean ? "stopped" : "stopped with requests unanswered after " + grace.toSeconds() + " s");
+        LOG.info(clean ? "stopped" : "stopped with requests unanswered after {} s", grace.toSeconds());
         return clean;
     }
 
@@ -227,6 +197,23 @@ public final class ScoringServer implements AutoCloseable {
         public static final int DEFAULT_MAX_BODY_BYTES = 64 << 20;
         /** Default budget for all request bodies held at once. */
         public static final long DEFAULT_BODY_BUDGET_BYTES = 1L << 30;
+        /** Default time from a request's first byte (or a new connection) to the end of its header, like nginx's
+         * {@code client_header_timeout}. */
+        public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+        /** Default longest pause between two reads of a body ({@code client_body_timeout}). */
+        public static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(30);
+        /** Default bytes per second a body must average after the first body timeout: 64 KiB/s (512 kbit/s). */
+        public static final long DEFAULT_BODY_MIN_RATE = 64 << 10;
+        /** Default time a kept-alive connection may wait for its next request ({@code keepalive_timeout}). */
+        public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+        /** Default time writing one answer may take before the client is deemed not to read ({@code send_timeout}). */
+        public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
+        /** Default requests per connection ({@code keepalive_requests}). */
+        public static final int DEFAULT_MAX_REQUESTS_PER_CONNECTION = 10_000;
+        /** Default time an idle connection stays open while draining, for a request already in transit. */
+        public static final Duration DEFAULT_DRAIN_LINGER = Duration.ofMillis(500);
+        /** Default connections open at once: 10,000, or fewer if the process may open fewer files. */
+        public static final int DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
 
         private final ModelRepository repository;
         private String host = "127.0.0.1";
@@ -235,11 +222,20 @@ public final class ScoringServer implements AutoCloseable {
         private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
         private long bodyBudgetBytes = DEFAULT_BODY_BUDGET_BYTES;
         private String authToken;
+        private String adminToken;
+        private boolean repositoryApi = true;
+        private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
+        private Duration bodyTimeout = DEFAULT_BODY_TIMEOUT;
+        private long bodyMinRate = DEFAULT_BODY_MIN_RATE;
+        private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+        private Duration writeTimeout = DEFAULT_WRITE_TIMEOUT;
+        private int maxRequestsPerConnection = DEFAULT_MAX_REQUESTS_PER_CONNECTION;
+        private Duration drainLinger = DEFAULT_DRAIN_LINGER;
+        private int maxConnections = DEFAULT_MAX_CONNECTIONS;
         private Path tlsCert;
         private Path tlsKey;
         private String defaultModel;
         private MetricsHook hook;
-        private Consumer<String> log = s -> { };
 
         private Builder(ModelRepository repository) {
             this.repository = Objects.requireNonNull(repository);
@@ -315,9 +311,99 @@ public final class ScoringServer implements AutoCloseable {
             return this;
         }
 
-        public Builder log(Consumer<String> log) {
-            this.log = Objects.requireNonNull(log);
+        /**
+         * Require {@code Authorization: Bearer <token>} with this token on the model repository API (load, unload,
+         * index) instead of the scoring token (null: no admin token; then the repository API is open on a server
+         * without auth, and refused with 403 on a server with a scoring token).
+         */
+        public Builder adminToken(String token) {
+            if (token != null && token.isBlank()) {
+                throw new IllegalArgumentException("admin token must not be blank");
+            }
+            this.adminToken = token;
             return this;
+        }
+
+        /** Serve the model repository API (default true); false answers it 403. */
+        public Builder repositoryApi(boolean enabled) {
+            this.repositoryApi = enabled;
+            return this;
+        }
+
+        /** From a request's first byte (or a new connection) to the end of its header; beyond, 408 and close. */
+        public Builder headerTimeout(Duration d) {
+            this.headerTimeout = positive("headerTimeout", d);
+            return this;
+        }
+
+        /** Longest pause between two reads of a body, and the grace before {@link #bodyMinRate}; beyond, 408. */
+        public Builder bodyTimeout(Duration d) {
+            this.bodyTimeout = positive("bodyTimeout", d);
+            return this;
+        }
+
+        /** Bytes per second a body must average once {@link #bodyTimeout} has passed (0: no minimum); else 408. */
+        public Builder bodyMinRate(long bytesPerSecond) {
+            if (bytesPerSecond < 0) {
+                throw new IllegalArgumentException("bodyMinRate must be >= 0 bytes/s, got " + bytesPerSecond);
+            }
+            this.bodyMinRate = bytesPerSecond;
+            return this;
+        }
+
+        /** How long a kept-alive connection may wait for its next request before it is closed. */
+        public Builder idleTimeout(Duration d) {
+            this.idleTimeout = positive("idleTimeout", d);
+            return this;
+        }
+
+        /** How long writing one answer may take; a client that does not read is disconnected after it. */
+        public Builder writeTimeout(Duration d) {
+            this.writeTimeout = positive("writeTimeout", d);
+            return this;
+        }
+
+        /** Requests served on one connection; the last answer says {@code Connection: close}. */
+        public Builder maxRequestsPerConnection(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxRequestsPerConnection must be >= 1, got " + n);
+            }
+            this.maxRequestsPerConnection = n;
+            return this;
+        }
+
+        /** Connections open at once; beyond, a new one is answered 503 and closed. */
+        public Builder maxConnections(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxConnections must be >= 1, got " + n);
+            }
+            this.maxConnections = n;
+            return this;
+        }
+
+        /** While draining, how long an idle connection stays open for a request already in transit. */
+        public Builder drainLinger(Duration d) {
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("drainLinger must be >= 0, got " + d);
+            }
+            this.drainLinger = d;
+            return this;
+        }
+
+        private static Duration positive(String name, Duration d) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
+        }
+
+        private static int defaultMaxConnections() {
+            long files = 0;
+            if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean os) {
+                files = os.getMaxFileDescriptorCount();
+            }
+            // leave room for model files, jars, sockets of our own; never fewer than 64
+            return files <= 0 ? 10_000 : (int) Math.max(64, Math.min(10_000, files - 512));
         }
 
         /** Binds and starts serving. */

@@ -20,6 +20,10 @@ final class ServerMetrics {
             "Rows received in scoring requests, by model and status code", "model", "code");
     final Metrics.Counter rejections = registry.counter("scoreflow_rejections_total",
             "Requests refused before scoring because of load: queue_full, deadline, memory", "model", "reason");
+    final Metrics.Counter timeouts = registry.counter("scoreflow_connection_timeouts_total",
+            "Connections ended by a timeout, by phase: header, body, idle, write, drain", "phase");
+    final Metrics.Counter connectionsRefused = registry.counter("scoreflow_connections_refused_total",
+            "Connections answered 503 and closed because --max-connections were open");
     final Metrics.Histogram latency = registry.histogram("scoreflow_request_duration_seconds",
             "Time from a full scoring request to its answer, successful requests only", SECONDS, "model");
     private final Metrics.Histogram queueTime = registry.histogram("scoreflow_queue_duration_seconds",
@@ -30,9 +34,13 @@ final class ServerMetrics {
             "Duration of one model call", SECONDS, "model");
     private final java.util.Map<String, BatchObserver> observers = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicLong connections = new AtomicLong();
+    /** Model names seen in the repository: the only values the model label takes besides "" and "unknown". */
+    private final java.util.Set<String> knownModels = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final ModelRepository repository;
     final AtomicLong inflightBodyBytes = new AtomicLong();
 
     ServerMetrics(ModelRepository repository) {
+        this.repository = repository;
         registry.gauge("scoreflow_queue_rows", "Rows waiting in each model's queue", out -> {
             for (ServedModel m : repository.served()) {
                 out.append("scoreflow_queue_rows{model=\"").append(m.name()).append("\",version=\"")
@@ -69,7 +77,8 @@ final class ServerMetrics {
         };
     }
 
-    void answered(String model, String protocol, int code, long rowCount, long startNanos) {
+    void answered(String name, String protocol, int code, long rowCount, long startNanos) {
+        String model = label(name);
         String c = Integer.toString(code);
         requests.inc(1, model, protocol, c);
         if (rowCount > 0) {
@@ -82,6 +91,23 @@ final class ServerMetrics {
         } else if (code == 504) {
             rejections.inc(1, model, "deadline");
         }
+    }
+
+    /**
+     * The model label for a name that may come from a URL: only names the repository knows (or knew) are kept, so
+     * random names cannot grow the metrics without bound.
+     */
+    private String label(String name) {
+        if (name.isEmpty() || knownModels.contains(name)) {
+            return name;
+        }
+        for (dev.scoreflow.runtime.ModelStatus s : repository.index()) {
+            if (s.name().equals(name)) {
+                knownModels.add(name);
+                return name;
+            }
+        }
+        return "unknown";
     }
 
     String render() {

@@ -1,0 +1,67 @@
+package dev.scoreflow.server;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The bytes of request bodies held in memory at once, over all connections, kept under a limit.
+ *
+ * <p>Bytes are reserved as they arrive, never from what a request declares: a client that declares 64 MiB and
+ * sends one byte holds one byte. A {@link Reservation} belongs to one request; whoever owns the request's body
+ * closes it when the body is released, so the count always equals the bytes really held. Thread-safe.
+ */
+final class BodyBudget {
+    private final AtomicLong inUse = new AtomicLong();
+    private final long limit;
+    private final ServerMetrics metrics;
+
+    BodyBudget(long limit, ServerMetrics metrics) {
+        this.limit = limit;
+        this.metrics = metrics;
+    }
+
+    long limit() {
+        return limit;
+    }
+
+    long inUse() {
+        return inUse.get();
+    }
+
+    Reservation open() {
+        return new Reservation();
+    }
+
+    /** The bytes one request holds. Used by one thread at a time; {@link #close} is idempotent. */
+    final class Reservation implements AutoCloseable {
+        private long bytes;
+
+        /**
+         * Reserves {@code n} more bytes.
+         *
+         * @return false if that would pass the limit (nothing is reserved then); a request alone may exceed the
+         *         limit, so a budget smaller than the largest body never refuses everything
+         */
+        boolean take(long n) {
+            long now = inUse.addAndGet(n);
+            if (now > limit && now != bytes + n) {
+                metrics.inflightBodyBytes.set(inUse.addAndGet(-n));
+                return false;
+            }
+            bytes += n;
+            metrics.inflightBodyBytes.set(now);
+            return true;
+        }
+
+        long bytes() {
+            return bytes;
+        }
+
+        @Override
+        public void close() {
+            if (bytes != 0) {
+                metrics.inflightBodyBytes.set(inUse.addAndGet(-bytes));
+                bytes = 0;
+            }
+        }
+    }
+}
