@@ -25,7 +25,6 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.WriteTimeoutException;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -362,18 +361,17 @@ final class HttpConnection extends ChannelDuplexHandler {
             }
             answer = CompletableFuture.completedFuture(Answer.of(Answer.error(e)));
         }
+        if (answer.isDone()) { // answered on the spot (metadata, refusals): no hand-off
+            finish(ex, answer.handle((a, err) -> a != null ? a : Answer.of(Answer.error(err))).join());
+            return;
+        }
         answer.whenComplete((a, err) -> answered(ex, a != null ? a : Answer.of(Answer.error(err))));
     }
 
     /** Called wherever the answer was computed; continues on the event loop. */
     private void answered(Exchange ex, Answer a) {
-        EventExecutor loop = ctx.executor();
-        if (loop.inEventLoop()) {
-            finish(ex, a);
-            return;
-        }
         try {
-            loop.execute(() -> finish(ex, a));
+            service.eventLoop.apply(ctx).execute(() -> finish(ex, a));
         } catch (RejectedExecutionException e) { // the server was stopped: nobody will read this answer
             ex.release();
             a.response().release();

@@ -64,14 +64,10 @@ public final class ScoringServer implements AutoCloseable {
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final boolean tls;
 
-    private ScoringServer(Builder b, ServerMetrics metrics) {
+    private ScoringServer(Builder b, Service service) {
         this.repository = b.repository;
-        SslContext ssl = b.tlsCert == null ? null : sslContext(b.tlsCert, b.tlsKey);
-        this.tls = ssl != null;
-        ConnectionLimits limits = new ConnectionLimits(b.maxBodyBytes, b.headerTimeout, b.bodyTimeout,
-                b.bodyMinRate, b.idleTimeout, b.writeTimeout, b.maxRequestsPerConnection, b.drainLinger);
-        this.service = new Service(repository, metrics, limits, b.bodyBudgetBytes,
-                new Auth(b.authToken, b.adminToken, b.repositoryApi), b.defaultModel, VERSION, b.maxConnections, ssl);
+        this.service = service;
+        this.tls = b.tlsCert != null;
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelType = epoll ? EpollServerSocketChannel.class
@@ -408,11 +404,20 @@ public final class ScoringServer implements AutoCloseable {
 
         /** Binds and starts serving. */
         public ScoringServer start() {
+            return new ScoringServer(this, service());
+        }
+
+        /** The service a server with these settings runs; also what in-memory tests drive. */
+        Service service() {
             ServerMetrics metrics = new ServerMetrics(repository);
             if (hook != null) {
                 hook.metrics = metrics;
             }
-            return new ScoringServer(this, metrics);
+            SslContext ssl = tlsCert == null ? null : sslContext(tlsCert, tlsKey);
+            ConnectionLimits limits = new ConnectionLimits(maxBodyBytes, headerTimeout, bodyTimeout, bodyMinRate,
+                    idleTimeout, writeTimeout, maxRequestsPerConnection, drainLinger);
+            return new Service(repository, metrics, limits, bodyBudgetBytes,
+                    new Auth(authToken, adminToken, repositoryApi), defaultModel, VERSION, maxConnections, ssl);
         }
     }
 }

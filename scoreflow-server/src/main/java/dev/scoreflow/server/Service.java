@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.function.Function;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
@@ -41,6 +43,8 @@ final class Service {
     final HttpHandler router;
     /** Loads and unloads models: slow and rare, so one thread, off the event loops, with a short queue. */
     final ExecutorService admin;
+    /** Where a connection continues once an answer is ready: its event loop (tests drain their own queue). */
+    Function<ChannelHandlerContext, Executor> eventLoop = ChannelHandlerContext::executor;
     private final int maxConnections;
     private final SslContext ssl;
     private volatile boolean draining;
