@@ -107,6 +107,45 @@ final class ServeCommand implements Callable<Integer> {
             + " <token>' (the file's first line) on everything but /v2/health.")
     Path authTokenFile;
 
+    @Option(names = "--admin-token-file", paramLabel = "FILE", description = "Require 'Authorization: Bearer"
+            + " <token>' (the file's first line) on the model repository API (load, unload, index). Without it, a"
+            + " server with --auth-token-file refuses that API (403), so a scoring token cannot unload models.")
+    Path adminTokenFile;
+
+    @Option(names = "--no-repository-api", description = "Refuse the model repository API (load, unload, index)"
+            + " with 403.")
+    boolean noRepositoryApi;
+
+    @Option(names = "--max-connections", paramLabel = "N", description = "Connections open at once; beyond, a new"
+            + " one is answered 503 and closed (default: 10000, or fewer if the process may open fewer files:"
+            + " here ${DEFAULT-VALUE}).")
+    int maxConnections = ScoringServer.Builder.DEFAULT_MAX_CONNECTIONS;
+
+    @Option(names = "--header-timeout-ms", paramLabel = "MS", description = "From a request's first byte (or a new"
+            + " connection) to the end of its header; beyond, 408 and close (default: ${DEFAULT-VALUE}).")
+    long headerTimeoutMs = ScoringServer.Builder.DEFAULT_HEADER_TIMEOUT.toMillis();
+
+    @Option(names = "--body-timeout-ms", paramLabel = "MS", description = "Longest pause between two reads of a"
+            + " request body; beyond, 408 and close (default: ${DEFAULT-VALUE}).")
+    long bodyTimeoutMs = ScoringServer.Builder.DEFAULT_BODY_TIMEOUT.toMillis();
+
+    @Option(names = "--body-min-rate", paramLabel = "BYTES_PER_S", description = "Bytes per second a body must"
+            + " average once --body-timeout-ms has passed; slower, 408 and close (default: ${DEFAULT-VALUE}; 0 ="
+            + " no minimum).")
+    long bodyMinRate = ScoringServer.Builder.DEFAULT_BODY_MIN_RATE;
+
+    @Option(names = "--idle-timeout-ms", paramLabel = "MS", description = "How long a kept-alive connection may"
+            + " wait for its next request (default: ${DEFAULT-VALUE}).")
+    long idleTimeoutMs = ScoringServer.Builder.DEFAULT_IDLE_TIMEOUT.toMillis();
+
+    @Option(names = "--write-timeout-ms", paramLabel = "MS", description = "How long writing one answer may take;"
+            + " a client that does not read is disconnected after it (default: ${DEFAULT-VALUE}).")
+    long writeTimeoutMs = ScoringServer.Builder.DEFAULT_WRITE_TIMEOUT.toMillis();
+
+    @Option(names = "--max-requests-per-connection", paramLabel = "N", description = "Requests served on one"
+            + " connection; the last answer says 'Connection: close' (default: ${DEFAULT-VALUE}).")
+    int maxRequestsPerConnection = ScoringServer.Builder.DEFAULT_MAX_REQUESTS_PER_CONNECTION;
+
     @Option(names = "--tls-cert", paramLabel = "PEM", description = "Serve HTTPS with this certificate chain.")
     Path tlsCert;
 
@@ -118,7 +157,8 @@ final class ServeCommand implements Callable<Integer> {
     int pollSeconds;
 
     @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30", description = "On shutdown, wait"
-            + " this long for accepted requests (default: ${DEFAULT-VALUE}).")
+            + " this long for requests received or being uploaded; readiness answers 503 at once (default:"
+            + " ${DEFAULT-VALUE}).")
     int drainSeconds;
 
     @Override
@@ -155,8 +195,15 @@ final class ServeCommand implements Callable<Integer> {
         if (ioThreads != null) {
             sb.ioThreads(ioThreads);
         }
+        sb.maxConnections(maxConnections).headerTimeout(Duration.ofMillis(headerTimeoutMs))
+                .bodyTimeout(Duration.ofMillis(bodyTimeoutMs)).bodyMinRate(bodyMinRate)
+                .idleTimeout(Duration.ofMillis(idleTimeoutMs)).writeTimeout(Duration.ofMillis(writeTimeoutMs))
+                .maxRequestsPerConnection(maxRequestsPerConnection).repositoryApi(!noRepositoryApi);
         if (authTokenFile != null) {
-            sb.authToken(readToken(authTokenFile));
+            sb.authToken(readToken(authTokenFile, "--auth-token-file"));
+        }
+        if (adminTokenFile != null) {
+            sb.adminToken(readToken(adminTokenFile, "--admin-token-file"));
         }
         if (tlsCert != null) {
             sb.tls(tlsCert, tlsKey);
@@ -183,10 +230,10 @@ final class ServeCommand implements Callable<Integer> {
         return f.endsWith(".onnx") ? f.substring(0, f.length() - 5) : f;
     }
 
-    private static String readToken(Path file) throws IOException {
+    private static String readToken(Path file, String option) throws IOException {
         String t = Files.readAllLines(file, StandardCharsets.UTF_8).stream().findFirst().orElse("").trim();
         if (t.isEmpty()) {
-            throw new IllegalArgumentException("--auth-token-file " + file + " is empty");
+            throw new IllegalArgumentException(option + " " + file + " is empty");
         }
         return t;
     }

@@ -22,8 +22,12 @@ record ConnectionLimits(int maxBodyBytes, Duration headerTimeout, Duration bodyT
     static final long DISCARD_LIMIT = 256L << 20;
     /** Requests of one connection received and waiting behind the one being answered; beyond, reading pauses. */
     static final int MAX_PIPELINED = 16;
-    /** Requests one read may still carry past {@link #MAX_PIPELINED}; beyond, 429 and close. */
-    static final int MAX_WAITING = 256;
+    /**
+     * Requests kept waiting at most: reading pauses at {@link #MAX_PIPELINED}, but the codec decodes every request
+     * of the read in hand (at most 64 KiB), so a few hundred ordinary requests may still come; beyond this, 429 and
+     * close. Bodies count against the body budget; this bounds what their headers hold.
+     */
+    static final int MAX_WAITING = 1024;
     /** What Netty's codec may have decoded but not seen answered; above ours so that ours answers first. */
     static final int CODEC_PIPELINE_DEPTH = 1 << 16;
 }

@@ -104,6 +104,8 @@ final class HttpConnection extends ChannelDuplexHandler {
     private boolean closing;
     private boolean draining;
     private boolean readPaused;
+    /** Requests of the current read are still being decoded: they start when it is done. */
+    private boolean inRead;
     private int received;
     private int answered;
 
@@ -138,7 +140,15 @@ final class HttpConnection extends ChannelDuplexHandler {
                     phaseStart = now();
                     ensureTimer();
                 }
-                c.fireChannelRead(msg);
+                // the codec decodes every request of this read before it returns; starting them only then lets
+                // an answer know whether another request follows it (Connection: close while draining)
+                inRead = true;
+                try {
+                    c.fireChannelRead(msg);
+                } finally {
+                    inRead = false;
+                }
+                next();
             }
         };
     }
@@ -321,7 +331,9 @@ final class HttpConnection extends ChannelDuplexHandler {
             readPaused = true;
             ctx.channel().config().setAutoRead(false);
         }
-        next();
+        if (!inRead) {
+            next();
+        }
     }
 
     /** Starts the next waiting item unless one is being answered. */

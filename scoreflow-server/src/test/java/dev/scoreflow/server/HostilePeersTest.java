@@ -50,7 +50,8 @@ class HostilePeersTest {
         try (ServerFixture f = ServerFixture.exampleAndForest(s -> s.writeTimeout(Duration.ofSeconds(1)));
              RawClient greedy = new RawClient(f.server.port(), 4096)) {
             // big answers (the metrics page), asked for much faster than read: the socket buffers fill up
-            String ask = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+            String ask = "GET /metrics HTTP/1.1\r\nHost: x\r\nUser-Agent: greedy/1.0\r\nAccept: text/plain\r\n"
+                    + "Accept-Encoding: identity\r\nX-Padding: an ordinary request is about this long\r\n\r\n";
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
                 try {
                     for (int i = 0; i < 5000; i++) {
@@ -142,7 +143,6 @@ class HostilePeersTest {
                 Response r = c.read();
                 assertThat(r.status()).isEqualTo(200);
                 assertThat(r.body()).hasSize(100 * 4);
-                assertThat(r.closes()).isTrue();
                 assertThat(c.closedByServer()).isTrue();
             }
             assertThat(stopped.get(60, TimeUnit.SECONDS)).isTrue();
