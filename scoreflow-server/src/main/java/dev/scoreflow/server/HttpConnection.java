@@ -162,6 +162,7 @@ final class HttpConnection extends ChannelDuplexHandler {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         idleSince = now();
+        draining = service.draining(); // accepted while the server drains: serve what comes, then close
         ensureTimer();
         ctx.fireChannelActive();
     }

@@ -137,12 +137,21 @@ public final class ScoringServer implements AutoCloseable {
      */
     public boolean shutdown(Duration grace) {
         long end = System.nanoTime() + grace.toNanos();
-        service.startDraining();
-        serverChannel.close().awaitUninterruptibly();
-        ChannelGroupFuture allClosed = channels.newCloseFuture();
+        service.startDraining(); // readiness answers 503 from now on; new connections start draining
         for (Channel ch : channels) {
             ch.pipeline().fireUserEventTriggered(HttpConnection.DRAIN); // runs on the channel's event loop
         }
+        // A client whose connection the kernel completed is still in the listen queue until we accept it: closing
+        // the port at once would reset it. Accept for the linger, then close.
+        long linger = Math.min(service.limits.drainLinger().toNanos(), grace.toNanos());
+        try {
+            TimeUnit.NANOSECONDS.sleep(linger);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        serverChannel.close().awaitUninterruptibly();
+        ChannelGroupFuture allClosed = channels.newCloseFuture();
+        LOG.info("draining {} connection(s) for up to {} s", channels.size(), grace.toSeconds());
         boolean clean = allClosed.awaitUninterruptibly(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
         if (!clean) {
             LOG.warn("{} connection(s) still busy after {} s of draining; closing them", channels.size(),
