@@ -132,8 +132,7 @@ final class ServeCommand implements Callable<Integer> {
                         intraOpThreads))
                 .defaults(new ModelConfig(null, null, null, maxBatchRows, maxBatchDelayMicros, queueRows,
                         maxQueueMillis, allowNonFinite, null))
-                .observers(hook::observer)
-                .log(Log::info);
+                .observers(hook::observer);
         if (source.model != null) {
             rb.model(name != null ? name : modelName(source.model), source.model);
         } else {
