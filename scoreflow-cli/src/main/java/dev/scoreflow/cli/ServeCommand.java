@@ -5,6 +5,7 @@ import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ModelStatus;
 import dev.scoreflow.runtime.ThreadBudget;
+import dev.scoreflow.server.Readiness;
 import dev.scoreflow.server.ScoringServer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -117,6 +118,11 @@ final class ServeCommand implements Callable<Integer> {
             + " for added, changed and removed model files this often (default: ${DEFAULT-VALUE}; 0 = never).")
     int pollSeconds;
 
+    @Option(names = "--readiness", paramLabel = "strict|lenient", defaultValue = "strict", description = "When"
+            + " /v2/health/ready answers 200: strict (default) only while every model version is ready, as in"
+            + " Triton; lenient while at least one model is. The 503 names the models not ready and why.")
+    String readiness;
+
     @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30", description = "On shutdown, wait"
             + " this long for accepted requests (default: ${DEFAULT-VALUE}).")
     int drainSeconds;
@@ -150,7 +156,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         ScoringServer.Builder sb = ScoringServer.builder(repository).host(host).port(port)
                 .maxBodyBytes(maxBodyBytes).bodyBudgetBytes(bodyBudgetBytes).defaultModel(defaultModel)
-                .metricsHook(hook).log(Log::info);
+                .metricsHook(hook).readiness(readiness(readiness)).log(Log::info);
         if (ioThreads != null) {
             sb.ioThreads(ioThreads);
         }
@@ -171,6 +177,14 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    static Readiness readiness(String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "strict" -> Readiness.STRICT;
+            case "lenient" -> Readiness.LENIENT;
+            default -> throw new IllegalArgumentException("--readiness must be strict or lenient, got '" + value + "'");
+        };
     }
 
     static String modelName(Path file) {

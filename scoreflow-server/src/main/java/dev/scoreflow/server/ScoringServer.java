@@ -71,7 +71,7 @@ public final class ScoringServer implements AutoCloseable {
         this.log = b.log;
         this.authToken = b.authToken == null ? null : b.authToken.getBytes(StandardCharsets.UTF_8);
         this.seed = new SeedEndpoint(repository, b.defaultModel);
-        this.v2 = new V2Endpoint(repository, VERSION, () -> !draining && !repository.readyNames().isEmpty());
+        this.v2 = new V2Endpoint(repository, VERSION, () -> draining, b.readiness);
         SslContext ssl = b.tlsCert == null ? null : sslContext(b.tlsCert, b.tlsKey);
         this.tls = ssl != null;
         boolean epoll = Epoll.isAvailable();
@@ -240,6 +240,7 @@ public final class ScoringServer implements AutoCloseable {
         private String defaultModel;
         private MetricsHook hook;
         private Consumer<String> log = s -> { };
+        private Readiness readiness = Readiness.STRICT;
 
         private Builder(ModelRepository repository) {
             this.repository = Objects.requireNonNull(repository);
@@ -312,6 +313,15 @@ public final class ScoringServer implements AutoCloseable {
         /** Connects batch metrics: pass the same hook's observers to the repository builder. */
         public Builder metricsHook(MetricsHook hook) {
             this.hook = hook;
+            return this;
+        }
+
+        /**
+         * When {@code /v2/health/ready} answers 200 (default {@link Readiness#STRICT}: every model version is
+         * ready; {@link Readiness#LENIENT}: at least one model is).
+         */
+        public Builder readiness(Readiness readiness) {
+            this.readiness = Objects.requireNonNull(readiness);
             return this;
         }
 
