@@ -78,7 +78,7 @@ final class DemoCommand implements Callable<Integer> {
         double threshold = config.threshold() != null ? config.threshold() : 0.5;
 
         ModelRepository repository = ModelRepository.builder().model("example", file)
-                .threads(ThreadBudget.defaults()).log(Log::info).build();
+                .threads(ThreadBudget.defaults()).build();
         ScoringServer server = ScoringServer.builder(repository).port(0).start();
         SparkSession spark = BatchCommand.session(master, "scoreflow-demo");
         try {

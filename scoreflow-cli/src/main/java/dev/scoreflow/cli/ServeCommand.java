@@ -5,6 +5,7 @@ import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ModelStatus;
 import dev.scoreflow.runtime.ThreadBudget;
+import dev.scoreflow.server.Readiness;
 import dev.scoreflow.server.ScoringServer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -156,6 +157,11 @@ final class ServeCommand implements Callable<Integer> {
             + " for added, changed and removed model files this often (default: ${DEFAULT-VALUE}; 0 = never).")
     int pollSeconds;
 
+    @Option(names = "--readiness", paramLabel = "strict|lenient", defaultValue = "strict", description = "When"
+            + " /v2/health/ready answers 200: strict (default) only while every model version is ready, as in"
+            + " Triton; lenient while at least one model is. The 503 names the models not ready and why.")
+    String readiness;
+
     @Option(names = "--drain-seconds", paramLabel = "S", defaultValue = "30", description = "On shutdown, wait"
             + " this long for requests received or being uploaded; readiness answers 503 at once (default:"
             + " ${DEFAULT-VALUE}).")
@@ -172,8 +178,7 @@ final class ServeCommand implements Callable<Integer> {
                         intraOpThreads))
                 .defaults(new ModelConfig(null, null, null, maxBatchRows, maxBatchDelayMicros, queueRows,
                         maxQueueMillis, allowNonFinite, null))
-                .observers(hook::observer)
-                .log(Log::info);
+                .observers(hook::observer);
         if (source.model != null) {
             rb.model(name != null ? name : modelName(source.model), source.model);
         } else {
@@ -191,7 +196,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         ScoringServer.Builder sb = ScoringServer.builder(repository).host(host).port(port)
                 .maxBodyBytes(maxBodyBytes).bodyBudgetBytes(bodyBudgetBytes).defaultModel(defaultModel)
-                .metricsHook(hook);
+                .metricsHook(hook).readiness(readiness(readiness));
         if (ioThreads != null) {
             sb.ioThreads(ioThreads);
         }
@@ -219,6 +224,14 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    static Readiness readiness(String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "strict" -> Readiness.STRICT;
+            case "lenient" -> Readiness.LENIENT;
+            default -> throw new IllegalArgumentException("--readiness must be strict or lenient, got '" + value + "'");
+        };
     }
 
     static String modelName(Path file) {

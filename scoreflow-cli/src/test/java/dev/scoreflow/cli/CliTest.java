@@ -46,7 +46,15 @@ class CliTest {
         String out = captureOut(() -> exit[0] = Main.run("serve", "--help"), exit);
         assertThat(exit[0]).isZero();
         assertThat(out).contains("--model", "--models", "--port", "--threads", "--queue-rows", "--max-body-bytes",
-                "--auth-token-file", "--tls-cert", "listening on");
+                "--auth-token-file", "--tls-cert", "listening on", "--readiness", "strict|lenient");
+    }
+
+    @Test
+    void item13_readinessOptionTakesStrictOrLenient() {
+        assertThat(ServeCommand.readiness("strict")).isEqualTo(dev.scoreflow.server.Readiness.STRICT);
+        assertThat(ServeCommand.readiness("LENIENT")).isEqualTo(dev.scoreflow.server.Readiness.LENIENT);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServeCommand.readiness("sometimes"))
+                .hasMessageContaining("--readiness must be strict or lenient, got 'sometimes'");
     }
 
     @Test

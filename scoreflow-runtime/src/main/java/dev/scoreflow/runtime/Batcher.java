@@ -5,10 +5,13 @@ import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.Model;
 import dev.scoreflow.api.ScoreflowException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -31,9 +34,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * queued request whose deadline passes before its batch starts fails with {@link DeadlineExceededException} and
  * is not scored. A cancelled result future means its remaining parts are skipped.
  *
+ * <p>Fairness: the inference pool is shared by every model, so each pool task runs one batch and, if more work
+ * waits, submits itself again at the back of the pool's queue. A model with a deep queue therefore takes turns
+ * with the others instead of keeping the threads it holds until its queue is empty.
+ *
  * <p>Thread-safe. Batches run on the shared {@code pool}; the batcher never blocks a caller.
  */
 public final class Batcher implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Batcher.class);
     private static final ThreadLocal<ByteBuffer> BATCH_BUFFER = new ThreadLocal<>();
 
     private final String name;
@@ -46,8 +54,13 @@ public final class Batcher implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final BatchQueue queue;
     private final BatchPolicy policy;
+    /** Pool tasks of this batcher queued or running. */
     private int running;
+    /** Batches taken from the queue whose model call has not ended: while above 0, the model must stay open. */
+    private int inModel;
     private boolean closed;
+    private boolean closeRequested;
+    private boolean modelClosed;
     /** Measured drain rate, nanoseconds per row; feeds the deadline and queue-time admission. 0 = not known yet. */
     private volatile double nanosPerRow;
     private final Object speedLock = new Object();
@@ -79,6 +92,12 @@ public final class Batcher implements AutoCloseable {
     /**
      * Queues {@code rows} for scoring.
      *
+     * <p>The rows are read by the inference threads until the returned future completes, and never after: the
+     * future (success, failure or cancellation alike) completes only once no part of the request is being copied
+     * or scored, so the caller may free the rows' memory as soon as it completes. Parts still queued when the
+     * request fails are dropped without being read. Cancelling the future drops the request the same way; it may
+     * therefore complete a little after {@code cancel} returned.
+     *
      * @param deadlineNanos {@link Ticker} time by which the request must start, or {@code Long.MAX_VALUE}
      * @return the scores, one per row in order; fails with {@link DeadlineExceededException} if the deadline
      *         passes while queued, or with a {@link ScoreflowException} if the model fails
@@ -86,7 +105,7 @@ public final class Batcher implements AutoCloseable {
      * @throws DeadlineExceededException if the deadline cannot be met (nothing was queued)
      */
     public CompletableFuture<float[]> submit(FloatMatrix rows, long deadlineNanos) {
-        boolean spawn = false;
+        int spawn = 0;
         ScoringJob job;
         lock.lock();
         try {
@@ -102,7 +121,8 @@ public final class Batcher implements AutoCloseable {
                             + Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - now)) + " ms left)");
                 }
             }
-            job = new ScoringJob(rows, queue.partsFor(rows.rows()), deadlineNanos);
+            int parts = queue.partsFor(rows.rows());
+            job = new ScoringJob(rows, parts, deadlineNanos);
             long queued = queue.queuedRows();
             long waitAfter = (long) ((queued + rows.rows()) * nanosPerRow);
             boolean tooLong = policy.maxQueueWaitNanos() > 0 && queued > 0 && waitAfter > policy.maxQueueWaitNanos();
@@ -113,82 +133,131 @@ public final class Batcher implements AutoCloseable {
                         policy.maxQueueWaitNanos() / 1e6),
                         Duration.ofMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(wait))));
             }
-            if (running < maxConcurrentBatches) {
-                running++;
-                spawn = true;
+            // a split request runs its parts in parallel on as many threads as this model may use
+            spawn = Math.min(parts, maxConcurrentBatches - running);
+            if (spawn > 0) {
+                running += spawn;
             } else {
                 changed.signal();
             }
         } finally {
             lock.unlock();
         }
-        if (spawn) {
-            startDrain();
+        for (int i = 0; i < spawn; i++) {
+            startTask();
         }
         return job.result;
     }
 
-    private void startDrain() {
+    private void startTask() {
         try {
-            pool.execute(this::drain);
+            pool.execute(this::runOneBatch);
         } catch (RejectedExecutionException e) {
+            List<ScoringJob.Part> dropped;
             lock.lock();
             try {
                 running--;
-                failAll(new ScoreflowException(name + ": the inference pool is shut down"));
+                dropped = queue.drainAll();
+                changed.signalAll();
             } finally {
                 lock.unlock();
             }
+            fail(dropped, new ScoreflowException(name + ": the inference pool is shut down"));
         }
     }
 
-    /** Runs batches while there is work; the thread goes back to the pool when the queue is empty. */
-    private void drain() {
-        while (true) {
-            List<ScoringJob.Part> batch;
-            lock.lock();
-            try {
-                while (true) {
-                    if (queue.isEmpty()) {
-                        running--;
-                        changed.signalAll();
-                        return;
-                    }
-                    long now = ticker.read();
-                    batch = queue.poll(now);
-                    if (batch != null) {
-                        break;
-                    }
-                    changed.awaitNanos(queue.nanosUntilDue(now));
+    /**
+     * One pool task: takes one batch, runs it, and submits itself again if more work waits (so that the tasks of
+     * other models queued meanwhile get their turn on the shared pool first).
+     */
+    private void runOneBatch() {
+        List<ScoringJob.Part> batch;
+        List<ScoringJob.Part> late = null;
+        long start;
+        lock.lock();
+        try {
+            while (true) {
+                if (queue.isEmpty()) {
+                    running--;
+                    changed.signalAll();
+                    return;
                 }
-            } catch (InterruptedException e) {
-                running--;
-                Thread.currentThread().interrupt();
-                return;
+                long now = ticker.read();
+                batch = queue.poll(now);
+                if (batch != null) {
+                    break;
+                }
+                changed.awaitNanos(queue.nanosUntilDue(now));
+            }
+            start = ticker.read();
+            // claimed under the lock, so a part of a job that failed or was cancelled is never read
+            for (int i = 0; i < batch.size(); i++) {
+                ScoringJob.Part p = batch.get(i);
+                if (p.job().abandoned()) {
+                    batch.set(i, null);
+                } else if (start - p.job().deadlineNanos > 0) {
+                    if (late == null) {
+                        late = new ArrayList<>();
+                    }
+                    late.add(p);
+                    batch.set(i, null);
+                } else if (!p.job().claim()) {
+                    batch.set(i, null);
+                }
+            }
+            inModel++;
+        } catch (InterruptedException e) {
+            running--;
+            changed.signalAll();
+            Thread.currentThread().interrupt();
+            return;
+        } finally {
+            lock.unlock();
+        }
+        if (late != null) {
+            for (ScoringJob.Part p : late) {
+                p.job().fail(new DeadlineExceededException(name + ": the deadline passed after "
+                        + TimeUnit.NANOSECONDS.toMillis(start - p.enqueuedNanos()) + " ms in the queue"));
+            }
+        }
+        try {
+            run(batch, start);
+        } finally {
+            boolean again;
+            boolean closeModel = false;
+            lock.lock();
+            try {
+                inModel--;
+                if (closeRequested && inModel == 0 && !modelClosed) {
+                    modelClosed = true;
+                    closeModel = true;
+                }
+                again = !queue.isEmpty();
+                if (!again) {
+                    running--;
+                }
+                changed.signalAll();
             } finally {
                 lock.unlock();
             }
-            run(batch);
+            if (closeModel) {
+                closeModel("after its last batch ended");
+            }
+            if (again) {
+                startTask();
+            }
         }
     }
 
-    private void run(List<ScoringJob.Part> batch) {
-        long start = ticker.read();
+    /** Runs one batch of claimed parts (null entries were skipped); releases every part it claimed. */
+    private void run(List<ScoringJob.Part> batch, long start) {
         int rows = 0;
         int cols = -1;
         int live = 0;
-        for (int i = 0; i < batch.size(); i++) {
-            ScoringJob.Part p = batch.get(i);
-            ScoringJob job = p.job();
-            if (job.abandoned()) {
-                batch.set(i, null);
-            } else if (start - job.deadlineNanos > 0) {
-                job.result.completeExceptionally(new DeadlineExceededException(name + ": the deadline passed after "
-                        + TimeUnit.NANOSECONDS.toMillis(start - p.enqueuedNanos()) + " ms in the queue"));
-                batch.set(i, null);
-            } else {
+        for (ScoringJob.Part p : batch) {
+            if (p != null) {
                 rows += p.rows();
-                cols = job.rows.cols();
+                cols = p.job().rows.cols();
                 live++;
                 observer.queued(start - p.enqueuedNanos());
             }
@@ -196,46 +265,68 @@ public final class Batcher implements AutoCloseable {
         if (live == 0) {
             return;
         }
+        boolean[] held = new boolean[batch.size()];
+        for (int i = 0; i < held.length; i++) {
+            held[i] = batch.get(i) != null;
+        }
+        float[] scores = null;
+        Throwable error = null;
         try {
-            float[] scores;
             ScoringJob.Part only = live == 1 ? firstLive(batch) : null;
             if (rows == 0) {
                 scores = new float[0];
             } else if (only != null && only.rows() == only.job().rows.rows()
                     && only.job().rows.littleEndianBytes().filter(ByteBuffer::isDirect).isPresent()) {
-                // a whole request already in native memory goes to the engine as it is, without a copy
+                // a whole request already in native memory goes to the engine as it is, without a copy; it stays
+                // in use (its future waits) until the call returns
                 scores = model.score(only.job().rows);
             } else {
                 ByteBuffer buf = buffer(Math.multiplyExact(4 * rows, cols));
-                for (ScoringJob.Part p : batch) {
+                for (int i = 0; i < held.length; i++) {
+                    ScoringJob.Part p = batch.get(i);
                     if (p != null) {
-                        p.job().rows.copyRowsTo(p.fromRow(), p.rows(), buf);
+                        try {
+                            p.job().rows.copyRowsTo(p.fromRow(), p.rows(), buf);
+                        } finally {
+                            held[i] = false;
+                            p.job().release();
+                        }
                     }
                 }
                 buf.flip();
                 scores = model.score(FloatMatrix.wrap(buf, rows, cols));
             }
-            long finished = ticker.read();
-            long took = finished - start;
-            if (rows > 0) {
-                measured(rows, took, finished);
-            }
-            observer.batch(rows, live, took);
-            int at = 0;
-            for (ScoringJob.Part p : batch) {
-                if (p != null) {
-                    System.arraycopy(scores, at, p.job().scores, p.fromRow(), p.rows());
-                    at += p.rows();
-                    p.job().partDone();
-                }
-            }
         } catch (RuntimeException | Error e) {
-            ScoreflowException failure = e instanceof ScoreflowException s ? s
-                    : new ScoreflowException(name + ": scoring failed: " + e, e);
+            error = e;
+        } finally {
+            for (int i = 0; i < held.length; i++) {
+                if (held[i]) {
+                    batch.get(i).job().release();
+                }
+            }
+        }
+        if (error != null) {
+            ScoreflowException failure = error instanceof ScoreflowException s ? s
+                    : new ScoreflowException(name + ": scoring failed: " + error, error);
             for (ScoringJob.Part p : batch) {
                 if (p != null) {
-                    p.job().result.completeExceptionally(failure);
+                    p.job().fail(failure);
                 }
+            }
+            return;
+        }
+        long finished = ticker.read();
+        long took = finished - start;
+        if (rows > 0) {
+            measured(rows, took, finished);
+        }
+        observer.batch(rows, live, took);
+        int at = 0;
+        for (ScoringJob.Part p : batch) {
+            if (p != null) {
+                System.arraycopy(scores, at, p.job().scores, p.fromRow(), p.rows());
+                at += p.rows();
+                p.job().partDone();
             }
         }
     }
@@ -280,9 +371,9 @@ public final class Batcher implements AutoCloseable {
         return b;
     }
 
-    private void failAll(ScoreflowException e) {
-        for (ScoringJob.Part p : queue.drainAll()) {
-            p.job().result.completeExceptionally(e);
+    private static void fail(List<ScoringJob.Part> parts, ScoreflowException e) {
+        for (ScoringJob.Part p : parts) {
+            p.job().fail(e);
         }
     }
 
@@ -311,7 +402,7 @@ public final class Batcher implements AutoCloseable {
         lock.lock();
         try {
             closed = true;
-            while (running > 0 || !queue.isEmpty()) {
+            while (inModel > 0 || !queue.isEmpty()) {
                 long left = end - System.nanoTime();
                 if (left <= 0) {
                     return false;
@@ -327,17 +418,61 @@ public final class Batcher implements AutoCloseable {
         }
     }
 
-    /** Stops accepting work, fails what is still queued, and closes the model once running batches end. */
+    /**
+     * Stops accepting work, fails what is still queued, and closes the model: at once if no batch is using it,
+     * else when the last running batch ends (a model is never closed under a running call: closing an ONNX
+     * Runtime session while a thread is inside it can crash the JVM). Does not wait; call
+     * {@link #drainAndStop} first to let accepted work finish.
+     */
     @Override
     public void close() {
-        drainAndStop(Duration.ZERO);
+        List<ScoringJob.Part> dropped;
+        boolean closeNow = false;
+        int busy;
         lock.lock();
         try {
-            failAll(new ScoreflowException(name + " was closed before this request was scored"));
+            closed = true;
+            dropped = queue.drainAll();
+            changed.signalAll();
+            busy = inModel;
+            if (!closeRequested) {
+                closeRequested = true;
+                if (inModel == 0) {
+                    modelClosed = true;
+                    closeNow = true;
+                }
+            }
         } finally {
             lock.unlock();
         }
-        drainAndStop(Duration.ofSeconds(30));
-        model.close();
+        fail(dropped, new ScoreflowException(name + " was closed before this request was scored"));
+        if (closeNow) {
+            closeModel("");
+        } else if (busy > 0) {
+            LOG.warn("{}: {} batch(es) still running at close; the model is closed when the last one ends", name,
+                    busy);
+        }
+    }
+
+    /** Whether the model was closed (for tests). */
+    boolean modelClosed() {
+        lock.lock();
+        try {
+            return modelClosed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void closeModel(String when) {
+        try {
+            model.close();
+        } catch (RuntimeException e) {
+            LOG.warn("{}: closing the model failed: {}", name, e.toString());
+            return;
+        }
+        if (!when.isEmpty()) {
+            LOG.info("{}: model closed {}", name, when);
+        }
     }
 }

@@ -1,7 +1,11 @@
 package dev.scoreflow.runtime;
 
+import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.ModelLoadException;
 import dev.scoreflow.api.ModelNotFoundException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,6 +21,7 @@ import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -24,7 +29,6 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
-import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -37,12 +41,26 @@ import java.util.stream.Stream;
  * {@link #index()} and never disturbs the others: if a new file of a serving version is broken, the old model
  * keeps serving. A replaced or unloaded version finishes what it accepted before its model is closed.
  *
- * <p>Thread-safe. Lookups ({@link #get}) read an immutable snapshot and never block; changes are serialized.
- * All models share one pool of {@link ThreadBudget#inferenceThreads()} inference threads.
+ * <p>Names and versions are single path segments: {@link #load} and {@link #unload} refuse {@code .}, {@code ..},
+ * separators, NUL and control characters, and names longer than {@value #MAX_SEGMENT_LENGTH} characters with a
+ * {@link BadInputException}, so a name from a request can never reach outside the root. Symbolic links inside
+ * the root are followed only while they stay inside it: a model file whose real path is outside the root's real
+ * path is refused (UNAVAILABLE in {@link #index()}, with the reason). To serve models kept elsewhere, link the
+ * root itself, which is resolved once when the repository starts.
+ *
+ * <p>Thread-safe. Lookups ({@link #get}, {@link #readyNames}, {@link #index}, {@link #served}, {@link #notReady})
+ * read an immutable snapshot and never block, not even while a model is loading: loading happens outside the
+ * lock that publishes a new snapshot, and loads and rescans are serialized by a lock of their own, which
+ * {@link #unload} does not take either. All models share one pool of {@link ThreadBudget#inferenceThreads()}
+ * inference threads. State changes (loaded, reloaded, refused, removed, unloaded) are logged once each through
+ * SLF4J, with the reason.
  */
 public final class ModelRepository implements AutoCloseable {
     /** File name of a model inside its version directory. */
     public static final String MODEL_FILE = "model.onnx";
+    /** Longest model name or version accepted. */
+    public static final int MAX_SEGMENT_LENGTH = 128;
+    private static final Logger LOG = LoggerFactory.getLogger(ModelRepository.class);
 
     private static final Comparator<String> VERSION_ORDER = (a, b) -> {
         boolean na = a.chars().allMatch(Character::isDigit) && a.length() < 18;
@@ -54,15 +72,19 @@ public final class ModelRepository implements AutoCloseable {
     };
 
     private final Path root;
+    /** The root with every link resolved: model files must resolve inside it. */
+    private final Path realRoot;
     private final Map<String, Path> singleFiles;
     private final ThreadBudget threads;
     private final ModelConfig defaults;
     private final Ticker ticker;
     private final BiFunction<String, String, BatchObserver> observers;
-    private final Consumer<String> log;
     private final ExecutorService pool;
     private final ScheduledExecutorService poller;
 
+    /** Serializes loads and rescans; held while model files load. Lookups and unload never take it. */
+    private final Object loadLock = new Object();
+    /** Guards publishing a snapshot and {@link #unloaded}; held only for short, non-blocking work. */
     private final Object changeLock = new Object();
     /** name -> version -> slot; replaced wholesale on every change (copy on write). */
     private volatile Map<String, NavigableMap<String, Slot>> models = Map.of();
@@ -79,12 +101,12 @@ public final class ModelRepository implements AutoCloseable {
 
     private ModelRepository(Builder b) {
         this.root = b.root;
+        this.realRoot = b.root == null ? null : realPath(b.root);
         this.singleFiles = Map.copyOf(b.singleFiles);
         this.threads = b.threads;
         this.defaults = b.defaults;
         this.ticker = b.ticker;
         this.observers = b.observers;
-        this.log = b.log;
         AtomicInteger n = new AtomicInteger();
         ThreadFactory tf = r -> {
             Thread t = new Thread(r, "scoreflow-infer-" + n.incrementAndGet());
@@ -173,21 +195,43 @@ public final class ModelRepository implements AutoCloseable {
     }
 
     /**
+     * The versions that are not ready to score (failed to load), with the reason; empty when every version in
+     * {@link #index()} is serving. A version whose new file was refused while its previous file keeps serving is
+     * ready, and not listed.
+     */
+    public List<ModelStatus> notReady() {
+        List<ModelStatus> out = new ArrayList<>();
+        for (ModelStatus s : index()) {
+            if (s.state() != ModelStatus.State.READY) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /**
      * Loads (or reloads) every version of {@code name} from its files, and lets {@link #rescan} follow it again
-     * after an {@link #unload}.
+     * after an {@link #unload}. Waits for a load or rescan in progress; lookups meanwhile are not held up.
      *
+     * @throws BadInputException      if {@code name} is not a single safe path segment
      * @throws ModelNotFoundException if there are no files for that name
      * @throws ModelLoadException     if no version of it could be loaded (the others keep serving)
      */
     public void load(String name) {
-        synchronized (changeLock) {
-            unloaded.remove(name);
+        checkSegment("model name", name);
+        synchronized (loadLock) {
+            synchronized (changeLock) {
+                unloaded.remove(name);
+            }
             Map<String, Path> files = filesOf(name);
             if (files.isEmpty()) {
                 throw new ModelNotFoundException("no files for model '" + name + "'"
                         + (root == null ? "" : " under " + root));
             }
             NavigableMap<String, Slot> now = apply(name, files, true);
+            if (now == null) {
+                throw new ModelLoadException("model '" + name + "' was unloaded while it loaded");
+            }
             if (now.values().stream().noneMatch(s -> s.model() != null)) {
                 throw new ModelLoadException("model '" + name + "' did not load: " + reasons(now));
             }
@@ -196,21 +240,25 @@ public final class ModelRepository implements AutoCloseable {
 
     /**
      * Stops serving every version of {@code name}; requests already accepted finish first. {@link #rescan} leaves
-     * it unloaded until {@link #load} is called.
+     * it unloaded until {@link #load} is called. Does not wait for a load in progress: a load of this model that
+     * ends after it is discarded.
      *
+     * @throws BadInputException      if {@code name} is not a single safe path segment
      * @throws ModelNotFoundException if no such model is known
      */
     public void unload(String name) {
+        checkSegment("model name", name);
+        NavigableMap<String, Slot> versions;
         synchronized (changeLock) {
-            NavigableMap<String, Slot> versions = models.get(name);
+            versions = models.get(name);
             if (versions == null) {
                 throw new ModelNotFoundException("no model named '" + name + "'");
             }
             unloaded.add(name);
             publish(name, null);
-            versions.values().forEach(this::retire);
-            log.accept("unloaded model " + name);
         }
+        versions.values().forEach(this::retire);
+        LOG.info("unloaded model {} (asked to)", name);
     }
 
     /**
@@ -218,26 +266,36 @@ public final class ModelRepository implements AutoCloseable {
      * ones. Called by the poller; tests call it directly.
      */
     public void rescan() {
-        synchronized (changeLock) {
+        synchronized (loadLock) {
             if (closed) {
                 return;
             }
-            Set<String> names = new HashSet<>(singleFiles.keySet());
+            Set<String> names = new TreeSet<>(singleFiles.keySet());
             names.addAll(dirNames());
             names.addAll(models.keySet());
             for (String name : names) {
-                if (!unloaded.contains(name)) {
+                boolean skip;
+                synchronized (changeLock) {
+                    skip = unloaded.contains(name);
+                }
+                if (!skip) {
                     apply(name, filesOf(name), false);
                 }
             }
         }
     }
 
-    /** Loads, reloads or drops versions of one model so that it matches {@code files}; returns the new state. */
+    /**
+     * Loads, reloads or drops versions of one model so that it matches {@code files}; returns the new state, or
+     * null if the model was unloaded (or the repository closed) while it loaded. Called with {@link #loadLock}
+     * held: the model files load outside {@link #changeLock}, which is taken only to publish.
+     */
     private NavigableMap<String, Slot> apply(String name, Map<String, Path> files, boolean force) {
         NavigableMap<String, Slot> old = models.getOrDefault(name, Collections.emptyNavigableMap());
         NavigableMap<String, Slot> next = new TreeMap<>(VERSION_ORDER);
         List<Slot> retired = new ArrayList<>();
+        List<Slot> opened = new ArrayList<>();
+        List<String> messages = new ArrayList<>();
         for (Map.Entry<String, Path> f : files.entrySet()) {
             String version = f.getKey();
             Path file = f.getValue();
@@ -249,11 +307,13 @@ public final class ModelRepository implements AutoCloseable {
             }
             try {
                 ServedModel m = open(name, version, file);
-                next.put(version, new Slot(name, version, m, stamp, null));
+                Slot slot = new Slot(name, version, m, stamp, null);
+                next.put(version, slot);
+                opened.add(slot);
                 if (prev != null && prev.model() != null) {
                     retired.add(prev);
                 }
-                log.accept((prev == null ? "loaded " : "reloaded ") + m + " from " + file + ": "
+                messages.add((prev == null ? "loaded " : "reloaded ") + m + " from " + file + ": "
                         + m.signature().featureCount() + " features, score = " + m.signature().description());
             } catch (ModelLoadException e) {
                 if (prev != null && prev.model() != null) {
@@ -263,27 +323,100 @@ public final class ModelRepository implements AutoCloseable {
                 } else {
                     next.put(version, new Slot(name, version, null, stamp, e.getMessage()));
                 }
-                log.accept("refused " + name + " version " + version + ": " + e.getMessage());
+                LOG.warn("refused model {} version {}{}: {}", name, version,
+                        prev != null && prev.model() != null ? " (the previous file keeps serving)" : "",
+                        e.getMessage());
             }
         }
         for (Slot s : old.values()) {
             if (!files.containsKey(s.version())) {
                 retired.add(s);
-                log.accept("removed model " + name + " version " + s.version() + " (its file is gone)");
+                messages.add("removed model " + name + " version " + s.version() + " (its file is gone)");
             }
         }
-        publish(name, next.isEmpty() ? null : next);
+        synchronized (changeLock) {
+            if (closed || unloaded.contains(name)) {
+                // unloaded (or closed) while the files loaded: what was just opened is not served
+                opened.forEach(this::retire);
+                return null;
+            }
+            publish(name, next.isEmpty() ? null : next);
+        }
+        messages.forEach(LOG::info);
         retired.forEach(this::retire);
         return next;
     }
 
     private ServedModel open(String name, String version, Path file) {
+        if (realRoot != null && !singleFiles.containsKey(name)) {
+            Path real = realPath(file);
+            if (!real.startsWith(realRoot)) {
+                throw new ModelLoadException(file + " resolves to " + real + ", outside the model repository "
+                        + realRoot + "; links out of the repository are refused (link the repository root itself"
+                        + " instead)");
+            }
+        }
         ModelConfig config = ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME), defaults);
         OnnxModel model = OnnxModel.load(file, config, threads.intraOpThreads());
         String label = "model " + name + " version " + version;
         Batcher batcher = new Batcher(label, model, BatchPolicy.of(config), pool, threads.inferenceThreads(),
                 ticker, observers.apply(name, version));
         return new ServedModel(name, version, file, config, batcher);
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
+    }
+
+    /**
+     * Checks that {@code value} is one safe path segment.
+     *
+     * @throws BadInputException naming the value and what is wrong with it
+     */
+    static void checkSegment(String kind, String value) {
+        String problem = segmentProblem(value);
+        if (problem != null) {
+            throw new BadInputException(kind + " '" + printable(value) + "' is not allowed: " + problem);
+        }
+    }
+
+    /** Why {@code value} is not a safe path segment, or null if it is one. */
+    static String segmentProblem(String value) {
+        if (value == null || value.isEmpty()) {
+            return "it is empty";
+        }
+        if (value.equals(".") || value.equals("..")) {
+            return "'.' and '..' are not names";
+        }
+        if (value.length() > MAX_SEGMENT_LENGTH) {
+            return "longer than " + MAX_SEGMENT_LENGTH + " characters";
+        }
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '/' || c == '\\') {
+                return "it contains a path separator";
+            }
+            if (c == 0 || Character.isISOControl(c)) {
+                return "it contains a control character";
+            }
+        }
+        return null;
+    }
+
+    private static String printable(String value) {
+        if (value == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < Math.min(value.length(), MAX_SEGMENT_LENGTH); i++) {
+            char c = value.charAt(i);
+            b.append(Character.isISOControl(c) ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+        }
+        return value.length() > MAX_SEGMENT_LENGTH ? b + "..." : b.toString();
     }
 
     private void publish(String name, NavigableMap<String, Slot> versions) {
@@ -316,19 +449,20 @@ public final class ModelRepository implements AutoCloseable {
             files.put("1", single);
             return files;
         }
-        if (root == null) {
+        if (root == null || segmentProblem(name) != null) {
             return files;
         }
         Path dir = root.resolve(name);
-        if (!Files.isDirectory(dir)) {
+        if (!dir.normalize().startsWith(root.normalize()) || !Files.isDirectory(dir)) {
             return files;
         }
         try (Stream<Path> versions = Files.list(dir)) {
             versions.filter(Files::isDirectory)
+                    .filter(v -> segmentProblem(v.getFileName().toString()) == null)
                     .filter(v -> Files.exists(v.resolve(MODEL_FILE)))
                     .forEach(v -> files.put(v.getFileName().toString(), v.resolve(MODEL_FILE)));
         } catch (IOException e) {
-            log.accept("cannot list " + dir + ": " + e.getMessage());
+            LOG.warn("cannot list {}: {}", dir, e.toString());
         }
         return files;
     }
@@ -339,9 +473,10 @@ public final class ModelRepository implements AutoCloseable {
             return names;
         }
         try (Stream<Path> dirs = Files.list(root)) {
-            dirs.filter(Files::isDirectory).forEach(d -> names.add(d.getFileName().toString()));
+            dirs.filter(Files::isDirectory).map(d -> d.getFileName().toString())
+                    .filter(n -> segmentProblem(n) == null).forEach(names::add);
         } catch (IOException e) {
-            log.accept("cannot list " + root + ": " + e.getMessage());
+            LOG.warn("cannot list {}: {}", root, e.toString());
         }
         return names;
     }
@@ -366,23 +501,25 @@ public final class ModelRepository implements AutoCloseable {
         try {
             rescan();
         } catch (RuntimeException e) {
-            log.accept("model poll failed: " + e);
+            LOG.warn("model poll failed: {}", e.toString());
         }
     }
 
     /** Stops polling, closes every model (failing anything still queued) and the inference pool. */
     @Override
     public void close() {
+        List<ServedModel> all;
         synchronized (changeLock) {
             closed = true;
+            all = served();
+            models = Map.of();
         }
         if (poller != null) {
             poller.shutdownNow();
         }
-        for (ServedModel m : served()) {
+        for (ServedModel m : all) {
             m.batcher().close();
         }
-        models = Map.of();
         pool.shutdownNow();
     }
 
@@ -394,7 +531,6 @@ public final class ModelRepository implements AutoCloseable {
         private ModelConfig defaults = ModelConfig.defaults();
         private Ticker ticker = Ticker.system();
         private BiFunction<String, String, BatchObserver> observers = (n, v) -> BatchObserver.NONE;
-        private Consumer<String> log = s -> { };
         private Duration pollInterval;
 
         private Builder() {
@@ -411,7 +547,7 @@ public final class ModelRepository implements AutoCloseable {
 
         /** One model file served as {@code name}, version 1 (settings from a {@code model.json} beside it). */
         public Builder model(String name, Path file) {
-            if (!name.matches("[A-Za-z0-9_.-]+")) {
+            if (!name.matches("[A-Za-z0-9_.-]+") || segmentProblem(name) != null) {
                 throw new IllegalArgumentException("model name '" + name + "' must match [A-Za-z0-9_.-]+");
             }
             singleFiles.put(name, file);
@@ -437,12 +573,6 @@ public final class ModelRepository implements AutoCloseable {
         /** Gives each loaded version an observer (metrics); called with name and version. */
         public Builder observers(BiFunction<String, String, BatchObserver> observers) {
             this.observers = Objects.requireNonNull(observers);
-            return this;
-        }
-
-        /** Where load, reload and refusal messages go. */
-        public Builder log(Consumer<String> log) {
-            this.log = Objects.requireNonNull(log);
             return this;
         }
 

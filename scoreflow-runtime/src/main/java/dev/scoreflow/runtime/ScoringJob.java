@@ -2,34 +2,125 @@ package dev.scoreflow.runtime;
 
 import dev.scoreflow.api.FloatMatrix;
 
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicInteger;
 
-/** One submitted request: its rows, where its scores go, and how many of its parts are still to run. */
+/**
+ * One submitted request: its rows, where its scores go, how many of its parts are still to run, and how many are
+ * being read right now.
+ *
+ * <p>The caller owns the rows and frees them (a Netty request body) once {@link #result} completes, so the result
+ * completes only when no part is in use: a part claimed by a running batch is in use until the batch has copied
+ * its rows (or, on the zero-copy path, until the model call returned). A failure while a part is in use (another
+ * part missed its deadline, the model failed, the caller cancelled) is held back until the last part in use is
+ * released. Parts not yet claimed when the job failed are never claimed: {@link #claim} refuses them.
+ *
+ * <p>Thread-safe; the counters are guarded by this object's monitor, and the future is completed outside it so
+ * the caller's callbacks never run under it.
+ */
 final class ScoringJob {
     final FloatMatrix rows;
     final float[] scores;
     final long deadlineNanos;
-    final CompletableFuture<float[]> result = new CompletableFuture<>();
-    private final AtomicInteger partsLeft;
+    final Result result = new Result();
+    private int partsLeft;
+    private int inUse;
+    private Throwable failure;
+    private boolean finished;
 
     ScoringJob(FloatMatrix rows, int parts, long deadlineNanos) {
         this.rows = rows;
         this.scores = new float[rows.rows()];
         this.deadlineNanos = deadlineNanos;
-        this.partsLeft = new AtomicInteger(parts);
+        this.partsLeft = parts;
     }
 
-    /** Records that one part's scores are in place; completes the job when it was the last. */
-    void partDone() {
-        if (partsLeft.decrementAndGet() == 0) {
-            result.complete(scores);
+    /** Marks one part as in use by a batch; false if the job already failed, so the part must be skipped. */
+    synchronized boolean claim() {
+        if (failure != null || finished) {
+            return false;
         }
+        inUse++;
+        return true;
     }
 
-    /** Whether the job already failed or was cancelled, so its remaining parts need not run. */
-    boolean abandoned() {
-        return result.isDone();
+    /** The batch no longer reads the rows of a part it claimed; completes a failure that waited for that. */
+    void release() {
+        Throwable f;
+        synchronized (this) {
+            if (inUse <= 0) {
+                throw new IllegalStateException("release without claim");
+            }
+            inUse--;
+            if (failure == null || inUse > 0 || finished) {
+                return;
+            }
+            finished = true;
+            f = failure;
+        }
+        result.finishExceptionally(f);
+    }
+
+    /** Records that one part's scores are in place (its part released); completes the job when it was the last. */
+    void partDone() {
+        synchronized (this) {
+            if (failure != null || finished || --partsLeft > 0) {
+                return;
+            }
+            finished = true;
+        }
+        result.finish(scores);
+    }
+
+    /**
+     * Fails the job: at once if no part is in use, else when the last one is released. Later failures and parts
+     * are ignored.
+     */
+    void fail(Throwable t) {
+        synchronized (this) {
+            if (failure != null || finished) {
+                return;
+            }
+            failure = t;
+            if (inUse > 0) {
+                return;
+            }
+            finished = true;
+        }
+        result.finishExceptionally(t);
+    }
+
+    /** Whether the job failed or was cancelled (its future may still wait for a part in use). */
+    synchronized boolean abandoned() {
+        return failure != null;
+    }
+
+    /**
+     * The job's future. {@link #cancel} asks for the job to be dropped; like every other completion it takes effect
+     * once no part is in use, so {@code isDone()} may stay false for the length of a copy (or a zero-copy model
+     * call) after {@code cancel} returned.
+     */
+    final class Result extends CompletableFuture<float[]> {
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (isDone()) {
+                return false;
+            }
+            fail(new CancellationException("cancelled by the caller"));
+            return true;
+        }
+
+        private void finish(float[] value) {
+            super.complete(value);
+        }
+
+        private void finishExceptionally(Throwable t) {
+            if (t instanceof CancellationException) {
+                super.cancel(false);
+            } else {
+                super.completeExceptionally(t);
+            }
+        }
     }
 
     /** One slice of a job's rows that goes into one batch. */

@@ -233,4 +233,187 @@ class BatcherTest {
         assertThatThrownBy(() -> b.submit(rows(3, 1), Long.MAX_VALUE)).isInstanceOf(CapacityExceededException.class)
                 .hasMessageContaining("shutting down");
     }
+
+    /** A matrix whose first row blocks in {@link #copyRowsTo} until released, and which notes reads after its job. */
+    private static final class BlockingMatrix implements FloatMatrix {
+        final FloatMatrix rows;
+        final CountDownLatch copying = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        volatile CompletableFuture<float[]> future;
+        volatile boolean readAfterDone;
+
+        BlockingMatrix(FloatMatrix rows) {
+            this.rows = rows;
+        }
+
+        @Override
+        public int rows() {
+            return rows.rows();
+        }
+
+        @Override
+        public int cols() {
+            return rows.cols();
+        }
+
+        @Override
+        public float get(int row, int col) {
+            check();
+            return rows.get(row, col);
+        }
+
+        @Override
+        public void copyRowsTo(int fromRow, int rowCount, java.nio.ByteBuffer dst) {
+            check();
+            if (fromRow == 0) {
+                copying.countDown();
+                try {
+                    assertThat(release.await(30, TimeUnit.SECONDS)).isTrue();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            rows.copyRowsTo(fromRow, rowCount, dst);
+            check();
+        }
+
+        private void check() {
+            CompletableFuture<float[]> f = future;
+            if (f != null && f.isDone()) {
+                readAfterDone = true;
+            }
+        }
+    }
+
+    @Test
+    void item6_failedSplitRequestCompletesOnlyAfterItsPartStillCopyingIsDone() throws Exception {
+        FakeModels.ManualTicker t = new FakeModels.ManualTicker();
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        FakeModels.CountingExecutor exec = new FakeModels.CountingExecutor(2);
+        try {
+            Batcher b = new Batcher("m", model, new BatchPolicy(1, 0, 1000), exec, 2, t, BatchObserver.NONE);
+            BlockingMatrix m = new BlockingMatrix(rows(1, 3));
+            CompletableFuture<float[]> result = b.submit(m, t.read() + 1000);
+            m.future = result;
+            // part 0 is being copied on one thread, part 1 is in the model on the other
+            assertThat(m.copying.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+            // part 2 misses its deadline once part 1's batch ends: the request fails
+            t.advance(5000);
+            model.gate.countDown();
+            FakeModels.await("only the copying thread is busy", () -> exec.pending() == 1 && b.queuedRows() == 0);
+            assertThat(result).as("completed while part 0 was still being copied").isNotDone();
+
+            m.release.countDown();
+            assertThatThrownBy(() -> result.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(DeadlineExceededException.class);
+            assertThat(m.readAfterDone).isFalse();
+            assertThat(model.rowsScored.get()).isEqualTo(2); // part 2 was never read
+        } finally {
+            exec.pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void item6_cancelledZeroCopyRequestCompletesOnlyAfterTheModelCallReturns() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(4 * 3 * 2)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        rows(4, 2).copyRowsTo(0, 2, direct);
+        CompletableFuture<float[]> result = b.submit(FloatMatrix.wrap(direct.flip(), 2, 3), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(result.cancel(false)).isTrue();
+        assertThat(result).as("completed while the model still read the request's memory").isNotDone();
+        model.gate.countDown();
+        FakeModels.await("the cancellation completes", result::isDone);
+        assertThat(result).isCancelled();
+    }
+
+    @Test
+    void item6_partsOfAFailedRequestNotYetClaimedAreNeverRead() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(2, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> result = b.submit(rows(1, 10), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        result.cancel(false);
+        model.gate.countDown();
+        FakeModels.await("the cancellation completes", result::isDone);
+        FakeModels.await("the queue is empty", () -> b.queuedRows() == 0);
+        assertThat(b.drainAndStop(Duration.ofSeconds(10))).isTrue();
+        assertThat(model.rowsScored.get()).isEqualTo(2); // only the part already in the model
+    }
+
+    @Test
+    void item10_floodedModelDoesNotDelayAnotherBeyondOneOfItsBatches() throws Exception {
+        FakeModels.CountingExecutor exec = new FakeModels.CountingExecutor(1);
+        try {
+            FakeModels.RowSum flooded = new FakeModels.RowSum(3);
+            flooded.permits = new java.util.concurrent.Semaphore(0);
+            FakeModels.RowSum other = new FakeModels.RowSum(3);
+            Batcher a = new Batcher("a", flooded, new BatchPolicy(1, 0, 1000), exec, 1, Ticker.system(),
+                    BatchObserver.NONE);
+            Batcher b = new Batcher("b", other, new BatchPolicy(1024, 0, 1000), exec, 1, Ticker.system(),
+                    BatchObserver.NONE);
+            List<CompletableFuture<float[]>> flood = new ArrayList<>();
+            for (int k = 0; k < 20; k++) {
+                flood.add(a.submit(rows(k, 1), Long.MAX_VALUE));
+            }
+            FakeModels.await("the flooded model's first batch runs", () -> flooded.entries.get() == 1);
+            CompletableFuture<float[]> victim = b.submit(rows(99, 2), Long.MAX_VALUE);
+            // let the flooded model's batches end one at a time; count how many ran before the other model's
+            int floodedBatchesBefore = 0;
+            for (int k = 1; k <= 20 && !victim.isDone(); k++) {
+                flooded.permits.release();
+                floodedBatchesBefore = k;
+                int next = k + 1;
+                FakeModels.await("the other model answers or the flooded one starts its next batch",
+                        () -> victim.isDone() || flooded.entries.get() >= next);
+            }
+            assertScores(99, victim.get(10, TimeUnit.SECONDS), 2);
+            assertThat(floodedBatchesBefore).as("batches of the flooded model that ran before the other's request")
+                    .isLessThanOrEqualTo(1);
+            flooded.permits.release(100);
+            for (int k = 0; k < 20; k++) {
+                assertScores(k, flood.get(k).get(10, TimeUnit.SECONDS), 1);
+            }
+        } finally {
+            exec.pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void item15_closeNeverClosesTheModelUnderARunningBatch() throws Exception {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.gate = new CountDownLatch(1);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        CompletableFuture<float[]> running = b.submit(rows(1, 2), Long.MAX_VALUE);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<float[]> queued = b.submit(rows(2, 2), Long.MAX_VALUE);
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(b::close);
+        closing.get(5, TimeUnit.SECONDS); // close does not wait for the stuck call
+        assertThat(model.closed).as("closed while a batch was in the model").isFalse();
+        assertThatThrownBy(() -> queued.get(10, TimeUnit.SECONDS)).hasMessageContaining("was closed");
+        model.gate.countDown();
+        assertScores(1, running.get(10, TimeUnit.SECONDS), 2);
+        FakeModels.await("the last batch closes the model", b::modelClosed);
+        assertThat(model.closed).isTrue();
+        assertThat(model.closedDuringCall).isFalse();
+    }
+
+    @Test
+    void item15_closeOfAnIdleBatcherClosesTheModelAtOnce() {
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 1000), pool, 1, Ticker.system(),
+                BatchObserver.NONE);
+        b.close();
+        assertThat(model.closed).isTrue();
+        assertThat(b.modelClosed()).isTrue();
+    }
 }

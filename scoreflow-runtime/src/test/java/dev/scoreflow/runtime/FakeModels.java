@@ -7,6 +7,7 @@ import dev.scoreflow.api.TensorSpec;
 
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,6 +30,13 @@ final class FakeModels {
         final AtomicInteger maxBatch = new AtomicInteger();
         volatile CountDownLatch entered = new CountDownLatch(1);
         volatile CountDownLatch gate = new CountDownLatch(0);
+        /** When set, each call takes one permit first: the test lets calls through one at a time. */
+        volatile Semaphore permits;
+        /** Calls that entered {@link #score}, including those still blocked. */
+        final AtomicInteger entries = new AtomicInteger();
+        final AtomicInteger inCall = new AtomicInteger();
+        volatile boolean closed;
+        volatile boolean closedDuringCall;
         /** When set, each call moves this clock by {@code nanosPerRow} per row: a model of known speed. */
         volatile ManualTicker clock;
         volatile long nanosPerRow;
@@ -44,10 +52,27 @@ final class FakeModels {
 
         @Override
         public float[] score(FloatMatrix rows) {
+            inCall.incrementAndGet();
+            try {
+                return scoreBlocking(rows);
+            } finally {
+                inCall.decrementAndGet();
+            }
+        }
+
+        private float[] scoreBlocking(FloatMatrix rows) {
+            if (closed) {
+                throw new IllegalStateException("scoring with a closed model");
+            }
+            entries.incrementAndGet();
             entered.countDown();
             try {
                 if (!gate.await(30, TimeUnit.SECONDS)) {
                     throw new IllegalStateException("gate never opened");
+                }
+                Semaphore p = permits;
+                if (p != null && !p.tryAcquire(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("no permit in 30 s");
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -70,6 +95,49 @@ final class FakeModels {
 
         @Override
         public void close() {
+            if (inCall.get() > 0) {
+                closedDuringCall = true;
+            }
+            closed = true;
+        }
+    }
+
+    /** Waits for {@code condition} up to 10 s; fails the test with {@code what} if it never holds. */
+    static void await(String what, java.util.function.BooleanSupplier condition) {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - end > 0) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
+    /** An executor over a thread pool that knows how many of its tasks are running or waiting. */
+    static final class CountingExecutor implements java.util.concurrent.Executor {
+        final java.util.concurrent.ThreadPoolExecutor pool;
+        private final AtomicInteger pending = new AtomicInteger();
+
+        CountingExecutor(int threads) {
+            pool = (java.util.concurrent.ThreadPoolExecutor) java.util.concurrent.Executors.newFixedThreadPool(threads);
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            pending.incrementAndGet();
+            pool.execute(() -> {
+                try {
+                    task.run();
+                } finally {
+                    pending.decrementAndGet();
+                }
+            });
+        }
+
+        /** Tasks submitted and not yet finished. */
+        int pending() {
+            return pending.get();
         }
     }
 

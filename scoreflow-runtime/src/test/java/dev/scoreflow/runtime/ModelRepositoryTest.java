@@ -19,10 +19,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 class ModelRepositoryTest {
-    private final List<String> log = new ArrayList<>();
-
     private ModelRepository open(Path dir) {
-        return ModelRepository.builder().root(dir).threads(new ThreadBudget(2, 1)).log(log::add).build();
+        return ModelRepository.builder().root(dir).threads(new ThreadBudget(2, 1)).build();
     }
 
     private static float scoreFirstSampleRow(ServedModel m) throws Exception {
@@ -90,8 +88,7 @@ class ModelRepositoryTest {
             Files.delete(dir.resolve("m/2/model.onnx"));
             r.rescan();
             assertThat(r.get("m", null).version()).isEqualTo("1");
-            assertThat(log).anyMatch(l -> l.startsWith("reloaded model m version 1"))
-                    .anyMatch(l -> l.contains("removed model m version 2"));
+            assertThatThrownBy(() -> r.get("m", "2")).isInstanceOf(ModelNotFoundException.class);
         }
     }
 
@@ -145,5 +142,120 @@ class ModelRepositoryTest {
         Path file = Files.writeString(dir.resolve("f"), "x");
         assertThatThrownBy(() -> ModelRepository.builder().root(file)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("is not a directory");
+    }
+
+    /** A model.json that is a named pipe: reading it (part of loading the model) blocks until the test writes. */
+    private static Path blockingConfig(Path versionDir) throws Exception {
+        Path fifo = versionDir.resolve("model.json");
+        Files.deleteIfExists(fifo);
+        Process p = new ProcessBuilder("mkfifo", fifo.toString()).redirectErrorStream(true).start();
+        assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("mkfifo exit code").isZero();
+        return fifo;
+    }
+
+    private static <T> T within1s(java.util.concurrent.Callable<T> call) throws Exception {
+        java.util.concurrent.ExecutorService e = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            return e.submit(call).get(1, TimeUnit.SECONDS);
+        } finally {
+            e.shutdownNow();
+        }
+    }
+
+    @Test
+    void item11_lookupsAndUnloadDoNotWaitForAModelThatIsLoading(@TempDir Path dir) throws Exception {
+        TestModels.install(TestModels.example(), dir, "fast", "1");
+        TestModels.install(TestModels.example(), dir, "other", "1");
+        try (ModelRepository r = open(dir)) {
+            ServedModel fast = r.get("fast", null);
+            Path slow = TestModels.install(TestModels.example(), dir, "slow", "1");
+            Path fifo = blockingConfig(slow.getParent());
+            java.util.concurrent.CompletableFuture<Void> rescan = java.util.concurrent.CompletableFuture
+                    .runAsync(r::rescan);
+            try {
+                // the rescan is now inside the load of 'slow', reading its model.json
+                FakeModels.await("the rescan is loading 'slow'", () -> !rescan.isDone()
+                        && threadReading(fifo));
+                assertThat(within1s(() -> r.get("fast", null))).isSameAs(fast);
+                assertThat(within1s(r::readyNames)).containsExactly("fast", "other");
+                assertThat(within1s(r::index)).hasSize(2);
+                assertThat(within1s(r::served)).hasSize(2);
+                assertThat(within1s(r::notReady)).isEmpty();
+                within1s(() -> {
+                    r.unload("other");
+                    return null;
+                });
+                assertThatThrownBy(() -> r.get("other", null)).isInstanceOf(ModelNotFoundException.class);
+            } finally {
+                Files.writeString(fifo, "{}");
+            }
+            rescan.get(30, TimeUnit.SECONDS);
+            assertThat(r.readyNames()).containsExactly("fast", "slow");
+        }
+    }
+
+    /** Whether some thread is blocked opening or reading {@code fifo} (it shows in its stack as a file read). */
+    private static boolean threadReading(Path fifo) {
+        return Thread.getAllStackTraces().values().stream().anyMatch(stack -> java.util.Arrays.stream(stack)
+                .anyMatch(f -> f.getClassName().equals(ModelConfig.class.getName()) && f.getMethodName().equals("read")));
+    }
+
+    @Test
+    void item12_refusesNamesThatAreNotOneSafePathSegment(@TempDir Path tmp) throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("repo"));
+        TestModels.install(TestModels.example(), root, "good", "1");
+        // what '..' would reach: <root>/../evil/model.onnx, a "version" of model '..'
+        TestModels.install(TestModels.example(), tmp, "evil", "1");
+        Files.copy(TestModels.example(), tmp.resolve("evil/model.onnx"));
+        try (ModelRepository r = open(root)) {
+            for (String bad : List.of("..", ".", "a/b", "a\\b", "a\u0000b", "a\nb", "", "x".repeat(129))) {
+                assertThatThrownBy(() -> r.load(bad)).as("load '%s'", bad)
+                        .isInstanceOf(dev.scoreflow.api.BadInputException.class).hasMessageContaining("is not allowed");
+                assertThatThrownBy(() -> r.unload(bad)).as("unload '%s'", bad)
+                        .isInstanceOf(dev.scoreflow.api.BadInputException.class);
+            }
+            assertThatThrownBy(() -> r.load("..")).hasMessageContaining("model name '..'");
+            assertThat(r.readyNames()).containsExactly("good");
+            assertThat(r.index()).extracting(ModelStatus::name).containsExactly("good");
+        }
+    }
+
+    @Test
+    void item12_refusesAModelLinkedFromOutsideTheRoot(@TempDir Path tmp) throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("repo"));
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        TestModels.install(TestModels.example(), root, "good", "1");
+        TestModels.install(TestModels.example(), elsewhere, "linked", "1");
+        Files.createSymbolicLink(root.resolve("linked"), elsewhere.resolve("linked"));
+        // a link that stays inside the root is followed
+        Files.createSymbolicLink(root.resolve("alias"), root.resolve("good"));
+        try (ModelRepository r = open(root)) {
+            assertThat(r.readyNames()).containsExactly("alias", "good");
+            assertThatThrownBy(() -> r.get("linked", null)).isInstanceOf(ModelNotFoundException.class);
+            assertThat(r.notReady()).singleElement().satisfies(s -> {
+                assertThat(s.name()).isEqualTo("linked");
+                assertThat(s.reason()).contains("outside the model repository");
+            });
+            assertThatThrownBy(() -> r.load("linked")).isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining("outside the model repository");
+        }
+    }
+
+    @Test
+    void item13_notReadyListsTheVersionsThatFailedWithTheirReasons(@TempDir Path dir) throws Exception {
+        TestModels.install(TestModels.example(), dir, "good", "1");
+        Path broken = Files.createDirectories(dir.resolve("broken/2"));
+        Files.writeString(broken.resolve("model.onnx"), "garbage");
+        try (ModelRepository r = open(dir)) {
+            assertThat(r.notReady()).singleElement().satisfies(s -> {
+                assertThat(s.name()).isEqualTo("broken");
+                assertThat(s.version()).isEqualTo("2");
+                assertThat(s.reason()).contains("cannot load");
+            });
+            Files.delete(broken.resolve("model.onnx"));
+            r.rescan();
+            assertThat(r.notReady()).isEmpty();
+        }
     }
 }

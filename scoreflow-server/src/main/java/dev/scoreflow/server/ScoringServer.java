@@ -241,6 +241,7 @@ public final class ScoringServer implements AutoCloseable {
         private Path tlsKey;
         private String defaultModel;
         private MetricsHook hook;
+        private Readiness readiness = Readiness.STRICT;
 
         private Builder(ModelRepository repository) {
             this.repository = Objects.requireNonNull(repository);
@@ -326,6 +327,15 @@ public final class ScoringServer implements AutoCloseable {
                 throw new IllegalArgumentException("admin token must not be blank");
             }
             this.adminToken = token;
+            return this;
+        }
+
+        /**
+         * When {@code /v2/health/ready} answers 200 (default {@link Readiness#STRICT}: every model version is
+         * ready; {@link Readiness#LENIENT}: at least one model is).
+         */
+        public Builder readiness(Readiness readiness) {
+            this.readiness = Objects.requireNonNull(readiness);
             return this;
         }
 
@@ -426,7 +436,8 @@ public final class ScoringServer implements AutoCloseable {
             ConnectionLimits limits = new ConnectionLimits(maxBodyBytes, headerTimeout, bodyTimeout, bodyMinRate,
                     idleTimeout, writeTimeout, maxRequestsPerConnection, drainLinger);
             return new Service(repository, metrics, limits, bodyBudgetBytes,
-                    new Auth(authToken, adminToken, repositoryApi), defaultModel, VERSION, maxConnections, ssl);
+                    new Auth(authToken, adminToken, repositoryApi), defaultModel, VERSION, maxConnections, ssl,
+                    readiness);
         }
     }
 }

@@ -50,14 +50,15 @@ final class Service {
     private volatile boolean draining;
 
     Service(ModelRepository repository, ServerMetrics metrics, ConnectionLimits limits, long bodyBudgetBytes,
-            Auth auth, String defaultModel, String version, int maxConnections, SslContext ssl) {
+            Auth auth, String defaultModel, String version, int maxConnections, SslContext ssl,
+            Readiness readiness) {
         this.repository = repository;
         this.metrics = metrics;
         this.limits = limits;
         this.budget = new BodyBudget(bodyBudgetBytes, metrics);
         this.auth = auth;
         this.seed = new SeedEndpoint(repository, defaultModel);
-        this.v2 = new V2Endpoint(repository, version, () -> !draining && !repository.readyNames().isEmpty());
+        this.v2 = new V2Endpoint(repository, version, () -> draining, readiness);
         this.router = new HttpHandler(this);
         this.maxConnections = maxConnections;
         this.ssl = ssl;

@@ -42,12 +42,14 @@ final class V2Endpoint {
 
     private final ModelRepository repository;
     private final String serverVersion;
-    private final BooleanSupplier ready;
+    private final BooleanSupplier draining;
+    private final Readiness readiness;
 
-    V2Endpoint(ModelRepository repository, String serverVersion, BooleanSupplier ready) {
+    V2Endpoint(ModelRepository repository, String serverVersion, BooleanSupplier draining, Readiness readiness) {
         this.repository = repository;
         this.serverVersion = serverVersion;
-        this.ready = ready;
+        this.draining = draining;
+        this.readiness = readiness;
     }
 
     FullHttpResponse serverMetadata() {
@@ -59,11 +61,48 @@ final class V2Endpoint {
         return Answer.json(HttpResponseStatus.OK, Map.of("live", true));
     }
 
+    /**
+     * {@code GET /v2/health/ready}: 200 when the server can serve (see {@link Readiness}); else 503 with an
+     * {@code error} that says why, and {@code not_ready}: each model version that is not ready, with its reason.
+     */
     FullHttpResponse ready() {
-        boolean r = ready.getAsBoolean();
-        return r ? Answer.json(HttpResponseStatus.OK, Map.of("ready", true))
-                : Answer.json(HttpResponseStatus.SERVICE_UNAVAILABLE, Map.of("ready", false,
-                "error", "the server is starting or draining"));
+        if (draining.getAsBoolean()) {
+            return notReady("the server is draining (shutting down)", List.of());
+        }
+        List<ModelStatus> failed = repository.notReady();
+        if (repository.readyNames().isEmpty()) {
+            return notReady("no model is ready" + describe(failed), failed);
+        }
+        if (readiness == Readiness.STRICT && !failed.isEmpty()) {
+            return notReady("not every model is ready (strict readiness; the lenient setting is ready while one"
+                    + " model is)" + describe(failed), failed);
+        }
+        return Answer.json(HttpResponseStatus.OK, Map.of("ready", true));
+    }
+
+    private static String describe(List<ModelStatus> failed) {
+        List<String> parts = new ArrayList<>();
+        for (ModelStatus s : failed) {
+            parts.add("model " + s.name() + " version " + s.version() + ": " + s.reason());
+        }
+        return parts.isEmpty() ? "" : "; " + String.join("; ", parts);
+    }
+
+    private static FullHttpResponse notReady(String error, List<ModelStatus> failed) {
+        List<Object> models = new ArrayList<>();
+        for (ModelStatus s : failed) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("version", s.version());
+            m.put("state", s.state().name());
+            m.put("reason", s.reason());
+            models.add(m);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("ready", false);
+        body.put("error", error);
+        body.put("not_ready", models);
+        return Answer.json(HttpResponseStatus.SERVICE_UNAVAILABLE, body);
     }
 
     FullHttpResponse modelReady(String name, String version) {
