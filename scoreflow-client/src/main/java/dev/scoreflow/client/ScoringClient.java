@@ -69,9 +69,14 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
     private volatile boolean closed;
 
     ScoringClient(ClientConfig config, boolean shared) {
+        this(config, shared, System::nanoTime);
+    }
+
+    /** With {@code clock} for deadlines, latencies and the breaker (tests drive it by hand). */
+    ScoringClient(ClientConfig config, boolean shared, LongSupplier clock) {
         this.config = config;
         this.shared = shared;
-        this.clock = System::nanoTime;
+        this.clock = clock;
         List<Node> nodes = new ArrayList<>();
         for (var uri : config.endpoints()) {
             nodes.add(new Node(uri));
@@ -79,7 +84,8 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         balancer = new LeastOutstandingBalancer(nodes);
         limit = new AdaptiveLimit(config.minConcurrency(), config.initialConcurrency(), config.maxConcurrency(),
                 config.latencyTolerance(), clock);
-        breaker = new CircuitBreaker(config.breakerThreshold(), config.breakerOpenTime().toNanos(), clock);
+        breaker = new CircuitBreaker(config.breakerThreshold(), config.breakerOpenTime().toNanos(),
+                trialTimeoutNanos(config), clock);
         retry = new RetryPolicy(config.backoffBase().toNanos(), config.backoffMax().toNanos());
         boolean https = config.endpoints().stream().anyMatch(u -> "https".equals(u.getScheme()));
         transport = new HttpTransport(config.ioThreads(), Math.min(config.requestTimeout().toMillis(), 10_000),
@@ -91,6 +97,15 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
         long health = config.healthInterval().toNanos();
         transport.every(this::checkHealth, health);
+    }
+
+    /**
+     * How long a trial attempt may stay unresolved before the breaker counts it as failed: longer than any attempt
+     * can take (the V2 metadata fetch and the request, each within the request timeout, plus the connect timeout),
+     * so it only ever fires if an outcome was lost.
+     */
+    private static long trialTimeoutNanos(ClientConfig config) {
+        return 2 * config.requestTimeout().toNanos() + TimeUnit.SECONDS.toNanos(10);
     }
 
     /** A client of its own (close it when done); most code wants {@link ScoringClients#shared}. */
@@ -176,21 +191,23 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             fail(c, new ScoringFailedException("the client was closed", -1, c.attempts, null));
             return;
         }
-        if (!breaker.allow()) {
+        long start = clock.getAsLong();
+        long remaining = c.deadline - start;
+        if (remaining <= 0) { // checked before the breaker: a call that is not sent must not take the trial
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
+            fail(c, new ScoringFailedException("deadline of " + config.deadline().toMillis() + " ms passed after "
+                    + c.attempts + " attempts", -1, c.attempts, null));
+            return;
+        }
+        CircuitBreaker.Permit permit = breaker.tryAcquire();
+        if (permit == null) {
             limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
             metrics.refused.increment();
             fail(c, new CircuitOpenException(breaker.describe() + " (" + config.endpoints().size() + " endpoints: "
                     + config.endpoints() + ")"));
             return;
         }
-        long start = clock.getAsLong();
-        long remaining = c.deadline - start;
-        if (remaining <= 0) {
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
-            fail(c, new ScoringFailedException("deadline of " + config.deadline().toMillis() + " ms passed after "
-                    + c.attempts + " attempts", -1, c.attempts, null));
-            return;
-        }
+        // from here on every path ends in finish(), which resolves the permit and gives the slot back
         Node node = balancer.pick(c.tried);
         c.tried.add(node);
         c.attempts++;
@@ -200,9 +217,13 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
         node.outstanding.incrementAndGet();
         long timeout = Math.min(config.requestTimeout().toNanos(), remaining);
-        CompletableFuture<float[]> scored = config.protocol() == Protocol.SEED ? sendSeed(node, c, timeout)
-                : sendV2(node, c, timeout);
-        scored.whenComplete((scores, err) -> finish(c, node, start, scores, err));
+        CompletableFuture<float[]> scored;
+        try {
+            scored = config.protocol() == Protocol.SEED ? sendSeed(node, c, timeout) : sendV2(node, c, timeout);
+        } catch (RuntimeException e) {
+            scored = CompletableFuture.failedFuture(e);
+        }
+        scored.whenComplete((scores, err) -> finish(c, node, permit, start, scores, err));
     }
 
     private CompletableFuture<float[]> sendSeed(Node node, Call c, long timeoutNanos) {
@@ -308,12 +329,23 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
     }
 
-    private void finish(Call c, Node node, long start, float[] scores, Throwable err) {
+    /**
+     * Ends one attempt: resolves its breaker permit (first, and on every path: a trial that is never resolved would
+     * hold the circuit half-open), gives its concurrency slot back, then completes, fails or retries the batch.
+     */
+    private void finish(Call c, Node node, CircuitBreaker.Permit permit, long start, float[] scores, Throwable err) {
         node.outstanding.decrementAndGet();
         long latency = clock.getAsLong() - start;
         Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+        // an HTTP answer of any status, even one that cannot be decoded, proves the cluster reachable
+        boolean answered = cause == null || cause instanceof ScoreflowException;
+        String why = answered ? null : cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        if (answered) {
+            permit.answered();
+        } else {
+            permit.noAnswer(why);
+        }
         if (cause == null) {
-            breaker.reachable();
             if (scores.length != c.rows.rows()) {
                 limit.release(AdaptiveLimit.Signal.NEUTRAL, latency);
                 fail(c, new ScoringFailedException(node + " answered " + scores.length + " scores for "
@@ -328,7 +360,6 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             return;
         }
         if (cause instanceof Refused refused) {
-            breaker.reachable(); // it answered: the cluster is up
             int status = refused.status();
             if (!RetryPolicy.retryable(status)) {
                 limit.release(AdaptiveLimit.Signal.NEUTRAL, latency);
@@ -348,8 +379,6 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             return;
         }
         // no answer at all: the node is down or stuck
-        String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        breaker.failed(why);
         if (node.eject(why)) {
             metrics.ejections.increment();
         }

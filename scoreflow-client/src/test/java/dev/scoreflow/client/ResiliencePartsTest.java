@@ -16,29 +16,74 @@ class ResiliencePartsTest {
 
     @Test
     void circuitOpensAfterConsecutiveFailuresAndLetsOneTrialThroughAfterTheOpenTime() {
-        CircuitBreaker b = new CircuitBreaker(3, 1_000, () -> now);
-        b.failed("refused");
-        b.failed("refused");
-        b.reachable(); // an answer resets the count
-        b.failed("refused");
-        b.failed("refused");
-        assertThat(b.allow()).isTrue();
-        b.failed("refused");
+        CircuitBreaker b = new CircuitBreaker(3, 1_000, 10_000, () -> now);
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().answered(); // an answer resets the count
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().noAnswer("refused");
+        CircuitBreaker.Permit third = b.tryAcquire();
+        assertThat(third).isNotNull();
+        third.noAnswer("refused");
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
-        assertThat(b.allow()).isFalse();
+        assertThat(b.tryAcquire()).isNull();
         assertThat(b.describe()).contains("last 3 attempts").contains("refused");
         now += 999;
-        assertThat(b.allow()).isFalse();
+        assertThat(b.tryAcquire()).isNull();
         now += 1;
-        assertThat(b.allow()).isTrue();  // the trial
-        assertThat(b.allow()).isFalse(); // only one
-        b.failed("still refused");
+        CircuitBreaker.Permit trial = b.tryAcquire();
+        assertThat(trial.trial()).isTrue();
+        assertThat(b.tryAcquire()).isNull(); // only one
+        assertThat(b.describe()).contains("half-open");
+        trial.noAnswer("still refused");
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
         now += 1_000;
-        assertThat(b.allow()).isTrue();
-        b.reachable();
+        b.tryAcquire().answered();
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
-        assertThat(b.allow()).isTrue();
+        assertThat(b.tryAcquire()).isNotNull();
+    }
+
+    private CircuitBreaker openBreaker() {
+        CircuitBreaker b = new CircuitBreaker(1, 1_000, 5_000, () -> now);
+        b.tryAcquire().noAnswer("connection refused");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
+        now += 1_000;
+        return b;
+    }
+
+    @Test
+    void item16_aTrialNeverResolvedTimesOutBackToOpenAndALaterTrialCanCloseTheCircuit() {
+        CircuitBreaker b = openBreaker();
+        CircuitBreaker.Permit lost = b.tryAcquire();
+        assertThat(lost.trial()).isTrue();
+        now += 4_999;
+        assertThat(b.tryAcquire()).isNull(); // the trial is still out
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        now += 1;
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN); // timed out: counted as a failed trial
+        assertThat(b.describe()).contains("trial attempt was not resolved within");
+        lost.answered(); // too late: it no longer decides
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
+        now += 1_000;
+        CircuitBreaker.Permit next = b.tryAcquire();
+        assertThat(next.trial()).isTrue();
+        next.answered();
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    @Test
+    void item16_anUnusedTrialPermitHandsTheTrialToTheNextCaller() {
+        CircuitBreaker b = openBreaker();
+        CircuitBreaker.Permit unsent = b.tryAcquire();
+        assertThat(b.tryAcquire()).isNull();
+        unsent.unused();
+        unsent.noAnswer("ignored: a permit resolves once");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        CircuitBreaker.Permit next = b.tryAcquire();
+        assertThat(next.trial()).isTrue();
+        next.answered();
+        next.noAnswer("ignored: a permit resolves once");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
     }
 
     @Test
