@@ -45,7 +45,8 @@ import java.util.function.Supplier;
  *   <li><b>Circuit breaker:</b> after {@code breakerThreshold} consecutive attempts without an answer, calls fail at
  *       once with {@link CircuitOpenException} for {@code breakerOpenTime}, then one trial decides.</li>
  *   <li><b>Concurrency:</b> an AIMD limit between {@code minConcurrency} and {@code maxConcurrency} decides how many
- *       requests are in flight; the rest wait in FIFO order (see {@link AdaptiveLimit}).</li>
+ *       requests are in flight; the rest wait in FIFO order, at most {@code maxWaiting} of them (beyond that a
+ *       batch fails at once with {@link ClientQueueFullException}; see {@link AdaptiveLimit}).</li>
  * </ul>
  *
  * <p>Thread-safe; share one per JVM and configuration ({@link ScoringClients#shared}). Futures complete on the
@@ -83,7 +84,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
         balancer = new LeastOutstandingBalancer(nodes);
         limit = new AdaptiveLimit(config.minConcurrency(), config.initialConcurrency(), config.maxConcurrency(),
-                config.latencyTolerance(), clock);
+                config.maxWaiting(), config.latencyTolerance(), clock);
         breaker = new CircuitBreaker(config.breakerThreshold(), config.breakerOpenTime().toNanos(),
                 trialTimeoutNanos(config), clock);
         retry = new RetryPolicy(config.backoffBase().toNanos(), config.backoffMax().toNanos());
@@ -133,8 +134,9 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
 
     /**
      * Scores one batch. The future completes with one score per row, or exceptionally with a
-     * {@link ScoringFailedException} (or {@link CircuitOpenException}). Cancelling it drops the batch if it has not
-     * been sent yet.
+     * {@link ScoringFailedException} (or {@link CircuitOpenException}, or {@link ClientQueueFullException} at once
+     * when {@code maxWaiting} batches already wait for a slot). Cancelling it drops the batch if it has not been
+     * sent yet.
      */
     @Override
     public CompletableFuture<float[]> score(FloatMatrix rows) {
@@ -148,7 +150,12 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             return result;
         }
         Call call = new Call(rows, body(rows), clock.getAsLong() + config.deadline().toNanos(), result);
-        limit.submit(() -> attempt(call), false);
+        if (!limit.submit(() -> attempt(call), false)) {
+            metrics.queueFull.increment();
+            fail(call, new ClientQueueFullException("the client's waiting queue is full: " + limit.maxWaiting()
+                    + " batches wait for one of the " + limit.limit() + " requests allowed in flight; slow down, "
+                    + "or raise ClientConfig maxWaiting"));
+        }
         return result;
     }
 
@@ -183,25 +190,25 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
     /** Sends one attempt; runs holding a concurrency slot, which {@link #finish} gives back. */
     private void attempt(Call c) {
         if (c.result.isDone()) { // cancelled while waiting
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
             return;
         }
         if (closed) {
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
             fail(c, new ScoringFailedException("the client was closed", -1, c.attempts, null));
             return;
         }
         long start = clock.getAsLong();
         long remaining = c.deadline - start;
         if (remaining <= 0) { // checked before the breaker: a call that is not sent must not take the trial
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
             fail(c, new ScoringFailedException("deadline of " + config.deadline().toMillis() + " ms passed after "
                     + c.attempts + " attempts", -1, c.attempts, null));
             return;
         }
         CircuitBreaker.Permit permit = breaker.tryAcquire();
         if (permit == null) {
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0);
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
             metrics.refused.increment();
             fail(c, new CircuitOpenException(breaker.describe() + " (" + config.endpoints().size() + " endpoints: "
                     + config.endpoints() + ")"));
@@ -347,12 +354,12 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         }
         if (cause == null) {
             if (scores.length != c.rows.rows()) {
-                limit.release(AdaptiveLimit.Signal.NEUTRAL, latency);
+                limit.release(AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
                 fail(c, new ScoringFailedException(node + " answered " + scores.length + " scores for "
                         + c.rows.rows() + " rows", 200, c.attempts, null));
                 return;
             }
-            limit.release(AdaptiveLimit.Signal.OK, latency);
+            limit.release(AdaptiveLimit.Signal.OK, latency, c.rows.rows());
             metrics.latency(latency);
             metrics.requests.increment();
             metrics.rows.add(scores.length);
@@ -362,18 +369,18 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         if (cause instanceof Refused refused) {
             int status = refused.status();
             if (!RetryPolicy.retryable(status)) {
-                limit.release(AdaptiveLimit.Signal.NEUTRAL, latency);
+                limit.release(AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
                 fail(c, new ScoringFailedException(refused.getMessage(), status, c.attempts, null));
                 return;
             }
             limit.release(status == 429 || status == 503 ? AdaptiveLimit.Signal.OVERLOAD
-                    : AdaptiveLimit.Signal.NEUTRAL, latency);
+                    : AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
             retryOrFail(c, refused.retryAfterNanos, status, refused.getMessage(), null);
             return;
         }
         if (cause instanceof ScoreflowException bad) {
             // the answer could not be decoded (or the model has no such input): repeating would not help
-            limit.release(AdaptiveLimit.Signal.NEUTRAL, latency);
+            limit.release(AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
             fail(c, bad instanceof ScoringFailedException f ? f : new ScoringFailedException("bad answer from "
                     + node + ": " + bad.getMessage(), 200, c.attempts, bad));
             return;
@@ -383,7 +390,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             metrics.ejections.increment();
         }
         limit.release(cause instanceof TimeoutException ? AdaptiveLimit.Signal.OVERLOAD
-                : AdaptiveLimit.Signal.NEUTRAL, latency);
+                : AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
         retryOrFail(c, 0, -1, why, cause);
     }
 

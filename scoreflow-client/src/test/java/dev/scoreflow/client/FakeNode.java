@@ -52,6 +52,7 @@ final class FakeNode implements AutoCloseable {
     volatile String retryAfter = "0";
     volatile double dropShare;        // connection closed, no answer
     volatile int refuseNext;          // the next n requests get 503
+    volatile java.util.concurrent.CompletableFuture<Void> gate; // if set, scores are answered once it completes
     volatile int garbleNext;          // the next n requests get 200 with a body that is no list of scores
     volatile boolean healthy = true;
     volatile boolean closeKeptAliveConnections; // the second request on a connection finds it closed
@@ -142,13 +143,19 @@ final class FakeNode implements AutoCloseable {
                 delay = maxLatencyMicros == 0 ? 0 : random.nextInt(maxLatencyMicros);
             }
             maxOutstanding.accumulateAndGet(outstanding.incrementAndGet(), Math::max);
-            ctx.executor().schedule(() -> {
+            Runnable reply = () -> {
                 outstanding.decrementAndGet();
                 if (ctx.channel().isActive()) { // a killed node answers nothing more
                     rowsAnswered.addAndGet(rows);
                 }
                 answer(ctx, HttpResponseStatus.OK, out);
-            }, delay, TimeUnit.MICROSECONDS);
+            };
+            java.util.concurrent.CompletableFuture<Void> g = gate;
+            if (g != null) {
+                g.thenRun(() -> ctx.executor().execute(reply));
+            } else {
+                ctx.executor().schedule(reply, delay, TimeUnit.MICROSECONDS);
+            }
         }
     }
 

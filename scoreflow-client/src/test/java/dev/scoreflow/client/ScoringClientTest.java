@@ -293,6 +293,52 @@ class ScoringClientTest {
     }
 
     @Test
+    void item17_batchesBeyondMaxWaitingFailAtOnceAndAreCounted() throws Exception {
+        FakeNode a = node(22);
+        a.gate = new CompletableFuture<>();
+        ScoringClient client = client(ClientConfig.builder(a.url()).concurrency(1, 1, 1).maxWaiting(2)
+                .healthInterval(Duration.ofMinutes(10)));
+        CompletableFuture<float[]> first = client.score(row(1));
+        awaitCondition(() -> a.requests.get() == 1);
+        CompletableFuture<float[]> second = client.score(row(2));
+        CompletableFuture<float[]> third = client.score(row(3));
+        assertThat(client.metrics().waiting()).isEqualTo(2);
+        assertThatThrownBy(() -> client.score(row(4)).getNow(null)).cause()
+                .isInstanceOf(ClientQueueFullException.class).hasMessageContaining("2 batches wait");
+        assertThat(client.metrics().refusedQueueFull()).isEqualTo(1);
+        a.gate.complete(null);
+        assertThat(first.get(10, TimeUnit.SECONDS)).containsExactly(1f);
+        assertThat(second.get(10, TimeUnit.SECONDS)).containsExactly(2f);
+        assertThat(third.get(10, TimeUnit.SECONDS)).containsExactly(3f);
+    }
+
+    @Test
+    void item17_aHundredThousandWaitersFailThroughTheOpenCircuitWithoutOverflowingTheStack() throws Exception {
+        int waiters = 100_000;
+        FakeNode a = node(23);
+        a.gate = new CompletableFuture<>(); // never opened: the node dies holding the one request in flight
+        ScoringClient client = client(ClientConfig.builder(a.url()).concurrency(1, 1, 1).maxWaiting(waiters)
+                .maxAttempts(1).breaker(1, Duration.ofMinutes(1)).healthInterval(Duration.ofMinutes(10)));
+        CompletableFuture<float[]> held = client.score(row(0));
+        awaitCondition(() -> a.requests.get() == 1);
+        List<CompletableFuture<float[]>> waiting = new ArrayList<>(waiters);
+        for (int i = 0; i < waiters; i++) {
+            waiting.add(client.score(row(i)));
+        }
+        assertThat(client.metrics().waiting()).isEqualTo(waiters);
+        a.kill(); // no answer: the circuit opens, and every waiter is refused on the event loop
+        assertThatThrownBy(() -> held.get(10, TimeUnit.SECONDS)).cause().isInstanceOf(ScoringFailedException.class);
+        CompletableFuture.allOf(waiting.toArray(new CompletableFuture<?>[0])).handle((v, e) -> null)
+                .get(30, TimeUnit.SECONDS);
+        for (CompletableFuture<float[]> f : waiting) {
+            assertThat(f).isCompletedExceptionally();
+        }
+        assertThatThrownBy(() -> waiting.get(waiters - 1).join()).cause().isInstanceOf(CircuitOpenException.class);
+        assertThat(client.metrics().refusedByCircuit()).isEqualTo(waiters);
+        assertThat(client.metrics().inFlight()).isZero();
+    }
+
+    @Test
     void aBatchFailsWhenItsDeadlinePasses() {
         FakeNode slow = node(14);
         slow.maxLatencyMicros = 5_000_000;
