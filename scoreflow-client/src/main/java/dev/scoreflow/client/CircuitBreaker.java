@@ -141,20 +141,22 @@ final class CircuitBreaker {
                 return;
             }
             p.resolved = true;
-            if (trial == p) {
+            boolean decides = trial == p; // a superseded trial counts as any other attempt
+            if (decides) {
                 trial = null;
             }
             State before = state;
             if (failure == null) {
                 consecutiveFailures = 0;
                 state = State.CLOSED;
+                trial = null; // a trial still out no longer decides anything
                 if (before != State.CLOSED) {
-                    log = "circuit closed: an attempt got an answer" + (p.isTrial ? " (the trial)" : "");
+                    log = "circuit closed: an attempt got an answer" + (decides ? " (the trial)" : "");
                 }
             } else {
                 consecutiveFailures++;
                 lastFailure = failure;
-                if ((before == State.HALF_OPEN && p.isTrial) || (before == State.CLOSED
+                if ((before == State.HALF_OPEN && decides) || (before == State.CLOSED
                         && consecutiveFailures >= threshold)) {
                     state = State.OPEN;
                     openedAt = clock.getAsLong();

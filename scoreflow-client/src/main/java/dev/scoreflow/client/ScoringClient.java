@@ -13,6 +13,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpMethod;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -53,6 +56,8 @@ import java.util.function.Supplier;
  * client's event-loop thread: do not block in their callbacks.
  */
 public final class ScoringClient implements BatchScorer, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ScoringClient.class);
+    private static final long REFUSAL_LOG_INTERVAL = TimeUnit.SECONDS.toNanos(10);
     private static final String TIMEOUT_HEADER = "Scoreflow-Timeout-Ms";
     private static final String FEATURES_HEADER = "Scoreflow-Features";
 
@@ -66,6 +71,8 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
     private final ClientMetrics metrics;
     private final boolean shared;
     private final String seedPath;
+    private final RefusalLog circuitRefusals;
+    private final RefusalLog queueRefusals;
     private volatile CompletableFuture<String> v2Input;
     private volatile boolean closed;
 
@@ -93,6 +100,9 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
                 https ? HttpTransport.tls(config.trustCertificates()) : null);
         metrics = new ClientMetrics(limit::inFlight, limit::waiting, limit::limit, transport::staleRetries);
         seedPath = config.model() == null ? "/score" : "/models/" + config.model() + "/score";
+        circuitRefusals = new RefusalLog(LOG, "circuit open for " + config.endpoints(), REFUSAL_LOG_INTERVAL, clock);
+        queueRefusals = new RefusalLog(LOG, "waiting queue full for " + config.endpoints(), REFUSAL_LOG_INTERVAL,
+                clock);
         if (config.inputName() != null) {
             v2Input = CompletableFuture.completedFuture(config.inputName());
         }
@@ -152,9 +162,10 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         Call call = new Call(rows, body(rows), clock.getAsLong() + config.deadline().toNanos(), result);
         if (!limit.submit(() -> attempt(call), false)) {
             metrics.queueFull.increment();
-            fail(call, new ClientQueueFullException("the client's waiting queue is full: " + limit.maxWaiting()
-                    + " batches wait for one of the " + limit.limit() + " requests allowed in flight; slow down, "
-                    + "or raise ClientConfig maxWaiting"));
+            String why = "the client's waiting queue is full: " + limit.maxWaiting() + " batches wait for one of the "
+                    + limit.limit() + " requests allowed in flight; slow down, or raise ClientConfig maxWaiting";
+            queueRefusals.refused(why);
+            fail(call, new ClientQueueFullException(why));
         }
         return result;
     }
@@ -210,7 +221,9 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         if (permit == null) {
             limit.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
             metrics.refused.increment();
-            fail(c, new CircuitOpenException(breaker.describe() + " (" + config.endpoints().size() + " endpoints: "
+            String why = breaker.describe();
+            circuitRefusals.refused(why);
+            fail(c, new CircuitOpenException(why + " (" + config.endpoints().size() + " endpoints: "
                     + config.endpoints() + ")"));
             return;
         }
@@ -386,9 +399,7 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             return;
         }
         // no answer at all: the node is down or stuck
-        if (node.eject(why)) {
-            metrics.ejections.increment();
-        }
+        eject(node, why);
         limit.release(cause instanceof TimeoutException ? AdaptiveLimit.Signal.OVERLOAD
                 : AdaptiveLimit.Signal.NEUTRAL, latency, c.rows.rows());
         retryOrFail(c, 0, -1, why, cause);
@@ -430,17 +441,24 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
             transport.send(node, HttpMethod.GET, "/v2/health/ready", () -> Unpooled.EMPTY_BUFFER, null, headers(timeout),
                     timeout).whenComplete((reply, err) -> {
                         if (err != null) {
-                            if (node.eject("health check: " + err.getMessage())) {
-                                metrics.ejections.increment();
-                            }
+                            eject(node, "health check: " + err.getMessage());
                         } else if (reply.status() == 503) { // draining: finish what it has, send nothing new
-                            if (node.eject("health check: not ready (503)")) {
-                                metrics.ejections.increment();
-                            }
+                            eject(node, "health check: not ready (503)");
                         } else if (reply.status() < 500) { // 404 too: a server without health endpoints is up
-                            node.readmit();
+                            if (node.readmit()) {
+                                LOG.info("node {} readmitted: it answers health checks again (HTTP {})", node,
+                                        reply.status());
+                            }
                         }
                     });
+        }
+    }
+
+    private void eject(Node node, String why) {
+        if (node.eject(why)) {
+            metrics.ejections.increment();
+            LOG.warn("node {} ejected: {}; health checks every {} ms re-admit it once it answers", node, why,
+                    config.healthInterval().toMillis());
         }
     }
 
