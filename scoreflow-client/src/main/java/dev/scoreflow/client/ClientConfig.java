@@ -34,7 +34,7 @@ import java.util.Objects;
  *                         (default 5 s)
  * @param healthInterval   how often every node's {@code /v2/health/ready} is checked (default 1 s)
  * @param ioThreads        Netty event-loop threads (default 1: the client's work per request is small)
- * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null
+ * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null; {@link #toString} redacts it
  * @param trustCertificates for {@code https} endpoints: a PEM file of the certificates to trust, or null for the
  *                         JVM's default trust store; host names are verified either way
  */
@@ -87,6 +87,20 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         }
         atLeast(breakerThreshold, 1, "breakerThreshold");
         atLeast(ioThreads, 1, "ioThreads");
+    }
+
+    /** Every setting, the bearer token redacted: configurations end up in logs and error messages. */
+    @Override
+    public String toString() {
+        return "ClientConfig[endpoints=" + endpoints + ", model=" + model + ", protocol=" + protocol + ", output="
+                + output + ", inputName=" + inputName + ", requestTimeout=" + requestTimeout + ", deadline="
+                + deadline + ", maxAttempts=" + maxAttempts + ", backoffBase=" + backoffBase + ", backoffMax="
+                + backoffMax + ", minConcurrency=" + minConcurrency + ", maxConcurrency=" + maxConcurrency
+                + ", initialConcurrency=" + initialConcurrency + ", maxWaiting=" + maxWaiting + ", latencyTolerance="
+                + latencyTolerance + ", breakerThreshold=" + breakerThreshold + ", breakerOpenTime="
+                + breakerOpenTime + ", healthInterval=" + healthInterval + ", ioThreads=" + ioThreads
+                + ", bearerToken=" + (bearerToken == null ? "null" : "(redacted)") + ", trustCertificates="
+                + trustCertificates + "]";
     }
 
     /** A builder with the defaults above. */

@@ -1,13 +1,11 @@
 package dev.scoreflow.client;
 
 import dev.scoreflow.api.FloatMatrix;
-import dev.scoreflow.api.InferInput;
 import dev.scoreflow.api.InferOutput;
 import dev.scoreflow.api.InferenceResponse;
 import dev.scoreflow.api.ScoreflowException;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.V2Codec;
-import dev.scoreflow.api.V2Message;
 import dev.scoreflow.api.internal.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -18,9 +16,11 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -189,12 +189,36 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         final CompletableFuture<float[]> result;
         final Set<Node> tried = new HashSet<>(4);
         int attempts;
+        private String v2Input;
+        private byte[] v2Header;
 
         Call(FloatMatrix rows, ByteBuffer body, long deadline, CompletableFuture<float[]> result) {
             this.rows = rows;
             this.body = body;
             this.deadline = deadline;
             this.result = result;
+        }
+
+        /**
+         * The V2 request's JSON header for these rows, made once per batch. Only the header: the binary tensor
+         * that follows it is {@link #body} as it is ({@link V2Codec#encodeRequest} would copy the rows into a
+         * buffer of its own, which the client would throw away on every attempt).
+         */
+        synchronized byte[] v2Header(String input, String output) {
+            if (v2Header == null || !input.equals(v2Input)) {
+                Map<String, Object> tensor = new LinkedHashMap<>();
+                tensor.put("name", input);
+                tensor.put("shape", List.of((long) rows.rows(), (long) rows.cols()));
+                tensor.put("datatype", "FP32");
+                tensor.put("parameters", Map.of("binary_data_size", (long) body.remaining()));
+                Map<String, Object> root = new LinkedHashMap<>();
+                root.put("parameters", Map.of("binary_data_output", true));
+                root.put("inputs", List.of(tensor));
+                root.put("outputs", List.of(Map.of("name", output)));
+                v2Header = Json.write(root).getBytes(StandardCharsets.UTF_8);
+                v2Input = input;
+            }
+            return v2Header;
         }
     }
 
@@ -261,14 +285,13 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
 
     private CompletableFuture<float[]> sendV2(Node node, Call c, long timeoutNanos) {
         return v2InputName(node, timeoutNanos).thenCompose(input -> {
-            InferInput in = new InferInput(input, "FP32", List.of((long) c.rows.rows(), (long) c.rows.cols()),
-                    FloatMatrix.wrap(c.body.duplicate().order(ByteOrder.LITTLE_ENDIAN), c.rows.rows(),
-                            c.rows.cols()));
-            V2Message msg = V2Codec.encodeRequest(null, List.of(in), List.of(config.output()), true, true);
-            Supplier<ByteBuf> body = () -> Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(msg.json()),
+            byte[] json = c.v2Header(input, config.output());
+            // the body is the JSON header and the batch's own bytes, wrapped: no copy of the rows, whatever the
+            // number of attempts
+            Supplier<ByteBuf> body = () -> Unpooled.wrappedBuffer(Unpooled.wrappedBuffer(json),
                     Unpooled.wrappedBuffer(c.body.duplicate()));
             Map<String, String> headers = headers(timeoutNanos);
-            headers.put(V2Codec.HEADER_LENGTH, Integer.toString(msg.headerLength()));
+            headers.put(V2Codec.HEADER_LENGTH, Integer.toString(json.length));
             return transport.send(node, HttpMethod.POST, "/v2/models/" + config.model() + "/infer", body,
                     "application/octet-stream", headers, timeoutNanos);
         }).thenApply(reply -> {
