@@ -353,10 +353,16 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         return h;
     }
 
-    private static Refused refusal(Node node, HttpTransport.Reply reply) {
+    private Refused refusal(Node node, HttpTransport.Reply reply) {
         String text = reply.bodyText().strip();
         if (text.length() > 500) {
             text = text.substring(0, 500) + "...";
+        }
+        if (reply.status() == 401) {
+            text += config.bearerToken() == null
+                    ? " (the server requires a bearer token and none was sent: set ClientConfig bearerToken, or "
+                    + "ModelScorer authTokenFile / authTokenEnv, or scoreflow batch --auth-token-file / --auth-token-env)"
+                    : " (the server refused the bearer token sent)";
         }
         return new Refused("HTTP " + reply.status() + " from " + node + ": " + text, reply.status(),
                 RetryPolicy.retryAfterNanos(reply.retryAfter()));
