@@ -23,6 +23,9 @@ import java.util.Objects;
  * @param minConcurrency   lower bound of the adaptive limit of requests in flight (default 1)
  * @param maxConcurrency   upper bound of the adaptive limit (default 64)
  * @param initialConcurrency where the adaptive limit starts (default 8)
+ * @param maxWaiting       batches that may wait for a slot under the limit (default 4096); beyond that
+ *                         {@link ScoringClient#score} fails a batch at once with {@link ClientQueueFullException}.
+ *                         Retries of admitted batches always get a place. 0: never wait, refuse at once
  * @param latencyTolerance how many times its lowest per-row latency a request may take before the limit shrinks
  *                         (default 4; 0 turns the latency signal off and leaves only 429/503/timeouts)
  * @param breakerThreshold consecutive failed attempts (connection errors, timeouts) that open the circuit
@@ -31,15 +34,22 @@ import java.util.Objects;
  *                         (default 5 s)
  * @param healthInterval   how often every node's {@code /v2/health/ready} is checked (default 1 s)
  * @param ioThreads        Netty event-loop threads (default 1: the client's work per request is small)
- * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null
+ * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null; {@link #toString} redacts it
  * @param trustCertificates for {@code https} endpoints: a PEM file of the certificates to trust, or null for the
  *                         JVM's default trust store; host names are verified either way
  */
 public record ClientConfig(List<URI> endpoints, String model, Protocol protocol, String output, String inputName,
                            Duration requestTimeout, Duration deadline, int maxAttempts, Duration backoffBase,
                            Duration backoffMax, int minConcurrency, int maxConcurrency, int initialConcurrency,
-                           double latencyTolerance, int breakerThreshold, Duration breakerOpenTime,
+                           int maxWaiting, double latencyTolerance, int breakerThreshold, Duration breakerOpenTime,
                            Duration healthInterval, int ioThreads, String bearerToken, String trustCertificates) {
+
+    /**
+     * Default {@code maxWaiting}: far above what windowed callers queue ({@link OrderedScoring} keeps at most
+     * {@code maxInFlight} batches out per stream, 8 by default, so 4096 is 512 Spark tasks in one executor), low
+     * enough that a caller firing batches in a loop learns at once that it outruns the servers.
+     */
+    public static final int DEFAULT_MAX_WAITING = 4096;
 
     public ClientConfig {
         endpoints = List.copyOf(endpoints);
@@ -70,12 +80,27 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
             throw new IllegalArgumentException("initialConcurrency must be in [" + minConcurrency + ", "
                     + maxConcurrency + "], got " + initialConcurrency);
         }
+        atLeast(maxWaiting, 0, "maxWaiting");
         if (latencyTolerance != 0 && latencyTolerance < 1.5) {
             throw new IllegalArgumentException("latencyTolerance must be 0 (off) or >= 1.5, got "
                     + latencyTolerance);
         }
         atLeast(breakerThreshold, 1, "breakerThreshold");
         atLeast(ioThreads, 1, "ioThreads");
+    }
+
+    /** Every setting, the bearer token redacted: configurations end up in logs and error messages. */
+    @Override
+    public String toString() {
+        return "ClientConfig[endpoints=" + endpoints + ", model=" + model + ", protocol=" + protocol + ", output="
+                + output + ", inputName=" + inputName + ", requestTimeout=" + requestTimeout + ", deadline="
+                + deadline + ", maxAttempts=" + maxAttempts + ", backoffBase=" + backoffBase + ", backoffMax="
+                + backoffMax + ", minConcurrency=" + minConcurrency + ", maxConcurrency=" + maxConcurrency
+                + ", initialConcurrency=" + initialConcurrency + ", maxWaiting=" + maxWaiting + ", latencyTolerance="
+                + latencyTolerance + ", breakerThreshold=" + breakerThreshold + ", breakerOpenTime="
+                + breakerOpenTime + ", healthInterval=" + healthInterval + ", ioThreads=" + ioThreads
+                + ", bearerToken=" + (bearerToken == null ? "null" : "(redacted)") + ", trustCertificates="
+                + trustCertificates + "]";
     }
 
     /** A builder with the defaults above. */
@@ -100,7 +125,8 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         b.endpoints.addAll(endpoints);
         return b.model(model).protocol(protocol).output(output).inputName(inputName).requestTimeout(requestTimeout)
                 .deadline(deadline).maxAttempts(maxAttempts).backoff(backoffBase, backoffMax)
-                .concurrency(minConcurrency, initialConcurrency, maxConcurrency).latencyTolerance(latencyTolerance)
+                .concurrency(minConcurrency, initialConcurrency, maxConcurrency).maxWaiting(maxWaiting)
+                .latencyTolerance(latencyTolerance)
                 .breaker(breakerThreshold, breakerOpenTime).healthInterval(healthInterval).ioThreads(ioThreads)
                 .bearerToken(bearerToken).trustCertificates(trustCertificates);
     }
@@ -132,6 +158,7 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         private int minConcurrency = 1;
         private int initialConcurrency = 8;
         private int maxConcurrency = 64;
+        private int maxWaiting = DEFAULT_MAX_WAITING;
         private double latencyTolerance = 4;
         private int breakerThreshold = 32;
         private Duration breakerOpenTime = Duration.ofSeconds(5);
@@ -200,6 +227,12 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
             return this;
         }
 
+        /** Batches that may wait for a slot (default 4096); more fail at once with {@link ClientQueueFullException}. */
+        public Builder maxWaiting(int maxWaiting) {
+            this.maxWaiting = maxWaiting;
+            return this;
+        }
+
         public Builder latencyTolerance(double latencyTolerance) {
             this.latencyTolerance = latencyTolerance;
             return this;
@@ -235,7 +268,7 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         public ClientConfig build() {
             return new ClientConfig(endpoints, model, protocol, output, inputName, requestTimeout, deadline,
                     maxAttempts, backoffBase, backoffMax, minConcurrency, maxConcurrency, initialConcurrency,
-                    latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken,
+                    maxWaiting, latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken,
                     trustCertificates);
         }
     }

@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
 
 /**
- * What a {@link ScoringClient} has done: rows and requests scored, retries, failures, circuit refusals, requests in
+ * What a {@link ScoringClient} has done: rows and requests scored, retries, failures, refusals (open circuit, full
+ * waiting queue), requests in
  * flight and waiting, the current concurrency limit, and a latency histogram of successful requests. Thread-safe;
  * counters only grow.
  */
@@ -22,6 +23,7 @@ public final class ClientMetrics {
     final LongAdder failures = new LongAdder();
     final LongAdder refused = new LongAdder();
     final LongAdder ejections = new LongAdder();
+    final LongAdder queueFull = new LongAdder();
     private final AtomicLongArray buckets = new AtomicLongArray(BOUNDS_MICROS.length + 1);
     private final LongAdder latencyMicrosSum = new LongAdder();
     private final IntSupplier inFlight;
@@ -75,6 +77,11 @@ public final class ClientMetrics {
     /** Batches refused at once by the open circuit. */
     public long refusedByCircuit() {
         return refused.sum();
+    }
+
+    /** Batches refused at once because {@code maxWaiting} batches were already waiting for a slot. */
+    public long refusedQueueFull() {
+        return queueFull.sum();
     }
 
     /** Times a node was taken out of rotation. */
@@ -134,9 +141,9 @@ public final class ClientMetrics {
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "rows=%d requests=%d attempts=%d retries=%d failures=%d "
-                        + "refusedByCircuit=%d ejections=%d reconnects=%d inFlight=%d waiting=%d limit=%d latencyMeanMs=%.2f "
+                        + "refusedByCircuit=%d refusedQueueFull=%d ejections=%d reconnects=%d inFlight=%d waiting=%d limit=%d latencyMeanMs=%.2f "
                         + "latencyP99Ms<=%.1f", rows(), requests(), attempts(), retries(), failures(),
-                refusedByCircuit(), ejections(), reconnects(), inFlight(), waiting(), concurrencyLimit(), meanLatencyMillis(),
+                refusedByCircuit(), refusedQueueFull(), ejections(), reconnects(), inFlight(), waiting(), concurrencyLimit(), meanLatencyMillis(),
                 latencyQuantileMillis(0.99));
     }
 }

@@ -1,6 +1,7 @@
 package dev.scoreflow.client;
 
 import java.net.URI;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -13,7 +14,7 @@ final class Node {
     final int port;
     final boolean https;
     final AtomicInteger outstanding = new AtomicInteger();
-    private volatile boolean ejected;
+    private final AtomicBoolean ejected = new AtomicBoolean(); // atomic: an ejection is counted and logged once
     private volatile String lastFailure;
 
     Node(URI uri) {
@@ -24,22 +25,18 @@ final class Node {
     }
 
     boolean ejected() {
-        return ejected;
+        return ejected.get();
     }
 
     /** Takes the node out of rotation; returns true if it was in. */
     boolean eject(String why) {
         lastFailure = why;
-        boolean was = !ejected;
-        ejected = true;
-        return was;
+        return ejected.compareAndSet(false, true);
     }
 
     /** Puts the node back; returns true if it was out. */
     boolean readmit() {
-        boolean was = ejected;
-        ejected = false;
-        return was;
+        return ejected.compareAndSet(true, false);
     }
 
     String lastFailure() {

@@ -69,6 +69,8 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
     private String[] errors;
     private int at;
     private RuntimeException failure;
+    private volatile boolean aborted;
+    private volatile CompletableFuture<Void> awaiting; // the answer the consumer waits for now, for abort()
 
     private OrderedScoring(Iterator<T> input, FeatureWriter<T> writer, BatchScorer scorer, int batchRows,
                            long maxBatchBytes, int maxInFlight, ErrorMode mode) {
@@ -147,10 +149,27 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
         return inFlight.size();
     }
 
+    /**
+     * Stops this stream from any thread: the consumer's current or next {@link #hasNext()} / {@link #next()}
+     * throws, batches still out are cancelled and no more input is read. For a consumer that must not stay blocked
+     * on an answer it no longer wants (a cancelled subscription).
+     */
+    void abort() {
+        aborted = true;
+        CompletableFuture<Void> waitingFor = awaiting;
+        if (waitingFor != null) {
+            // not a CancellationException: get() would throw that as it is, past the clean-up in await()
+            waitingFor.completeExceptionally(new ScoreflowException("scoring was cancelled"));
+        }
+    }
+
     @Override
     public boolean hasNext() {
         if (failure != null) {
             throw failure;
+        }
+        if (aborted) {
+            throw fail(new ScoreflowException("scoring was cancelled"));
         }
         while (current == null || at == current.size) {
             fill();
@@ -184,7 +203,7 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
 
     /** Starts batches until the window is full or the input is exhausted. */
     private void fill() {
-        while (inFlight.size() < maxInFlight && input.hasNext()) {
+        while (!aborted && inFlight.size() < maxInFlight && input.hasNext()) {
             Batch<T> b = nextBatch();
             b.start(scorer, mode);
             inFlight.add(b);
@@ -228,6 +247,11 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
 
     private void await(Batch<T> b) {
         try {
+            awaiting = b.done;
+            if (aborted) { // abort() may have run before 'awaiting' was set: it could not wake this wait
+                b.cancel();
+                throw fail(new ScoreflowException("scoring was cancelled"));
+            }
             b.done.get();
             scores = b.scores;
             errors = b.errors;
@@ -235,7 +259,10 @@ public final class OrderedScoring<T> implements Iterator<Scored<T>> {
             Thread.currentThread().interrupt();
             throw fail(new ScoreflowException("interrupted while waiting for scores", e));
         } catch (ExecutionException e) {
+            b.cancel(); // taken off the window already, so fail() would not cancel it: aborted while it was out
             throw fail(asScoreflow(e.getCause()));
+        } finally {
+            awaiting = null;
         }
     }
 

@@ -19,6 +19,7 @@ final class PublisherIterator<T> implements Iterator<T>, Flow.Subscriber<T> {
     private final ArrayDeque<T> buffer;
     private Flow.Subscription subscription;
     private boolean done;
+    private boolean cancelled;
     private Throwable error;
     private int takenSinceRequest;
 
@@ -34,7 +35,7 @@ final class PublisherIterator<T> implements Iterator<T>, Flow.Subscriber<T> {
 
     @Override
     public synchronized void onSubscribe(Flow.Subscription s) {
-        if (subscription != null) {
+        if (subscription != null || cancelled) { // a second subscription, or one that came after cancel()
             s.cancel();
             return;
         }
@@ -44,6 +45,9 @@ final class PublisherIterator<T> implements Iterator<T>, Flow.Subscriber<T> {
 
     @Override
     public synchronized void onNext(T item) {
+        if (cancelled) {
+            return; // in flight when cancel() ran: dropped
+        }
         if (buffer.size() >= capacity) { // the publisher sent more than was asked for
             error = new ScoreflowException("the publisher sent more than the " + capacity + " items asked for");
             subscription.cancel();
@@ -99,12 +103,25 @@ final class PublisherIterator<T> implements Iterator<T>, Flow.Subscriber<T> {
         return item;
     }
 
-    /** Stops the publisher (the consumer gave up). */
-    synchronized void cancel() {
-        done = true;
-        if (subscription != null) {
-            subscription.cancel();
+    /**
+     * Stops the publisher (the consumer gave up): drops what is buffered, wakes a waiting {@link #hasNext()} (which
+     * then answers false) and cancels the subscription, now or as soon as it arrives. Any thread may call it, any
+     * number of times.
+     */
+    void cancel() {
+        Flow.Subscription s;
+        synchronized (this) {
+            if (cancelled) {
+                return;
+            }
+            cancelled = true;
+            done = true;
+            buffer.clear();
+            s = subscription;
+            notifyAll();
         }
-        notifyAll();
+        if (s != null) {
+            s.cancel(); // outside the lock: a publisher may signal from another thread while it cancels
+        }
     }
 }

@@ -107,4 +107,35 @@ class ClientAgainstServerTest {
                     .hasMessageContaining("HTTP 400").hasMessageContaining("20");
         }
     }
+
+    @Test
+    void item20_theV2PathSendsTheBatchWithoutCopyingIt() throws Exception {
+        int n = 20_000;
+        int features = 26;
+        float[] flat = TestModels.noisyRows(TestModels.example(), n, features, 11);
+        float[] expected = TestModels.inProcessScores(TestModels.example(), flat, features);
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocateDirect(flat.length * 4)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(flat);
+        dev.scoreflow.api.FloatMatrix batch = dev.scoreflow.api.FloatMatrix.wrap(bytes, n, features);
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        assertThat(threads.isThreadAllocatedMemoryEnabled()).isTrue();
+        try (ScoringClient client = ScoringClient.create(ClientConfig.builder(servers.get(0).uri().toString())
+                .model("example").protocol(Protocol.V2).build())) {
+            client.score(batch).get(30, java.util.concurrent.TimeUnit.SECONDS); // reads the input name once
+            for (int i = 0; i < 3; i++) {
+                // with the input name known, the attempt is encoded and handed to Netty on this thread
+                long before = threads.getCurrentThreadAllocatedBytes();
+                java.util.concurrent.CompletableFuture<float[]> scored = client.score(batch);
+                long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+                assertThat(allocated).as("bytes allocated to send a %d-byte batch", flat.length * 4)
+                        .isLessThan(flat.length * 4L / 8);
+                float[] scores = scored.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                for (int r = 0; r < n; r++) {
+                    assertThat(scores[r]).as("row %d", r).isCloseTo(expected[r],
+                            org.assertj.core.data.Offset.offset(TestModels.tolerance(expected[r])));
+                }
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A scoring node for client tests, on a real socket: answers the seed protocol with each row's first feature as its
  * score, after an injected random latency; can answer 503 (with Retry-After), drop connections without answering,
- * refuse rows whose first feature is negative with 400, and die.
+ * refuse rows whose first feature is negative with 400, answer bytes that are no scores, and die.
  */
 final class FakeNode implements AutoCloseable {
     private static final io.netty.util.AttributeKey<Boolean> SERVED = io.netty.util.AttributeKey.valueOf("served");
@@ -52,6 +52,8 @@ final class FakeNode implements AutoCloseable {
     volatile String retryAfter = "0";
     volatile double dropShare;        // connection closed, no answer
     volatile int refuseNext;          // the next n requests get 503
+    volatile java.util.concurrent.CompletableFuture<Void> gate; // if set, scores are answered once it completes
+    volatile int garbleNext;          // the next n requests get 200 with a body that is no list of scores
     volatile boolean healthy = true;
     volatile boolean closeKeptAliveConnections; // the second request on a connection finds it closed
 
@@ -117,6 +119,11 @@ final class FakeNode implements AutoCloseable {
                 ctx.writeAndFlush(r);
                 return;
             }
+            if (garbleNext > 0) {
+                garbleNext--;
+                answer(ctx, HttpResponseStatus.OK, Unpooled.wrappedBuffer(new byte[]{1, 2, 3}));
+                return;
+            }
             int features = Integer.parseInt(req.headers().get("Scoreflow-Features"));
             ByteBuf body = req.content().order(ByteOrder.LITTLE_ENDIAN);
             int rows = body.readableBytes() / 4 / features;
@@ -136,13 +143,19 @@ final class FakeNode implements AutoCloseable {
                 delay = maxLatencyMicros == 0 ? 0 : random.nextInt(maxLatencyMicros);
             }
             maxOutstanding.accumulateAndGet(outstanding.incrementAndGet(), Math::max);
-            ctx.executor().schedule(() -> {
+            Runnable reply = () -> {
                 outstanding.decrementAndGet();
                 if (ctx.channel().isActive()) { // a killed node answers nothing more
                     rowsAnswered.addAndGet(rows);
                 }
                 answer(ctx, HttpResponseStatus.OK, out);
-            }, delay, TimeUnit.MICROSECONDS);
+            };
+            java.util.concurrent.CompletableFuture<Void> g = gate;
+            if (g != null) {
+                g.thenRun(() -> ctx.executor().execute(reply));
+            } else {
+                ctx.executor().schedule(reply, delay, TimeUnit.MICROSECONDS);
+            }
         }
     }
 

@@ -161,4 +161,108 @@ class FlowScoringTest {
         }
         assertThat(out.items).hasSize(250);
     }
+
+    /** Runs each task on a new thread it records, so a test can see whether the loop's thread ended. */
+    static final class RecordingExecutor implements java.util.concurrent.Executor {
+        final List<Thread> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public void execute(Runnable task) {
+            Thread t = new Thread(task, "flow-loop");
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+    }
+
+    /** A subscription that emits nothing unless told to, and records whether it was cancelled. */
+    static final class IdlePublisher implements Flow.Publisher<float[]> {
+        final AtomicBoolean cancelled = new AtomicBoolean();
+        final AtomicLong requested = new AtomicLong();
+        volatile Flow.Subscriber<? super float[]> subscriber;
+
+        @Override
+        public void subscribe(Flow.Subscriber<? super float[]> s) {
+            subscriber = s;
+            s.onSubscribe(new Flow.Subscription() {
+                @Override
+                public void request(long n) {
+                    requested.addAndGet(n);
+                }
+
+                @Override
+                public void cancel() {
+                    cancelled.set(true);
+                }
+            });
+        }
+    }
+
+    private static void awaitWaiting(Thread t) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
+            assertThat(System.nanoTime()).as("%s blocks within 10 s", t.getName()).isLessThan(deadline);
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void item19_cancellingWhileTheInputIsIdleStopsTheLoopThreadAndCancelsTheInput() throws Exception {
+        IdlePublisher input = new IdlePublisher();
+        RecordingExecutor executor = new RecordingExecutor();
+        OneByOne out = new OneByOne(-1);
+        FlowScoring.publisher(input, r -> r, firstColumn(new AtomicInteger(), -1), 100, 2, ErrorMode.FAIL, executor)
+                .subscribe(out);
+        Thread loop = executor.threads.get(0);
+        awaitWaiting(loop); // waiting for an input item that does not come
+        out.s.cancel();
+        loop.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(loop.isAlive()).as("the loop's thread ended").isFalse();
+        assertThat(input.cancelled.get()).isTrue();
+        assertThat(out.done).isNotDone(); // cancelled: no onComplete, no onError
+    }
+
+    @Test
+    void item19_cancellingWhileABatchIsOutStopsTheLoopThreadAndCancelsTheBatchAndTheInput() throws Exception {
+        IdlePublisher input = new IdlePublisher();
+        RecordingExecutor executor = new RecordingExecutor();
+        List<CompletableFuture<float[]>> batches = new java.util.concurrent.CopyOnWriteArrayList<>();
+        BatchScorer never = b -> {
+            CompletableFuture<float[]> f = new CompletableFuture<>();
+            batches.add(f);
+            return f;
+        };
+        OneByOne out = new OneByOne(-1);
+        FlowScoring.publisher(input, r -> r, never, 2, 1, ErrorMode.FAIL, executor).subscribe(out);
+        Thread loop = executor.threads.get(0);
+        awaitWaiting(loop);
+        input.subscriber.onNext(new float[]{1, 1});
+        input.subscriber.onNext(new float[]{2, 1}); // a full batch: it goes out, and its answer never comes
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (batches.isEmpty()) {
+            assertThat(System.nanoTime()).as("a batch is sent within 10 s").isLessThan(deadline);
+            Thread.sleep(1);
+        }
+        awaitWaiting(loop);
+        out.s.cancel();
+        loop.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(loop.isAlive()).as("the loop's thread ended").isFalse();
+        assertThat(batches.get(0)).isCancelled();
+        assertThat(input.cancelled.get()).isTrue();
+    }
+
+    @Test
+    void item19_aCancelBeforeTheLoopStartsStillCancelsTheInputAndEndsTheLoop() throws Exception {
+        IdlePublisher input = new IdlePublisher();
+        List<Runnable> later = new ArrayList<>();
+        OneByOne out = new OneByOne(-1);
+        FlowScoring.publisher(input, r -> r, firstColumn(new AtomicInteger(), -1), 100, 2, ErrorMode.FAIL,
+                later::add).subscribe(out);
+        out.s.cancel();
+        RecordingExecutor executor = new RecordingExecutor();
+        executor.execute(later.get(0));
+        executor.threads.get(0).join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(executor.threads.get(0).isAlive()).isFalse();
+        assertThat(input.cancelled.get()).isTrue();
+    }
 }

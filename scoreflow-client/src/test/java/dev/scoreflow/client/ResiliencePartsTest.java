@@ -6,9 +6,11 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The client's policies in isolation, with a hand-driven clock. */
 class ResiliencePartsTest {
@@ -16,29 +18,74 @@ class ResiliencePartsTest {
 
     @Test
     void circuitOpensAfterConsecutiveFailuresAndLetsOneTrialThroughAfterTheOpenTime() {
-        CircuitBreaker b = new CircuitBreaker(3, 1_000, () -> now);
-        b.failed("refused");
-        b.failed("refused");
-        b.reachable(); // an answer resets the count
-        b.failed("refused");
-        b.failed("refused");
-        assertThat(b.allow()).isTrue();
-        b.failed("refused");
+        CircuitBreaker b = new CircuitBreaker(3, 1_000, 10_000, () -> now);
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().answered(); // an answer resets the count
+        b.tryAcquire().noAnswer("refused");
+        b.tryAcquire().noAnswer("refused");
+        CircuitBreaker.Permit third = b.tryAcquire();
+        assertThat(third).isNotNull();
+        third.noAnswer("refused");
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
-        assertThat(b.allow()).isFalse();
+        assertThat(b.tryAcquire()).isNull();
         assertThat(b.describe()).contains("last 3 attempts").contains("refused");
         now += 999;
-        assertThat(b.allow()).isFalse();
+        assertThat(b.tryAcquire()).isNull();
         now += 1;
-        assertThat(b.allow()).isTrue();  // the trial
-        assertThat(b.allow()).isFalse(); // only one
-        b.failed("still refused");
+        CircuitBreaker.Permit trial = b.tryAcquire();
+        assertThat(trial.trial()).isTrue();
+        assertThat(b.tryAcquire()).isNull(); // only one
+        assertThat(b.describe()).contains("half-open");
+        trial.noAnswer("still refused");
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
         now += 1_000;
-        assertThat(b.allow()).isTrue();
-        b.reachable();
+        b.tryAcquire().answered();
         assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
-        assertThat(b.allow()).isTrue();
+        assertThat(b.tryAcquire()).isNotNull();
+    }
+
+    private CircuitBreaker openBreaker() {
+        CircuitBreaker b = new CircuitBreaker(1, 1_000, 5_000, () -> now);
+        b.tryAcquire().noAnswer("connection refused");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
+        now += 1_000;
+        return b;
+    }
+
+    @Test
+    void item16_aTrialNeverResolvedTimesOutBackToOpenAndALaterTrialCanCloseTheCircuit() {
+        CircuitBreaker b = openBreaker();
+        CircuitBreaker.Permit lost = b.tryAcquire();
+        assertThat(lost.trial()).isTrue();
+        now += 4_999;
+        assertThat(b.tryAcquire()).isNull(); // the trial is still out
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        now += 1;
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN); // timed out: counted as a failed trial
+        assertThat(b.describe()).contains("trial attempt was not resolved within");
+        lost.answered(); // too late: it no longer decides
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.OPEN);
+        now += 1_000;
+        CircuitBreaker.Permit next = b.tryAcquire();
+        assertThat(next.trial()).isTrue();
+        next.answered();
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    @Test
+    void item16_anUnusedTrialPermitHandsTheTrialToTheNextCaller() {
+        CircuitBreaker b = openBreaker();
+        CircuitBreaker.Permit unsent = b.tryAcquire();
+        assertThat(b.tryAcquire()).isNull();
+        unsent.unused();
+        unsent.noAnswer("ignored: a permit resolves once");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        CircuitBreaker.Permit next = b.tryAcquire();
+        assertThat(next.trial()).isTrue();
+        next.answered();
+        next.noAnswer("ignored: a permit resolves once");
+        assertThat(b.state()).isEqualTo(CircuitBreaker.State.CLOSED);
     }
 
     @Test
@@ -59,7 +106,7 @@ class ResiliencePartsTest {
 
     @Test
     void limitGrowsAdditivelyAndHalvesOnOverloadOncePerRoundTrip() {
-        AdaptiveLimit l = new AdaptiveLimit(1, 4, 8, 0, () -> now);
+        AdaptiveLimit l = new AdaptiveLimit(1, 4, 8, 100, 0, () -> now);
         AtomicInteger ran = new AtomicInteger();
         for (int i = 0; i < 6; i++) {
             l.submit(ran::incrementAndGet, false);
@@ -67,41 +114,128 @@ class ResiliencePartsTest {
         assertThat(ran.get()).isEqualTo(4);
         assertThat(l.waiting()).isEqualTo(2);
         now = 10_000_000;
-        l.release(AdaptiveLimit.Signal.OK, 2_000_000); // 4.25: one waiting starts
+        l.release(AdaptiveLimit.Signal.OK, 2_000_000, 100); // 4.25: one waiting starts
         assertThat(ran.get()).isEqualTo(5);
         assertThat(l.inFlight()).isEqualTo(4);
-        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000); // 2.1
+        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000, 100); // 2.1
         assertThat(l.limit()).isEqualTo(2);
-        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000); // same round trip: no second cut
+        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000, 100); // same round trip: no second cut
         assertThat(l.limit()).isEqualTo(2);
         assertThat(l.inFlight()).isEqualTo(2);
         assertThat(ran.get()).isEqualTo(5);
         now += 5_000_000;
-        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000); // a later round trip: 1.06
+        l.release(AdaptiveLimit.Signal.OVERLOAD, 2_000_000, 100); // a later round trip: 1.06
         assertThat(l.limit()).isEqualTo(1);
-        l.release(AdaptiveLimit.Signal.NEUTRAL, 0); // in flight 0 < 1: the last waiting one starts
+        l.release(AdaptiveLimit.Signal.NEUTRAL, 0, 100); // in flight 0 < 1: the last waiting one starts
         assertThat(ran.get()).isEqualTo(6);
         for (int i = 0; i < 200; i++) {
             l.submit(() -> { }, false);
-            l.release(AdaptiveLimit.Signal.OK, 2_000_000);
+            l.release(AdaptiveLimit.Signal.OK, 2_000_000, 100);
         }
         assertThat(l.limit()).isEqualTo(8); // bounded by max
     }
 
     @Test
     void limitShrinksWhenLatencyRisesFarAboveTheFastestSeen() {
-        AdaptiveLimit l = new AdaptiveLimit(1, 8, 16, 3, () -> now);
+        AdaptiveLimit l = new AdaptiveLimit(1, 8, 16, 100, 3, () -> now);
         for (int i = 0; i < 20; i++) {
             l.submit(() -> { }, false);
             now += 10_000_000;
-            l.release(AdaptiveLimit.Signal.OK, 1_000_000);
+            l.release(AdaptiveLimit.Signal.OK, 1_000_000, 100);
         }
         int before = l.limit();
         for (int i = 0; i < 10; i++) {
             l.submit(() -> { }, false);
             now += 10_000_000;
-            l.release(AdaptiveLimit.Signal.OK, 5_000_000); // 5x the fastest: queueing at the server
+            l.release(AdaptiveLimit.Signal.OK, 5_000_000, 100); // 5x the fastest: queueing at the server
         }
+        assertThat(l.limit()).isLessThan(before);
+    }
+
+    @Test
+    void item17_aFullQueueRefusesNewWorkButAlwaysTakesRetries() {
+        AdaptiveLimit l = new AdaptiveLimit(1, 1, 1, 2, 0, () -> now);
+        AtomicInteger ran = new AtomicInteger();
+        assertThat(l.submit(ran::incrementAndGet, false)).isTrue(); // runs
+        assertThat(l.submit(ran::incrementAndGet, false)).isTrue(); // waits
+        assertThat(l.submit(ran::incrementAndGet, false)).isTrue(); // waits
+        assertThat(l.submit(ran::incrementAndGet, false)).isFalse(); // full
+        assertThat(l.submit(ran::incrementAndGet, true)).isTrue(); // a retry: admitted work keeps its place
+        assertThat(l.waiting()).isEqualTo(3);
+        assertThat(ran.get()).isEqualTo(1);
+        for (int i = 0; i < 4; i++) {
+            l.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
+        }
+        assertThat(ran.get()).isEqualTo(4);
+        assertThat(l.inFlight()).isZero();
+        assertThatThrownBy(() -> l.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("without a slot");
+    }
+
+    @Test
+    void item17_aHundredThousandWaitersThatEndAtOnceDrainWithoutDeepRecursion() throws Exception {
+        int waiters = 100_000;
+        AdaptiveLimit l = new AdaptiveLimit(1, 1, 1, waiters, 0, () -> now);
+        AtomicInteger ended = new AtomicInteger();
+        l.submit(() -> { }, false); // holds the only slot
+        for (int i = 0; i < waiters; i++) {
+            // as a call the open circuit refuses: it gives its slot back at once, which starts the next waiter
+            assertThat(l.submit(() -> {
+                ended.incrementAndGet();
+                l.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
+            }, false)).isTrue();
+        }
+        Throwable[] failure = new Throwable[1];
+        // a small stack, as an event loop might have: recursion per waiter would overflow it at once
+        Thread releaser = new Thread(null, () -> {
+            try {
+                l.release(AdaptiveLimit.Signal.NEUTRAL, 0, 0);
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        }, "releaser", 256 * 1024);
+        releaser.start();
+        releaser.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(releaser.isAlive()).isFalse();
+        assertThat(failure[0]).isNull();
+        assertThat(ended.get()).isEqualTo(waiters);
+        assertThat(l.inFlight()).isZero();
+        assertThat(l.waiting()).isZero();
+    }
+
+    /** Sends {@code n} requests of {@code rows} rows, each taking {@code latencyNanos}, one every 10 ms. */
+    private void requests(AdaptiveLimit l, int n, int rows, long latencyNanos) {
+        for (int i = 0; i < n; i++) {
+            l.submit(() -> { }, false);
+            now += 10_000_000;
+            l.release(AdaptiveLimit.Signal.OK, latencyNanos, rows);
+        }
+    }
+
+    @Test
+    void item18_aTinyLastBatchFollowedByFullBatchesDoesNotCutTheLimit() {
+        AdaptiveLimit l = new AdaptiveLimit(1, 8, 64, 100, 4, () -> now);
+        requests(l, 1, 3, 1_000_000);      // a partition's last 3 rows: 1 ms, nearly all of it fixed cost
+        requests(l, 40, 1000, 5_000_000);  // full batches: 5 ms, 5 us per row
+        assertThat(l.limit()).isGreaterThanOrEqualTo(8);
+    }
+
+    @Test
+    void item18_aTinyBatchAfterFullBatchesDoesNotCutTheLimitEither() {
+        AdaptiveLimit l = new AdaptiveLimit(1, 8, 64, 100, 4, () -> now);
+        requests(l, 40, 1000, 5_000_000);
+        int before = l.limit();
+        requests(l, 1, 3, 1_000_000); // 333 us per row, 66 times a full batch's: fixed cost, not queueing
+        assertThat(l.limit()).isGreaterThanOrEqualTo(before);
+    }
+
+    @Test
+    void item18_fullBatchesSlowingDownPerRowStillCutTheLimit() {
+        AdaptiveLimit l = new AdaptiveLimit(1, 8, 64, 100, 4, () -> now);
+        requests(l, 1, 3, 1_000_000);
+        requests(l, 40, 1000, 5_000_000);
+        int before = l.limit();
+        requests(l, 5, 900, 25_000_000); // 28 us per row against 5: queueing at the server
         assertThat(l.limit()).isLessThan(before);
     }
 

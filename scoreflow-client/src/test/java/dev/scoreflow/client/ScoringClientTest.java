@@ -10,8 +10,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,6 +40,17 @@ class ScoringClientTest {
         ScoringClient c = ScoringClient.create(b.build());
         open.add(c);
         return c;
+    }
+
+    /** A client whose deadlines, latencies and breaker read {@code clock} (the transport's timers stay real). */
+    private ScoringClient client(ClientConfig.Builder b, AtomicLong clock) {
+        ScoringClient c = new ScoringClient(b.build(), false, clock::get);
+        open.add(c);
+        return c;
+    }
+
+    private static FloatMatrix row(float first) {
+        return FloatMatrix.of(new float[]{first, 1}, 1, 2);
     }
 
     /** Consumes everything, asserting order and the memory bound; returns rows consumed. */
@@ -236,6 +249,93 @@ class ScoringClientTest {
         assertThat(client.metrics().attempts()).isEqualTo(attempts); // nothing more was sent
         assertThat(client.metrics().refusedByCircuit()).isGreaterThanOrEqualTo(100);
         assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(5));
+    }
+
+    @Test
+    void item16_trialWhoseAnswerCannotBeDecodedStillResolvesTheBreaker() throws Exception {
+        AtomicLong now = new AtomicLong();
+        FakeNode a = node(20);
+        ScoringClient client = client(ClientConfig.builder(a.url()).maxAttempts(1)
+                .breaker(1, Duration.ofSeconds(1)).healthInterval(Duration.ofMinutes(10)), now);
+        a.dropShare = 1;
+        assertThatThrownBy(() -> client.score(row(1)).get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(ScoringFailedException.class).isNotInstanceOf(CircuitOpenException.class);
+        a.dropShare = 0;
+        assertThatThrownBy(() -> client.score(row(2)).get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(CircuitOpenException.class);
+        now.addAndGet(TimeUnit.SECONDS.toNanos(1));
+        a.garbleNext = 1;
+        assertThatThrownBy(() -> client.score(row(3)).get(10, TimeUnit.SECONDS)).cause() // the trial
+                .isInstanceOf(ScoringFailedException.class).hasMessageContaining("bad answer");
+        // an undecodable answer is still an answer: the trial closed the circuit instead of holding it half-open
+        assertThat(client.score(row(4)).get(10, TimeUnit.SECONDS)).containsExactly(4f);
+    }
+
+    @Test
+    void item16_trialWhoseDeadlinePassedStillResolvesTheBreaker() throws Exception {
+        AtomicLong now = new AtomicLong();
+        FakeNode a = node(21);
+        ScoringClient client = client(ClientConfig.builder(a.url()).maxAttempts(3).deadline(Duration.ofSeconds(10))
+                .backoff(Duration.ofMillis(1), Duration.ofMillis(1)).breaker(1, Duration.ofSeconds(1))
+                .healthInterval(Duration.ofMinutes(10)), now);
+        a.refuseNext = 1;
+        a.retryAfter = "3"; // its retry waits 3 s of real time: long enough to open the circuit and move the clock
+        CompletableFuture<float[]> late = client.score(row(1));
+        awaitCondition(() -> a.requests.get() == 1 && client.metrics().inFlight() == 0);
+        a.dropShare = 1;
+        assertThatThrownBy(() -> client.score(row(2)).get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOf(ScoringFailedException.class);
+        a.dropShare = 0;
+        now.addAndGet(TimeUnit.SECONDS.toNanos(20)); // past the open time, and past the first batch's deadline
+        // the retry finds the circuit ready for a trial but its own deadline gone: it must not take the trial
+        assertThatThrownBy(() -> late.get(10, TimeUnit.SECONDS)).cause().hasMessageContaining("deadline");
+        assertThat(client.score(row(5)).get(10, TimeUnit.SECONDS)).containsExactly(5f);
+    }
+
+    @Test
+    void item17_batchesBeyondMaxWaitingFailAtOnceAndAreCounted() throws Exception {
+        FakeNode a = node(22);
+        a.gate = new CompletableFuture<>();
+        ScoringClient client = client(ClientConfig.builder(a.url()).concurrency(1, 1, 1).maxWaiting(2)
+                .healthInterval(Duration.ofMinutes(10)));
+        CompletableFuture<float[]> first = client.score(row(1));
+        awaitCondition(() -> a.requests.get() == 1);
+        CompletableFuture<float[]> second = client.score(row(2));
+        CompletableFuture<float[]> third = client.score(row(3));
+        assertThat(client.metrics().waiting()).isEqualTo(2);
+        assertThatThrownBy(() -> client.score(row(4)).getNow(null)).cause()
+                .isInstanceOf(ClientQueueFullException.class).hasMessageContaining("2 batches wait");
+        assertThat(client.metrics().refusedQueueFull()).isEqualTo(1);
+        a.gate.complete(null);
+        assertThat(first.get(10, TimeUnit.SECONDS)).containsExactly(1f);
+        assertThat(second.get(10, TimeUnit.SECONDS)).containsExactly(2f);
+        assertThat(third.get(10, TimeUnit.SECONDS)).containsExactly(3f);
+    }
+
+    @Test
+    void item17_aHundredThousandWaitersFailThroughTheOpenCircuitWithoutOverflowingTheStack() throws Exception {
+        int waiters = 100_000;
+        FakeNode a = node(23);
+        a.gate = new CompletableFuture<>(); // never opened: the node dies holding the one request in flight
+        ScoringClient client = client(ClientConfig.builder(a.url()).concurrency(1, 1, 1).maxWaiting(waiters)
+                .maxAttempts(1).breaker(1, Duration.ofMinutes(1)).healthInterval(Duration.ofMinutes(10)));
+        CompletableFuture<float[]> held = client.score(row(0));
+        awaitCondition(() -> a.requests.get() == 1);
+        List<CompletableFuture<float[]>> waiting = new ArrayList<>(waiters);
+        for (int i = 0; i < waiters; i++) {
+            waiting.add(client.score(row(i)));
+        }
+        assertThat(client.metrics().waiting()).isEqualTo(waiters);
+        a.kill(); // no answer: the circuit opens, and every waiter is refused on the event loop
+        assertThatThrownBy(() -> held.get(10, TimeUnit.SECONDS)).cause().isInstanceOf(ScoringFailedException.class);
+        CompletableFuture.allOf(waiting.toArray(new CompletableFuture<?>[0])).handle((v, e) -> null)
+                .get(30, TimeUnit.SECONDS);
+        for (CompletableFuture<float[]> f : waiting) {
+            assertThat(f).isCompletedExceptionally();
+        }
+        assertThatThrownBy(() -> waiting.get(waiters - 1).join()).cause().isInstanceOf(CircuitOpenException.class);
+        assertThat(client.metrics().refusedByCircuit()).isEqualTo(waiters);
+        assertThat(client.metrics().inFlight()).isZero();
     }
 
     @Test

@@ -57,6 +57,14 @@ public final class BatchCommand implements Callable<Integer> {
             + "(default: the JVM's trust store).")
     String trustCert;
 
+    @Option(names = "--auth-token-file", paramLabel = "FILE", description = "For servers started with "
+            + "--auth-token-file: the file whose first line is the bearer token (read here, on the driver).")
+    String authTokenFile;
+
+    @Option(names = "--auth-token-env", paramLabel = "NAME", description = "For servers that require a bearer "
+            + "token: the environment variable that holds it (of the driver).")
+    String authTokenEnv;
+
     @Option(names = "--features-col", defaultValue = "features", paramLabel = "COL[,COL...]", description = "An "
             + "array<float>/array<double>/vector column, or a list of numeric columns (default: ${DEFAULT-VALUE}).")
     String featuresCol;
@@ -96,6 +104,13 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace the output if it exists.")
     boolean overwrite;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec; // injected by picocli: its errors go to the caller's writers
+
+    private CommandLine commandLine() {
+        return spec != null ? spec.commandLine() : new CommandLine(this);
+    }
+
     /** The innermost message: Spark wraps a task's exception in several layers of "Job aborted...". */
     static String rootCause(Throwable e) {
         Throwable t = e;
@@ -128,15 +143,19 @@ public final class BatchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!errorMode.equals("fail") && !errorMode.equals("column")) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--error-mode must be fail or column, "
+            throw new CommandLine.ParameterException(commandLine(), "--error-mode must be fail or column, "
                     + "got '" + errorMode + "'");
+        }
+        if (mode.model != null && (authTokenFile != null || authTokenEnv != null)) {
+            throw new CommandLine.ParameterException(commandLine(), "--auth-token-file and --auth-token-env "
+                    + "are for remote scoring (--endpoint)");
         }
         if (mode.model != null && !Files.isRegularFile(Path.of(mode.model))) {
             Log.info("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
         }
         BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
                 protocol, featuresCol, textCol, idCol, threshold, errorMode.equals("column"), batchRows,
-                maxInFlight, partitions, overwrite, trustCert);
+                maxInFlight, partitions, overwrite, trustCert, authTokenFile, authTokenEnv);
         SparkSession spark = session(master, "scoreflow-batch");
         try {
             BatchJob.Summary s = BatchJob.run(spark, o, Log::info);

@@ -44,11 +44,23 @@ public final class BatchJob {
      * @param partitions   0 keeps the input's partitions; else repartition to this many first
      * @param overwrite    replace an existing output
      * @param trustCertificates remote over https: PEM file of certificates to trust, or null
+     * @param authTokenFile remote: file whose first line is the servers' bearer token, or null
+     * @param authTokenEnv  remote: environment variable holding the servers' bearer token, or null
      */
     public record Options(String input, String format, String output, String modelFile, String endpoints,
                           String serverModel, String protocol, String featuresCol, String textCol, String idCol,
                           Double threshold, boolean errorColumn, int batchRows, int maxInFlight, int partitions,
-                          boolean overwrite, String trustCertificates) {
+                          boolean overwrite, String trustCertificates, String authTokenFile, String authTokenEnv) {
+
+        /** Without a bearer token. */
+        public Options(String input, String format, String output, String modelFile, String endpoints,
+                       String serverModel, String protocol, String featuresCol, String textCol, String idCol,
+                       Double threshold, boolean errorColumn, int batchRows, int maxInFlight, int partitions,
+                       boolean overwrite, String trustCertificates) {
+            this(input, format, output, modelFile, endpoints, serverModel, protocol, featuresCol, textCol, idCol,
+                    threshold, errorColumn, batchRows, maxInFlight, partitions, overwrite, trustCertificates, null,
+                    null);
+        }
     }
 
     /** What happened. */
@@ -124,6 +136,12 @@ public final class BatchJob {
             }
             if (o.serverModel() != null) {
                 scorer.setServerModel(o.serverModel());
+            }
+            if (o.authTokenFile() != null) {
+                scorer.setAuthTokenFile(o.authTokenFile());
+            }
+            if (o.authTokenEnv() != null) {
+                scorer.setAuthTokenEnv(o.authTokenEnv());
             }
         } else {
             scorer.setModelPath(o.modelFile());

@@ -17,6 +17,8 @@ import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.Arrays;
 import java.util.Locale;
@@ -30,10 +32,13 @@ import java.util.Locale;
  * <p>Two modes: <b>remote</b> ({@code endpoints} set) sends batches to Scoreflow (or any V2) servers through one
  * shared {@link dev.scoreflow.client.ScoringClient} per executor JVM, balanced, retried and back-pressured;
  * <b>in-process</b> ({@code modelPath} set) runs ONNX Runtime inside the executors, the model loaded once per
- * executor JVM. Usable in a {@code Pipeline}; saved and loaded like any stage (its params are plain values).
+ * executor JVM. Usable in a {@code Pipeline}; saved and loaded like any stage (its params are plain values). Servers
+ * that require a bearer token get it from {@code authTokenFile} or {@code authTokenEnv}, read on the driver: the
+ * stage saves where the token is, never the token.
  */
 public final class ModelScorer extends Transformer implements DefaultParamsWritable {
     private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ModelScorer.class);
 
     private final String uid;
     private final Param<String> featuresCol;
@@ -50,6 +55,8 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
     private final LongParam requestTimeoutMs;
     private final LongParam deadlineMs;
     private final Param<String> trustCertificates;
+    private final Param<String> authTokenFile;
+    private final Param<String> authTokenEnv;
     private transient LongAccumulator rowsScored;
 
     public ModelScorer() {
@@ -78,6 +85,10 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
                 ParamValidators.gtEq(1));
         trustCertificates = new Param<>(this, "trustCertificates", "remote mode, https endpoints: PEM file of "
                 + "certificates to trust, readable on every executor (unset: the JVM's trust store)");
+        authTokenFile = new Param<>(this, "authTokenFile", "remote mode: file whose first line is the bearer token "
+                + "the servers require (scoreflow serve --auth-token-file), read on the driver");
+        authTokenEnv = new Param<>(this, "authTokenEnv", "remote mode: environment variable of the driver that holds "
+                + "the bearer token the servers require");
         setDefault(featuresCol, "features");
         setDefault(scoreCol, "score");
         setDefault(predictionCol, "prediction");
@@ -145,6 +156,29 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
 
     public Param<String> trustCertificates() {
         return trustCertificates;
+    }
+
+    public Param<String> authTokenFile() {
+        return authTokenFile;
+    }
+
+    public Param<String> authTokenEnv() {
+        return authTokenEnv;
+    }
+
+    /**
+     * Remote mode: the servers' bearer token is the first line of this file, read on the driver when the stage
+     * transforms. The stage saves the path, never the token.
+     */
+    public ModelScorer setAuthTokenFile(String v) {
+        set(authTokenFile, v);
+        return this;
+    }
+
+    /** Remote mode: the servers' bearer token is in this environment variable of the driver (saved: its name). */
+    public ModelScorer setAuthTokenEnv(String v) {
+        set(authTokenEnv, v);
+        return this;
     }
 
     public ModelScorer setTrustCertificates(String v) {
@@ -284,7 +318,8 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
                 dataset.schema().fieldIndex($(featuresCol)),
                 isDefined(threshold) ? (Double) $(threshold) : null,
                 isDefined(errorCol),
-                isDefined(trustCertificates) ? $(trustCertificates) : null);
+                isDefined(trustCertificates) ? $(trustCertificates) : null,
+                bearerToken(isDefined(endpoints)));
         if (settings.remote()) {
             settings.clientConfig(); // validates the endpoints on the driver, before any task starts
         }
@@ -294,6 +329,22 @@ public final class ModelScorer extends Transformer implements DefaultParamsWrita
         // Spark's internal-row entry point: rows go in and out in Spark's binary form (see PartitionScorer)
         return ((org.apache.spark.sql.classic.SparkSession) df.sparkSession())
                 .internalCreateDataFrame(scored.rdd(), out, false);
+    }
+
+    /** The bearer token from authTokenFile or authTokenEnv (remote mode only), or null. */
+    private String bearerToken(boolean remote) {
+        String file = isDefined(authTokenFile) ? $(authTokenFile) : null;
+        String env = isDefined(authTokenEnv) ? $(authTokenEnv) : null;
+        if (!remote && (file != null || env != null)) {
+            throw new IllegalArgumentException("authTokenFile and authTokenEnv are for remote scoring (endpoints)");
+        }
+        String token = AuthToken.resolve(file, env, System::getenv, "authTokenFile", "authTokenEnv");
+        if (remote) {
+            LOG.info("scoring through {} ({} protocol{})", $(endpoints), $(protocol), token == null
+                    ? ", no bearer token" : ", bearer token from " + (file != null ? "file " + file
+                    : "environment variable " + env));
+        }
+        return token;
     }
 
     @Override

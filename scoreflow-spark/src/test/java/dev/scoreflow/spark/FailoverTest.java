@@ -51,7 +51,7 @@ class FailoverTest {
 
             // the driver is the executor in local mode: its shared client is the one the tasks use
             ClientMetrics metrics = ScoringClients.shared(new ScoringSettings(endpoints, null, "seed", null, 500, 4,
-                    30_000, 300_000, 0, null, false, null).clientConfig()).metrics();
+                    30_000, 300_000, 0, null, false, null, null).clientConfig()).metrics();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (metrics.rows() < N / 3 && !job.isDone()) {
                 assertThat(System.nanoTime()).as("a third of the rows within 120 s").isLessThan(deadline);

@@ -18,9 +18,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -184,6 +186,49 @@ class ModelScorerTest {
         assertThat(out.get(1).getInt(out.get(1).fieldIndex("prediction"))).isEqualTo(0); // not English
         assertThat(((ModelScorer) loaded.stages()[1]).getOrDefault(((ModelScorer) loaded.stages()[1]).threshold()))
                 .isEqualTo(0.5);
+    }
+
+    @Test
+    void item21_scoresThroughAServerRequiringABearerTokenFromAFileOrTheEnvironmentAndFailsWith401Without(
+            @TempDir Path dir) throws Exception {
+        String token = "env-t0ken-for-tests"; // also SCOREFLOW_TEST_TOKEN in this JVM's environment (the POM sets it)
+        assertThat(System.getenv("SCOREFLOW_TEST_TOKEN")).isEqualTo(token);
+        ScoringServer secured = SparkFixtures.server(b -> b.authToken(token));
+        try {
+            Path tokenFile = dir.resolve("token.txt");
+            Files.writeString(tokenFile, token + "\n");
+            int n = 3000;
+            Dataset<Row> in = SparkFixtures.rows(spark, Arrays.copyOf(flat, n * SparkFixtures.FEATURES), 2);
+            String url = secured.uri().toString();
+            for (ModelScorer scorer : List.of(new ModelScorer().setEndpoints(url).setAuthTokenFile(tokenFile.toString()),
+                    new ModelScorer().setEndpoints(url).setAuthTokenEnv("SCOREFLOW_TEST_TOKEN").setProtocol("v2")
+                            .setServerModel("example"))) {
+                List<Row> out = scorer.transform(in).collectAsList();
+                assertThat(out).hasSize(n);
+                for (Row r : out) {
+                    int id = (int) r.getLong(0);
+                    assertThat(r.getFloat(2)).isCloseTo(expected[id], offset(TestModels.tolerance(expected[id])));
+                }
+            }
+            assertThatThrownBy(() -> new ModelScorer().setEndpoints(url).transform(in).collectAsList())
+                    .hasStackTraceContaining("HTTP 401")
+                    .hasStackTraceContaining("requires a bearer token and none was sent");
+            assertThatThrownBy(() -> new ModelScorer().setEndpoints(url).setAuthTokenEnv("SCOREFLOW_NO_SUCH_VAR")
+                    .transform(in)).hasMessageContaining("SCOREFLOW_NO_SUCH_VAR is not set");
+
+            // a saved stage keeps where the token is, never the token
+            String saved = dir.resolve("stage").toString();
+            new ModelScorer().setEndpoints(url).setAuthTokenFile(tokenFile.toString()).write().save(saved);
+            try (var files = Files.walk(Path.of(saved))) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    assertThat(Files.readAllBytes(f)).asString(java.nio.charset.StandardCharsets.ISO_8859_1)
+                            .as("%s", f).doesNotContain(token);
+                }
+            }
+            assertThat(ModelScorer.load(saved).transform(in).count()).isEqualTo(n);
+        } finally {
+            secured.shutdown(Duration.ofSeconds(5));
+        }
     }
 
     @Test

@@ -60,9 +60,14 @@ final class SparkFixtures {
     }
 
     static ScoringServer server() {
+        return server(b -> b);
+    }
+
+    /** The example model's server, with {@code custom} applied to its builder (a bearer token, say). */
+    static ScoringServer server(java.util.function.UnaryOperator<ScoringServer.Builder> custom) {
         ModelRepository repo = ModelRepository.builder().threads(new ThreadBudget(2, 1))
                 .model("example", EXAMPLE).build();
-        return ScoringServer.builder(repo).port(0).host("127.0.0.1").start();
+        return custom.apply(ScoringServer.builder(repo).port(0).host("127.0.0.1")).start();
     }
 
     static final StructType SCHEMA = new StructType()
