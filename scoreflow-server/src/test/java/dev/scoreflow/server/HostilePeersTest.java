@@ -120,7 +120,10 @@ class HostilePeersTest {
             CompletableFuture<Boolean> stopped = CompletableFuture.supplyAsync(
                     () -> f.server.shutdown(Duration.ofSeconds(30)));
             await("draining", f.server.service::draining);
-            await("the port is closed", () -> {
+            Response ready = probe.send("GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n").read();
+            assertThat(ready.status()).isEqualTo(503);
+            assertThat(ready.closes()).isTrue();
+            await("the port is closed, after the linger", () -> {
                 try (Socket s = new Socket()) {
                     s.connect(new InetSocketAddress("127.0.0.1", f.server.port()), 1000);
                     return false;
@@ -128,9 +131,6 @@ class HostilePeersTest {
                     return true;
                 }
             });
-            Response ready = probe.send("GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n").read();
-            assertThat(ready.status()).isEqualTo(503);
-            assertThat(ready.closes()).isTrue();
             for (RawClient c : uploads) { // the rest of each upload arrives after the shutdown began
                 c.send(zeros(50 * ROW));
             }
