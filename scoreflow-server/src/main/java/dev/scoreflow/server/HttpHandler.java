@@ -168,7 +168,7 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 return post(method, v2::index);
             }
             if (n == 4 && p.get(1).equals("models") && p.get(3).equals("load")) {
-                return post(method, () -> v2.load(p.get(2)));
+                return post(method, () -> v2.load(p.get(2), ex.body()));
             }
             if (n == 4 && p.get(1).equals("models") && p.get(3).equals("unload")) {
                 return post(method, () -> v2.unload(p.get(2)));
