@@ -96,6 +96,7 @@ public final class ScoringServer implements AutoCloseable {
                             p.addLast(ssl.newHandler(ch.alloc()));
                         }
                         p.addLast(new HttpServerCodec(4096, 16384, 65536));
+                        p.addLast(new RequestDecompressor(maxBody)); // before the limits: they count inflated bytes
                         p.addLast(new BodyLimits.Budget(budget, bodyBudget, metrics));
                         p.addLast(new BodyLimits.Aggregator(maxBody));
                         p.addLast(new HttpHandler(ScoringServer.this));

@@ -117,6 +117,11 @@ final class V2Endpoint {
 
     /** {@code POST /v2/models/{name}[/versions/{v}]/infer}. */
     CompletableFuture<Answer> infer(Exchange ex, String name, String version) {
+        String encoding = RequestDecompressor.refusal(ex.request.headers());
+        if (encoding != null) {
+            return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+                    encoding)).about(name, "v2", 0));
+        }
         String type = ex.mediaType();
         if (type != null && !JSON_TYPES.contains(type) && !type.endsWith("+json")) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
