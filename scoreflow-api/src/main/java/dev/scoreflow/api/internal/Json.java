@@ -378,7 +378,11 @@ public final class Json {
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    boolean pairedSurrogate = Character.isHighSurrogate(c) ? i + 1 < s.length()
+                            && Character.isLowSurrogate(s.charAt(i + 1))
+                            : Character.isLowSurrogate(c) && i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
+                    if (c < 0x20 || Character.isSurrogate(c) && !pairedSurrogate) {
+                        // a lone surrogate has no UTF-8 form: escaped, it reads back as the same char
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);
