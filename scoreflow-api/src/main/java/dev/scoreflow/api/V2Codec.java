@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +25,14 @@ public final class V2Codec {
     /** The header that carries the JSON length when binary tensors follow it. */
     public static final String HEADER_LENGTH = "Inference-Header-Content-Length";
 
+    /** The protocol's datatypes; anything else is refused by name. */
+    private static final List<String> DATATYPES = List.of("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8",
+            "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BF16", "BYTES");
+    /** Datatypes whose JSON data is read as float32. */
     private static final Set<String> NUMERIC = Set.of("FP32", "FP64", "FP16", "INT8", "INT16", "INT32", "INT64",
             "UINT8", "UINT16", "UINT32", "UINT64");
+    /** 2^53: the largest integer a JSON number (a double) holds exactly. */
+    private static final double MAX_SAFE_INTEGER = 9.007199254740992E15;
 
     private V2Codec() {
     }
@@ -35,7 +42,12 @@ public final class V2Codec {
     /**
      * Decodes a request body.
      *
-     * @param body         the whole body (its remaining bytes)
+     * <p>Every value the codec reads is checked: a parameter of the wrong type, an unknown datatype, a negative or
+     * oversized shape, data whose count or nesting does not match the shape, or binary sizes that do not add up
+     * raise a {@link BadInputException} naming the tensor, the parameter and the value. Nothing is allocated in
+     * proportion to a declared shape before the data has been found to match it.
+     *
+     * @param body         the whole body (its remaining bytes), after any content decoding
      * @param headerLength the {@code Inference-Header-Content-Length} value, or -1 if the header was absent
      */
     public static InferenceRequest decodeRequest(ByteBuffer body, long headerLength) {
@@ -53,10 +65,14 @@ public final class V2Codec {
         int jsonLength = headerLength < 0 ? body.remaining() : (int) headerLength;
         ByteBuffer json = body.duplicate().limit(body.position() + jsonLength);
         ByteBuffer binary = body.duplicate().position(body.position() + jsonLength).slice();
-        Map<String, Object> root = Json.parseObject(json, "the inference request");
+        Map<String, Object> root = headerLength < 0 ? parseWithoutHeader(json) : Json.parseObject(json,
+                "the inference request");
 
         String id = optString(root, "id", "request");
-        Map<String, Object> parameters = optObject(root, "parameters", "request");
+        Map<String, Object> parameters = parameters(root, "request");
+        checkBoolean(parameters, "binary_data_output", "request");
+        checkInteger(parameters, "timeout", 1, "request", "a positive integer of microseconds");
+        checkInteger(parameters, "priority", 0, "request", "a non-negative integer");
         List<Object> rawInputs = requireList(root, "inputs", "request");
         if (rawInputs.isEmpty()) {
             throw new BadInputException("request: 'inputs' is empty");
@@ -67,14 +83,16 @@ public final class V2Codec {
             Map<String, Object> in = asObject(rawInputs.get(i), "inputs[" + i + "]");
             String name = requireString(in, "name", "inputs[" + i + "]");
             String where = "input '" + name + "'";
-            String datatype = requireString(in, "datatype", where);
+            String datatype = datatype(in, where);
             List<Long> shape = shape(in.get("shape"), where);
             long count = product(shape, where);
             int[] dims = matrixDims(shape, where);
-            Map<String, Object> params = optObject(in, "parameters", where);
+            Map<String, Object> params = parameters(in, where);
+            refuseSharedMemory(params, where);
             Object binarySize = params.get("binary_data_size");
             FloatMatrix data;
             if (binarySize != null) {
+                long size = nonNegativeLong(binarySize, where + ": parameter 'binary_data_size'");
                 if (headerLength < 0) {
                     throw new BadInputException(where + " has binary_data_size but the request has no "
                             + HEADER_LENGTH + " header");
@@ -82,12 +100,12 @@ public final class V2Codec {
                 if (in.containsKey("data")) {
                     throw new BadInputException(where + " has both binary_data_size and data");
                 }
-                long size = nonNegativeLong(binarySize, where + " binary_data_size");
                 if (!datatype.equals("FP32")) {
                     throw new BadInputException(where + ": binary data must be FP32, got " + datatype);
                 }
-                if (size != 4 * count) {
-                    throw new BadInputException(where + ": shape " + shape + " needs " + 4 * count
+                long needed = bytes(count, 4, shape, where);
+                if (size != needed) {
+                    throw new BadInputException(where + ": shape " + shape + " needs " + needed
                             + " bytes of FP32, binary_data_size is " + size);
                 }
                 if (binaryUsed + size > binary.remaining()) {
@@ -101,11 +119,10 @@ public final class V2Codec {
                 if (!NUMERIC.contains(datatype)) {
                     throw new BadInputException(where + ": datatype " + datatype + " is not numeric; expected FP32");
                 }
-                Object raw = in.get("data");
-                if (raw == null) {
+                if (!in.containsKey("data")) {
                     throw new BadInputException(where + " has neither data nor binary_data_size");
                 }
-                float[] values = flatten(raw, count, where);
+                float[] values = floats(in.get("data"), shape, count, datatype, false, where);
                 data = FloatMatrix.of(values, dims[0], dims[1]);
             }
             inputs.add(new InferInput(name, datatype, shape, data));
@@ -118,17 +135,99 @@ public final class V2Codec {
         Object rawOutputs = root.get("outputs");
         if (rawOutputs != null) {
             List<Object> list = asList(rawOutputs, "request 'outputs'");
+            Set<String> seen = new HashSet<>();
             for (int i = 0; i < list.size(); i++) {
                 Map<String, Object> o = asObject(list.get(i), "outputs[" + i + "]");
                 String name = requireString(o, "name", "outputs[" + i + "]");
-                Object b = optObject(o, "parameters", "output '" + name + "'").get("binary_data");
-                if (b != null && !(b instanceof Boolean)) {
-                    throw new BadInputException("output '" + name + "': binary_data must be a boolean");
+                String where = "output '" + name + "'";
+                if (!seen.add(name)) {
+                    throw new BadInputException(where + " is asked for twice");
                 }
-                outputs.add(new RequestedOutput(name, (Boolean) b));
+                Map<String, Object> params = parameters(o, where);
+                refuseSharedMemory(params, where);
+                if (params.containsKey("classification")) {
+                    throw new BadInputException(where + ": parameter 'classification' is not supported (the"
+                            + " classification extension is not offered), got " + show(params.get("classification")));
+                }
+                checkBoolean(params, "binary_data", where);
+                outputs.add(new RequestedOutput(name, (Boolean) params.get("binary_data")));
             }
         }
         return new InferenceRequest(id, parameters, inputs, outputs);
+    }
+
+    /**
+     * Parses the JSON of a body sent without {@code Inference-Header-Content-Length}. If bytes follow a complete
+     * JSON object whose inputs declare {@code binary_data_size}, the header is what is missing, and the message
+     * says so rather than "malformed JSON".
+     */
+    private static Map<String, Object> parseWithoutHeader(ByteBuffer json) {
+        try {
+            return Json.parseObject(json, "the inference request");
+        } catch (BadInputException e) {
+            ByteBuffer b = json.duplicate();
+            Object prefix;
+            try {
+                prefix = Json.parsePrefix(b);
+            } catch (BadInputException notEvenAPrefix) {
+                throw e;
+            }
+            if (b.hasRemaining() && declaresBinaryData(prefix)) {
+                throw new BadInputException("the JSON ends at byte " + (b.position() - json.position()) + " and "
+                        + b.remaining() + " bytes of binary data follow it, but the request has no " + HEADER_LENGTH
+                        + " header: send it with the JSON length when inputs have binary_data_size");
+            }
+            throw e;
+        }
+    }
+
+    private static boolean declaresBinaryData(Object root) {
+        if (root instanceof Map<?, ?> m && m.get("inputs") instanceof List<?> inputs) {
+            for (Object in : inputs) {
+                if (in instanceof Map<?, ?> i && i.get("parameters") instanceof Map<?, ?> p
+                        && p.containsKey("binary_data_size")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Decodes the body of Triton's repository extension {@code POST v2/repository/models/{name}/load}: empty, or
+     * a JSON object whose only key is {@code parameters}. Scoreflow reads a model's settings from its
+     * {@code model.json}, so it takes no load parameters: Triton's {@code config} and {@code file:...} are refused
+     * rather than ignored.
+     *
+     * @return the load parameters (always empty today)
+     * @throws BadInputException if the body is not such an object, naming the key or parameter
+     */
+    public static Map<String, Object> decodeLoadRequest(ByteBuffer body) {
+        ByteBuffer b = body.duplicate();
+        while (b.hasRemaining() && Character.isWhitespace(b.get(b.position()))) {
+            b.get();
+        }
+        if (!b.hasRemaining()) {
+            return Map.of();
+        }
+        Map<String, Object> root = Json.parseObject(body, "the load request");
+        for (String key : root.keySet()) {
+            if (!key.equals("parameters")) {
+                throw new BadInputException("load request: unknown key " + show(key) + "; the body may only hold"
+                        + " 'parameters'");
+            }
+        }
+        Map<String, Object> parameters = parameters(root, "load request");
+        for (Map.Entry<String, Object> p : parameters.entrySet()) {
+            String why = p.getKey().equals("config")
+                    ? "Scoreflow reads a model's settings from models/{name}/{version}/model.json"
+                    : p.getKey().startsWith("file:")
+                    ? "model files are read from the repository directory, not uploaded"
+                    : "this server takes no load parameters";
+            throw new BadInputException("load request: parameter " + show(p.getKey()) + " is not supported ("
+                    + why + "), got " + show(p.getValue()));
+        }
+        return parameters;
     }
 
     /**
@@ -213,13 +312,16 @@ public final class V2Codec {
         return new V2Message(Json.write(root).getBytes(StandardCharsets.UTF_8), binary);
     }
 
-    /** Decodes a response body; {@code headerLength} is -1 when the header was absent. */
+    /**
+     * Decodes a response body; {@code headerLength} is -1 when the header was absent. JSON {@code null} in
+     * floating-point data reads as NaN (the encoder writes non-finite values so, as JSON has no NaN).
+     */
     public static InferenceResponse decodeResponse(ByteBuffer body, long headerLength) {
-        int jsonLength = headerLength < 0 ? body.remaining() : (int) headerLength;
-        if (jsonLength > body.remaining()) {
+        if (headerLength > body.remaining()) {
             throw new BadInputException(HEADER_LENGTH + " is " + headerLength + " but the body has only "
                     + body.remaining() + " bytes");
         }
+        int jsonLength = headerLength < 0 ? body.remaining() : (int) headerLength;
         Map<String, Object> root = Json.parseObject(body.duplicate().limit(body.position() + jsonLength),
                 "the inference response");
         ByteBuffer binary = body.duplicate().position(body.position() + jsonLength).slice()
@@ -230,45 +332,45 @@ public final class V2Codec {
             Map<String, Object> o = asObject(raw.get(i), "outputs[" + i + "]");
             String name = requireString(o, "name", "outputs[" + i + "]");
             String where = "output '" + name + "'";
-            String datatype = requireString(o, "datatype", where);
+            String datatype = datatype(o, where);
             List<Long> shape = shape(o.get("shape"), where);
-            int count = Math.toIntExact(product(shape, where));
-            Object size = optObject(o, "parameters", where).get("binary_data_size");
+            long count = product(shape, where);
+            Object size = parameters(o, where).get("binary_data_size");
             boolean isInt = datatype.startsWith("INT") || datatype.startsWith("UINT") || datatype.equals("BOOL");
             Object data;
             if (size != null) {
                 if (!datatype.equals("FP32") && !datatype.equals("INT32")) {
                     throw new BadInputException(where + ": binary " + datatype + " is not supported");
                 }
-                int n = Math.toIntExact(nonNegativeLong(size, where + " binary_data_size"));
-                if (n != 4 * count || binary.remaining() < n) {
+                long n = nonNegativeLong(size, where + ": parameter 'binary_data_size'");
+                long needed = bytes(count, 4, shape, where);
+                if (n != needed || binary.remaining() < n) {
                     throw new BadInputException(where + ": binary_data_size " + n + " does not fit shape " + shape
                             + " or the " + binary.remaining() + " bytes left");
                 }
-                ByteBuffer slice = binary.slice().limit(n).order(ByteOrder.LITTLE_ENDIAN);
-                binary.position(binary.position() + n);
+                ByteBuffer slice = binary.slice().limit((int) n).order(ByteOrder.LITTLE_ENDIAN);
+                binary.position(binary.position() + (int) n);
                 if (datatype.equals("FP32")) {
-                    float[] f = new float[count];
+                    float[] f = new float[(int) count];
                     slice.asFloatBuffer().get(f);
                     data = f;
                 } else {
-                    int[] v = new int[count];
+                    int[] v = new int[(int) count];
                     slice.asIntBuffer().get(v);
                     data = v;
                 }
+            } else if (isInt) {
+                data = ints(o.get("data"), shape, count, datatype, where);
+            } else if (NUMERIC.contains(datatype)) {
+                data = floats(o.get("data"), shape, count, datatype, true, where);
             } else {
-                float[] f = flatten(o.get("data"), count, where);
-                if (isInt) {
-                    int[] v = new int[count];
-                    for (int k = 0; k < count; k++) {
-                        v[k] = (int) f[k];
-                    }
-                    data = v;
-                } else {
-                    data = f;
-                }
+                throw new BadInputException(where + ": datatype " + datatype + " is not numeric");
             }
             outputs.add(new InferOutput(name, data instanceof int[] ? "INT32" : "FP32", shape, data, size != null));
+        }
+        if (binary.hasRemaining()) {
+            throw new BadInputException("the outputs declare " + binary.position() + " bytes of binary data but "
+                    + binary.limit() + " bytes follow the JSON header");
         }
         return new InferenceResponse(requireString(root, "model_name", "response"),
                 optString(root, "model_version", "response"), optString(root, "id", "response"), outputs);
@@ -276,50 +378,154 @@ public final class V2Codec {
 
     // ------------------------------------------------------------------ helpers
 
-    private static float[] flatten(Object raw, long count, String where) {
-        if (!(raw instanceof List)) {
+    /** The datatype of a tensor: one of the protocol's, named exactly. */
+    private static String datatype(Map<String, Object> tensor, String where) {
+        String datatype = requireString(tensor, "datatype", where);
+        if (!DATATYPES.contains(datatype)) {
+            throw new BadInputException(where + ": unknown datatype " + show(datatype) + "; the protocol's are "
+                    + DATATYPES);
+        }
+        return datatype;
+    }
+
+    /** Bytes of {@code count} elements of {@code width} bytes, refused if they could not be addressed. */
+    private static long bytes(long count, int width, List<Long> shape, String where) {
+        if (count > Integer.MAX_VALUE / width) {
+            throw new BadInputException(where + ": shape " + shape + " is too large for one request ("
+                    + count + " values)");
+        }
+        return count * width;
+    }
+
+    /**
+     * Checks that JSON tensor data matches the shape, flat ({@code [1,2,3,4]}) or nested to the shape's rank
+     * ({@code [[1,2],[3,4]]}), and returns the number of values; allocates nothing, so a shape that claims far more
+     * values than the body holds is refused before anything is sized by it.
+     */
+    private static int checkData(Object raw, List<Long> shape, long count, String where) {
+        if (!(raw instanceof List<?> top)) {
             throw new BadInputException(where + ": data must be an array, got " + Json.typeName(raw));
         }
-        if (count > Integer.MAX_VALUE) {
-            throw new BadInputException(where + ": " + count + " values are too many for JSON data");
+        boolean flat = true;
+        for (Object o : top) {
+            if (o instanceof List) {
+                flat = false;
+                break;
+            }
         }
-        float[] out = new float[(int) count];
-        int n = flattenInto(raw, out, 0, where, 0);
-        if (n != count) {
-            throw new BadInputException(where + ": shape needs " + count + " values, data has " + n);
+        if (flat) {
+            if (top.size() != count) {
+                throw new BadInputException(where + ": shape " + shape + " needs " + count + " values, data has "
+                        + top.size());
+            }
+            return top.size();
         }
+        checkNested(top, shape, 0, where);
+        return (int) count; // every level matched its dimension, so the values are exactly the shape's count
+    }
+
+    private static void checkNested(List<?> list, List<Long> shape, int depth, String where) {
+        if (depth >= shape.size() || list.size() != shape.get(depth)) {
+            throw new BadInputException(where + ": nested data does not match shape " + shape + ": a list at depth "
+                    + depth + " has " + list.size() + " values" + (depth < shape.size()
+                    ? ", the shape says " + shape.get(depth) : ", deeper than the shape"));
+        }
+        boolean last = depth == shape.size() - 1;
+        for (Object o : list) {
+            if (o instanceof List<?> inner) {
+                if (last) {
+                    throw new BadInputException(where + ": nested data is deeper than shape " + shape);
+                }
+                checkNested(inner, shape, depth + 1, where);
+            } else if (!last) {
+                throw new BadInputException(where + ": nested data does not match shape " + shape + ": found "
+                        + show(o) + " at depth " + depth + " where a list of " + shape.get(depth + 1)
+                        + " values belongs");
+            }
+        }
+    }
+
+    /** JSON data as float32; {@code nullIsNaN} reads JSON null (how non-finite values are written) as NaN. */
+    private static float[] floats(Object raw, List<Long> shape, long count, String datatype, boolean nullIsNaN,
+                                  String where) {
+        float[] out = new float[checkData(raw, shape, count, where)];
+        double[] range = integerRange(datatype);
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof Double d) {
+                out[i] = d.floatValue();
+                if (range != null && (d != Math.rint(d) || d < range[0] || d >= range[1])) {
+                    throw new BadInputException(where + ": data[" + i + "] is " + show(d) + ", not a " + datatype
+                            + " value");
+                }
+            } else if (v == null && nullIsNaN) {
+                out[i] = Float.NaN;
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected a number"
+                        + (v == null ? " (JSON has no NaN or infinity: send those as binary data)" : ""));
+            }
+        });
         return out;
     }
 
-    private static int flattenInto(Object raw, float[] out, int at, String where, int depth) {
+    /** JSON data of an integer or BOOL datatype as int32. */
+    private static int[] ints(Object raw, List<Long> shape, long count, String datatype, String where) {
+        int[] out = new int[checkData(raw, shape, count, where)];
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof Boolean b && datatype.equals("BOOL")) {
+                out[i] = b ? 1 : 0;
+            } else if (v instanceof Double d && d == Math.rint(d) && d >= Integer.MIN_VALUE
+                    && d <= Integer.MAX_VALUE) {
+                out[i] = d.intValue();
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected "
+                        + (datatype.equals("BOOL") ? "a boolean" : "an integer that fits in 32 bits"));
+            }
+        });
+        return out;
+    }
+
+    private static void forEachValue(Object raw, java.util.function.Consumer<Object> action) {
         if (raw instanceof List<?> list) {
             for (Object o : list) {
-                at = flattenInto(o, out, at, where, depth + 1);
+                forEachValue(o, action);
             }
-            return at;
-        }
-        float v;
-        if (raw instanceof Double d) {
-            v = d.floatValue();
-        } else if (raw instanceof Boolean b) {
-            v = b ? 1f : 0f;
         } else {
-            throw new BadInputException(where + ": data holds " + Json.typeName(raw) + ", expected numbers");
+            action.accept(raw);
         }
-        if (at < out.length) {
-            out[at] = v;
-        }
-        return at + 1;
+    }
+
+    /** The values an integer datatype holds, as [min, max + 1); null for the other datatypes. */
+    private static double[] integerRange(String datatype) {
+        return switch (datatype) {
+            case "INT8" -> new double[]{-0x1p7, 0x1p7};
+            case "INT16" -> new double[]{-0x1p15, 0x1p15};
+            case "INT32" -> new double[]{-0x1p31, 0x1p31};
+            case "INT64" -> new double[]{-0x1p63, 0x1p63};
+            case "UINT8" -> new double[]{0, 0x1p8};
+            case "UINT16" -> new double[]{0, 0x1p16};
+            case "UINT32" -> new double[]{0, 0x1p32};
+            case "UINT64" -> new double[]{0, 0x1p64};
+            default -> null;
+        };
     }
 
     private static List<Long> shape(Object raw, String where) {
         if (!(raw instanceof List<?> list)) {
             throw new BadInputException(where + ": shape must be an array of non-negative integers, got "
-                    + Json.typeName(raw));
+                    + show(raw));
         }
         List<Long> shape = new ArrayList<>();
         for (Object o : list) {
-            shape.add(nonNegativeLong(o, where + " shape"));
+            if (!(o instanceof Double d) || d < 0 || d != Math.rint(d) || d > MAX_SAFE_INTEGER) {
+                throw new BadInputException(where + ": shape " + show(raw) + " has dimension " + show(o)
+                        + "; dimensions are non-negative integers" + (o instanceof Double d && d == -1
+                        ? " (-1 in model metadata means 'any size'; a request gives the actual size)" : ""));
+            }
+            shape.add(d.longValue());
         }
         return shape;
     }
@@ -350,10 +556,56 @@ public final class V2Codec {
     }
 
     private static long nonNegativeLong(Object o, String what) {
-        if (o instanceof Double d && d >= 0 && d == Math.rint(d) && d <= 9.007199254740992E15) {
+        if (o instanceof Double d && d >= 0 && d == Math.rint(d) && d <= MAX_SAFE_INTEGER) {
             return d.longValue();
         }
-        throw new BadInputException(what + " must be a non-negative integer, got " + Json.write(o));
+        throw new BadInputException(what + " must be a non-negative integer, got " + show(o));
+    }
+
+    /**
+     * The {@code parameters} object of a request, tensor or load request: parameter values are strings, numbers or
+     * booleans.
+     */
+    private static Map<String, Object> parameters(Map<String, Object> m, String where) {
+        Map<String, Object> p = optObject(m, "parameters", where);
+        for (Map.Entry<String, Object> e : p.entrySet()) {
+            Object v = e.getValue();
+            if (!(v instanceof String || v instanceof Double || v instanceof Boolean)) {
+                throw new BadInputException(where + ": parameter " + show(e.getKey()) + " must be a string, number"
+                        + " or boolean, got " + show(v));
+            }
+        }
+        return p;
+    }
+
+    private static void checkBoolean(Map<String, Object> params, String key, String where) {
+        Object v = params.get(key);
+        if (v != null && !(v instanceof Boolean)) {
+            throw new BadInputException(where + ": parameter '" + key + "' must be true or false, got " + show(v));
+        }
+    }
+
+    private static void checkInteger(Map<String, Object> params, String key, long min, String where, String what) {
+        Object v = params.get(key);
+        if (v != null && !(v instanceof Double d && d == Math.rint(d) && d >= min && d <= MAX_SAFE_INTEGER)) {
+            throw new BadInputException(where + ": parameter '" + key + "' must be " + what + ", got " + show(v));
+        }
+    }
+
+    private static void refuseSharedMemory(Map<String, Object> params, String where) {
+        for (String key : params.keySet()) {
+            if (key.startsWith("shared_memory_")) {
+                throw new BadInputException(where + ": parameter '" + key + "' is not supported (the shared-memory"
+                        + " extension is not offered), got " + show(params.get(key)));
+            }
+        }
+    }
+
+    /** A value as JSON for an error message, cut short so a message never echoes a large body. */
+    static String show(Object v) {
+        String s = v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString(d.longValue())
+                : Json.write(v);
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
     }
 
     @SuppressWarnings("unchecked")

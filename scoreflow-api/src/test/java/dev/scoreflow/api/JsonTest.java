@@ -44,6 +44,22 @@ class JsonTest {
     }
 
     @Test
+    void writesLoneSurrogatesEscapedSoTheyReadBack() {
+        String s = "a\ud800b\udc00\ud83d\ude00\ud800";
+        String text = Json.write(s);
+        assertThat(text).isEqualTo("\"a\\ud800b\\udc00\ud83d\ude00\\ud800\"");
+        assertThat(Json.parse(text)).isEqualTo(s);
+    }
+
+    @Test
+    void parsesAValueAtTheStartAndSaysWhereItEnds() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap("{\"a\":[1]} \u0001\u0002".getBytes(
+                java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(Json.parsePrefix(b)).isEqualTo(Map.of("a", List.of(1.0)));
+        assertThat(b.position()).isEqualTo(10);
+    }
+
+    @Test
     void refusesDeepNestingInsteadOfOverflowingTheStack() {
         String deep = "[".repeat(10_000) + "]".repeat(10_000);
         assertThatThrownBy(() -> Json.parse(deep)).isInstanceOf(BadInputException.class)

@@ -258,9 +258,9 @@ final class HttpConnection extends ChannelDuplexHandler {
         }
         if (n > 0) {
             if (body.readableBytes() + (long) n > limits.maxBodyBytes()) {
-                refuse(Answer.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body of more than "
-                        + limits.maxBodyBytes() + " bytes is over the limit (--max-body-bytes); split it into"
-                        + " smaller requests"), true, null);
+                refuse(Answer.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body (inflated, if"
+                        + " compressed) is over the limit of " + limits.maxBodyBytes() + " bytes (--max-body-bytes);"
+                        + " split it into smaller requests"), true, null);
                 return;
             }
             if (!reservation.take(n)) {

@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -77,7 +78,8 @@ final class HttpHandler {
                 return post(method, v2::index);
             }
             if (n == 4 && p.get(1).equals("models") && p.get(3).equals("load")) {
-                return admin(method, () -> v2.load(p.get(2)));
+                ByteBuffer body = ex.body(); // read here; the exchange outlives the admin call
+                return admin(method, () -> v2.load(p.get(2), body));
             }
             if (n == 4 && p.get(1).equals("models") && p.get(3).equals("unload")) {
                 return admin(method, () -> v2.unload(p.get(2)));

@@ -35,6 +35,11 @@ final class SeedEndpoint {
 
     /** Scores the body with model {@code name} (null: the default model), version {@code version} (null: latest). */
     CompletableFuture<Answer> score(Exchange ex, String name, String version) {
+        String encoding = RequestDecompressor.refusal(ex.request.headers());
+        if (encoding != null) {
+            return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+                    encoding)).about(name == null ? "" : name, "seed", 0));
+        }
         String type = ex.mediaType();
         if (type != null && !BINARY_TYPES.contains(type)) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,

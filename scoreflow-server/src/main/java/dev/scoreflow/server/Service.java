@@ -98,6 +98,8 @@ final class Service {
         p.addLast(connection.rawReads());
         p.addLast(new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(4096).setMaxHeaderSize(16384)
                 .setMaxChunkSize(65536), ConnectionLimits.CODEC_PIPELINE_DEPTH));
+        // before the connection's limits, so that they count and limit inflated bytes
+        p.addLast(new RequestDecompressor(limits.maxBodyBytes()));
         p.addLast(connection);
     }
 

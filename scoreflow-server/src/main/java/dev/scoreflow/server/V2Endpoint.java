@@ -37,8 +37,12 @@ import java.util.function.BooleanSupplier;
 final class V2Endpoint {
     static final String SCORE = "score";
     static final String PREDICTION = "prediction";
+    /**
+     * Content types an inference request may have (none at all is accepted too). curl's {@code -d} sends the form
+     * type; Triton reads such a body as JSON, and so does Scoreflow.
+     */
     private static final Set<String> JSON_TYPES = Set.of("application/json", "application/octet-stream",
-            "application/binary", "text/plain");
+            "application/binary", "text/plain", "application/x-www-form-urlencoded");
 
     private final ModelRepository repository;
     private final String serverVersion;
@@ -152,6 +156,11 @@ final class V2Endpoint {
 
     /** {@code POST /v2/models/{name}[/versions/{v}]/infer}. */
     CompletableFuture<Answer> infer(Exchange ex, String name, String version) {
+        String encoding = RequestDecompressor.refusal(ex.request.headers());
+        if (encoding != null) {
+            return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+                    encoding)).about(name, "v2", 0));
+        }
         String type = ex.mediaType();
         if (type != null && !JSON_TYPES.contains(type) && !type.endsWith("+json")) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -226,10 +235,9 @@ final class V2Endpoint {
         if (t == null) {
             return header;
         }
-        if (!(t instanceof Double d) || d <= 0 || d != Math.rint(d)) {
-            throw new BadInputException("parameter 'timeout' must be a positive integer of microseconds, got " + t);
-        }
-        return Math.min(header, ex.startNanos + (long) (d * 1000));
+        // the codec has checked it is a positive integer; a day is as long as any wait here can be
+        long micros = Math.min(((Double) t).longValue(), 86_400_000_000L);
+        return Math.min(header, ex.startNanos + micros * 1000);
     }
 
     private static FullHttpResponse response(ServedModel model, InferenceRequest req, float[] scores) {
@@ -290,7 +298,8 @@ final class V2Endpoint {
     }
 
     /** {@code POST /v2/repository/models/{name}/load}: (re)loads a model from its files. */
-    FullHttpResponse load(String name) {
+    FullHttpResponse load(String name, ByteBuffer body) {
+        V2Codec.decodeLoadRequest(body);
         repository.load(name);
         return Answer.json(HttpResponseStatus.OK, Map.of());
     }

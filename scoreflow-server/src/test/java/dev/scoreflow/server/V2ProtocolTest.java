@@ -148,10 +148,74 @@ class V2ProtocolTest {
         assertThat(get.statusCode()).isEqualTo(405);
         assertThat(get.headers().firstValue("Allow")).contains("POST");
         assertThat(f.post("/v2/models/nope/infer", "{}").statusCode()).isEqualTo(404);
-        HttpResponse<byte[]> form = f.send(HttpRequest.newBuilder(f.uri("/v2/models/example/infer"))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .POST(HttpRequest.BodyPublishers.ofString("a=b")));
-        assertThat(form.statusCode()).isEqualTo(415);
+        HttpResponse<byte[]> xml = f.send(HttpRequest.newBuilder(f.uri("/v2/models/example/infer"))
+                .header("Content-Type", "application/xml")
+                .POST(HttpRequest.BodyPublishers.ofString("<a/>")));
+        assertThat(xml.statusCode()).isEqualTo(415);
+        assertThat(json(xml).get("error").toString()).contains("'application/xml'");
+    }
+
+    private String oneRow() {
+        StringBuilder data = new StringBuilder();
+        Json.write(data, java.util.Arrays.copyOf(rows, 26));
+        return "{\"inputs\":[{\"name\":\"float_input\",\"shape\":[1,26],\"datatype\":\"FP32\",\"data\":" + data
+                + "}]}";
+    }
+
+    @Test
+    void item24_readsCurlsFormTypeAndAMissingContentTypeAsJson() {
+        for (String type : new String[]{"application/x-www-form-urlencoded", null}) {
+            HttpRequest.Builder b = HttpRequest.newBuilder(f.uri("/v2/models/example/infer"))
+                    .POST(HttpRequest.BodyPublishers.ofString(oneRow()));
+            if (type != null) {
+                b.header("Content-Type", type);
+            }
+            HttpResponse<byte[]> r = f.send(b);
+            assertThat(r.statusCode()).as(type + ": " + text(r)).isEqualTo(200);
+            float score = ((float[]) V2Codec.decodeResponse(ByteBuffer.wrap(r.body()), -1).outputs().get(0).data())[0];
+            assertThat(score).isCloseTo(expected[0], within(1e-5f));
+        }
+        // the seed endpoint's binary body would be mangled by curl -d, so it keeps refusing the form type
+        HttpResponse<byte[]> seed = f.put("/models/example/score", new byte[104], "application/x-www-form-urlencoded");
+        assertThat(seed.statusCode()).isEqualTo(415);
+    }
+
+    @Test
+    void item24_answersBinaryDataWithoutTheHeaderLengthSayingWhatIsMissing() {
+        V2Message msg = V2Codec.encodeRequest(null, List.of(new InferInput("float_input", "FP32",
+                List.of(2L, 26L), FloatMatrix.of(java.util.Arrays.copyOf(rows, 52), 2, 26))), List.of(), true, false);
+        HttpResponse<byte[]> r = f.send(HttpRequest.newBuilder(f.uri("/v2/models/example/infer"))
+                .header("Content-Type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(msg.toByteBuffer().array())));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).get("error").toString()).contains("no " + V2Codec.HEADER_LENGTH + " header")
+                .contains("208 bytes of binary data follow").doesNotContain("malformed JSON");
+    }
+
+    @Test
+    void item24_answersBadParameterValuesWith400NamingThem() {
+        HttpResponse<byte[]> r = f.post("/v2/models/example/infer", oneRow().replace("{\"inputs\"",
+                "{\"parameters\":{\"binary_data_output\":\"yes\"},\"inputs\""));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).get("error").toString()).contains("'binary_data_output' must be true or false, got \"yes\"");
+        HttpResponse<byte[]> shape = f.post("/v2/models/example/infer", oneRow().replace("[1,26]", "[-1,26]"));
+        assertThat(shape.statusCode()).isEqualTo(400);
+        assertThat(json(shape).get("error").toString()).contains("has dimension -1");
+    }
+
+    @Test
+    void item24_loadEndpointRefusesABodyItCannotParse() {
+        HttpResponse<byte[]> notJson = f.post("/v2/repository/models/forest/load", "load it please");
+        assertThat(notJson.statusCode()).isEqualTo(400);
+        assertThat(json(notJson).get("error").toString()).contains("malformed JSON");
+        HttpResponse<byte[]> config = f.post("/v2/repository/models/forest/load",
+                "{\"parameters\":{\"config\":\"{\\\"max_batch_size\\\":8}\"}}");
+        assertThat(config.statusCode()).isEqualTo(400);
+        assertThat(json(config).get("error").toString()).contains("parameter \"config\" is not supported");
+        HttpResponse<byte[]> typed = f.post("/v2/repository/models/forest/load", "{\"parameters\":[]}");
+        assertThat(typed.statusCode()).isEqualTo(400);
+        assertThat(f.post("/v2/repository/models/forest/load", "{}").statusCode()).isEqualTo(200);
+        assertThat(f.get("/v2/models/forest/ready").statusCode()).isEqualTo(200);
     }
 
     @Test

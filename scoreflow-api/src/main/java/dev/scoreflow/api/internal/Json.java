@@ -41,6 +41,20 @@ public final class Json {
         return v;
     }
 
+    /**
+     * Parses the one JSON value at the start of {@code utf8} and moves its position past the value and any white
+     * space after it; whatever follows is left unread. Lets a caller that finds bytes after the JSON say what they
+     * are (binary tensors sent without their length header) instead of only "malformed JSON".
+     */
+    public static Object parsePrefix(ByteBuffer utf8) {
+        Json p = new Json(utf8.duplicate());
+        p.skipSpace();
+        Object v = p.value(0);
+        p.skipSpace();
+        utf8.position(p.in.position());
+        return v;
+    }
+
     /** Parses one JSON value from a string. */
     public static Object parse(String text) {
         return parse(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
@@ -187,12 +201,11 @@ public final class Json {
                             throw error("truncated \\u escape");
                         }
                         String hex = utf8(in.position(), in.position() + 4);
-                        in.position(in.position() + 4);
-                        try {
-                            sb.append((char) Integer.parseInt(hex, 16));
-                        } catch (NumberFormatException ex) {
+                        if (!hex.matches("[0-9a-fA-F]{4}")) {
                             throw error("bad \\u escape '" + hex + "'");
                         }
+                        in.position(in.position() + 4);
+                        sb.append((char) Integer.parseInt(hex, 16));
                     }
                     default -> throw error(-1, "bad escape '\\" + (char) e + "'");
                 }
@@ -365,7 +378,11 @@ public final class Json {
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    boolean pairedSurrogate = Character.isHighSurrogate(c) ? i + 1 < s.length()
+                            && Character.isLowSurrogate(s.charAt(i + 1))
+                            : Character.isLowSurrogate(c) && i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
+                    if (c < 0x20 || Character.isSurrogate(c) && !pairedSurrogate) {
+                        // a lone surrogate has no UTF-8 form: escaped, it reads back as the same char
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);
