@@ -1,5 +1,6 @@
 package dev.scoreflow.server;
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import dev.scoreflow.api.ScoreflowException;
 import dev.scoreflow.runtime.BatchObserver;
 import dev.scoreflow.runtime.ModelRepository;
@@ -15,6 +16,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
@@ -22,20 +24,17 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-import javax.net.ssl.SSLException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import com.sun.management.UnixOperatingSystemMXBean;
-import io.netty.channel.group.ChannelGroupFuture;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import java.lang.management.ManagementFactory;
+import javax.net.ssl.SSLException;
 
 /**
  * The HTTP scoring service: the seed binary protocol and the Open Inference Protocol over the models of a
