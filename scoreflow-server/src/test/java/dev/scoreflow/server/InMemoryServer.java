@@ -138,6 +138,24 @@ final class InMemoryServer implements AutoCloseable {
             }
         }
 
+        /** Runs answers handed back within {@code d} (answers computed on inference threads arrive meanwhile). */
+        Conn settleFor(Duration d) {
+            long end = System.nanoTime() + d.toNanos();
+            while (System.nanoTime() < end) {
+                try {
+                    Runnable task = handedBack.poll(5, TimeUnit.MILLISECONDS);
+                    if (task != null) {
+                        task.run();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new AssertionError(e);
+                }
+            }
+            drain();
+            return this;
+        }
+
         String raw() {
             drain();
             return out.toString();
@@ -167,6 +185,16 @@ final class InMemoryServer implements AutoCloseable {
 
         static List<Response> parseAll(String s) {
             List<Response> out = new ArrayList<>();
+            parse(s, out);
+            return out;
+        }
+
+        /** What is left of {@code s} after its complete responses: a partial or malformed answer. */
+        static String leftover(String s) {
+            return s.substring(parse(s, new ArrayList<>()));
+        }
+
+        private static int parse(String s, List<Response> out) {
             int at = 0;
             while (at < s.length()) {
                 int end = s.indexOf("\r\n\r\n", at);
@@ -174,6 +202,9 @@ final class InMemoryServer implements AutoCloseable {
                     break;
                 }
                 String[] lines = s.substring(at, end).split("\r\n");
+                if (!lines[0].matches("HTTP/1\\.1 [1-5][0-9][0-9] [A-Za-z -]+")) {
+                    break;
+                }
                 int status = Integer.parseInt(lines[0].split(" ")[1]);
                 Map<String, String> headers = new LinkedHashMap<>();
                 for (int i = 1; i < lines.length; i++) {
@@ -188,7 +219,7 @@ final class InMemoryServer implements AutoCloseable {
                 out.add(new Response(status, headers, s.substring(end + 4, end + 4 + length)));
                 at = end + 4 + length;
             }
-            return out;
+            return at;
         }
     }
 }
