@@ -4,7 +4,17 @@ import dev.scoreflow.runtime.TestModels;
 import dev.scoreflow.server.InMemoryServer.Response;
 import org.junit.jupiter.api.Test;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -65,6 +75,42 @@ class HostilePeersTest {
             await("the greedy connection was closed", () -> f.server.service.metrics.connections.get() == 0);
             sending.join();
             assertThat(f.get("/v2/health/live").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void item1_overTlsWithATokenUnauthenticatedUploadsHoldNothing() throws Exception {
+        Path tls = TestModels.root().resolve("scoreflow-server/src/test/resources/tls");
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        try (InputStream in = Files.newInputStream(tls.resolve("cert.pem"))) {
+            trust.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        try (ServerFixture f = new ServerFixture(r -> r.model("example", TestModels.example()),
+                s -> s.tls(tls.resolve("cert.pem"), tls.resolve("key.pem")).authToken("s3cret"))) {
+            List<SSLSocket> holders = new ArrayList<>();
+            for (int i = 0; i < 16; i++) { // each declares 64 MiB and sends one byte, without the token
+                SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", f.server.port());
+                s.setSoTimeout(30_000);
+                s.getOutputStream().write(("PUT /score HTTP/1.1\r\nHost: x\r\nContent-Length: " + (64 << 20)
+                        + "\r\n\r\nx").getBytes(StandardCharsets.ISO_8859_1));
+                s.getOutputStream().flush();
+                holders.add(s);
+            }
+            for (SSLSocket s : holders) {
+                byte[] head = s.getInputStream().readNBytes(12);
+                assertThat(new String(head, StandardCharsets.ISO_8859_1)).isEqualTo("HTTP/1.1 401");
+                s.close();
+            }
+            assertThat(f.server.service.budget.inUse()).isZero();
+            HttpResponse<byte[]> ready = HttpClient.newBuilder().sslContext(ssl).build().send(
+                    java.net.http.HttpRequest.newBuilder(f.uri("/v2/health/ready")).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(ready.statusCode()).isEqualTo(200);
         }
     }
 
