@@ -6,15 +6,10 @@ import org.junit.jupiter.api.Test;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -80,16 +75,8 @@ class HostilePeersTest {
 
     @Test
     void item1_overTlsWithATokenUnauthenticatedUploadsHoldNothing() throws Exception {
-        Path tls = TestModels.root().resolve("scoreflow-server/src/test/resources/tls");
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        try (InputStream in = Files.newInputStream(tls.resolve("cert.pem"))) {
-            trust.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(trust);
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(null, tmf.getTrustManagers(), null);
+        Path tls = ServerFixture.TLS;
+        SSLContext ssl = ServerFixture.trustingTestCertificate();
         try (ServerFixture f = new ServerFixture(r -> r.model("example", TestModels.example()),
                 s -> s.tls(tls.resolve("cert.pem"), tls.resolve("key.pem")).authToken("s3cret"))) {
             List<SSLSocket> holders = new ArrayList<>();

@@ -126,15 +126,7 @@ final class InMemoryServer implements AutoCloseable {
                 if (System.nanoTime() > end) {
                     throw new AssertionError("expected " + n + " responses, got " + r.size() + ":\n" + out);
                 }
-                try {
-                    Runnable task = handedBack.poll(10, TimeUnit.MILLISECONDS);
-                    if (task != null) {
-                        task.run();
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new AssertionError(e);
-                }
+                runHandedBack();
             }
         }
 
@@ -142,18 +134,23 @@ final class InMemoryServer implements AutoCloseable {
         Conn settleFor(Duration d) {
             long end = System.nanoTime() + d.toNanos();
             while (System.nanoTime() < end) {
-                try {
-                    Runnable task = handedBack.poll(5, TimeUnit.MILLISECONDS);
-                    if (task != null) {
-                        task.run();
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new AssertionError(e);
-                }
+                runHandedBack();
             }
             drain();
             return this;
+        }
+
+        /** Runs one answer handed back from an inference thread, waiting for it up to 5 ms. */
+        private void runHandedBack() {
+            try {
+                Runnable task = handedBack.poll(5, TimeUnit.MILLISECONDS);
+                if (task != null) {
+                    task.run();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
         }
 
         String raw() {

@@ -4,15 +4,10 @@ import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.Test;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
-import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +18,7 @@ import static org.assertj.core.api.Assertions.within;
 
 /** Bearer-token auth, TLS from PEM files, and graceful shutdown, over real sockets. */
 class SecurityAndLifecycleTest {
-    private static final Path TLS = TestModels.root().resolve("scoreflow-server/src/test/resources/tls");
+    private static final Path TLS = ServerFixture.TLS;
 
     @Test
     void requiresTheBearerTokenExceptOnHealth() {
@@ -45,15 +40,7 @@ class SecurityAndLifecycleTest {
 
     @Test
     void servesHttpsFromPemFiles() throws Exception {
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        try (InputStream in = Files.newInputStream(TLS.resolve("cert.pem"))) {
-            trust.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(trust);
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(null, tmf.getTrustManagers(), null);
+        SSLContext ssl = ServerFixture.trustingTestCertificate();
         HttpClient https = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build();
         try (ServerFixture f = new ServerFixture(r -> r.model("example", TestModels.example()),
                 s -> s.tls(TLS.resolve("cert.pem"), TLS.resolve("key.pem")), https)) {

@@ -6,7 +6,14 @@ import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.TestModels;
 import dev.scoreflow.runtime.ThreadBudget;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -38,6 +45,27 @@ final class ServerFixture implements AutoCloseable {
         settings.accept(sb);
         this.server = sb.start();
         this.client = client;
+    }
+
+    /** The test certificate and key (cert.pem, key.pem), for servers that speak TLS. */
+    static final Path TLS = TestModels.root().resolve("scoreflow-server/src/test/resources/tls");
+
+    /** A client TLS context that trusts the test certificate. */
+    static SSLContext trustingTestCertificate() {
+        try {
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            try (InputStream in = Files.newInputStream(TLS.resolve("cert.pem"))) {
+                trust.setCertificateEntry("test", CertificateFactory.getInstance("X.509").generateCertificate(in));
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            return ssl;
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust the test certificate", e);
+        }
     }
 
     /** The example model (26 features, threshold 0.5) and the forest (20 features). */
