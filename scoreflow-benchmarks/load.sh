@@ -12,6 +12,7 @@
 #   DURATION=5 CASES="1000:32" load.sh           # a quick look
 # Knobs: DURATION (s per case, 10) WARMUP (s of load before the cases, 20) MODELS ("logreg mlp") CASES ("1:32 100:32 1000:8 1000:32 1000:128 1000:256 ...")
 #        SEED_DIR (writable copy of the seed baseline, /tmp/seed-baseline) SKIP_SEED=1 SKIP_BARE=1 JAVA_HOME
+#        BEFORE=/path/to/an/earlier/checkout (built with its ./scoreflow): also runs that build ("scoreflow-before")
 # Results: scoreflow-benchmarks/results/<timestamp>/{load.kv,inprocess.txt,summary.md}; the summary is printed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +34,7 @@ JFLAGS="--enable-native-access=ALL-UNNAMED -Xms1g -Xmx2g"
 
 { echo "date: $(date -Is)"; echo "cpus: $(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
   echo "java: $("$JAVA" -version 2>&1 | head -1)"; echo "wrk: $(wrk -v 2>&1 | head -1)"
-  echo "DURATION=$DURATION CASES=$CASES"; echo "load before start: $(cat /proc/loadavg)"
+  echo "DURATION=$DURATION CASES=$CASES BEFORE=${BEFORE:-}"; echo "load before start: $(cat /proc/loadavg)"
   echo "other processes using CPU at start:"; ps -eo pcpu,comm --sort=-pcpu | head -6; } > "$RES/env.txt"
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
@@ -84,6 +85,15 @@ for model in $MODELS; do
   wait_port $PORT_SF || { echo "scoreflow did not start:"; cat "$RES/scoreflow-$model.log"; exit 1; }
   load_all scoreflow "$model" "http://127.0.0.1:$PORT_SF/score"
   kill "$SF_PID"; wait "$SF_PID" 2>/dev/null || true; SF_PID=
+  if [[ -n ${BEFORE:-} ]]; then # an earlier build of Scoreflow, for a before/after in the same run
+    echo "== $model: scoreflow-before ($BEFORE) on :$PORT_SF"
+    "$JAVA" $JFLAGS -cp "$BEFORE/scoreflow-cli/target/scoreflow-cli-0.1.0-SNAPSHOT.jar:$BEFORE/scoreflow-cli/target/lib/*" \
+        dev.scoreflow.cli.Main serve --model "$onnx" --name "$model" --port $PORT_SF > "$RES/before-$model.log" 2>&1 &
+    SF_PID=$!
+    wait_port $PORT_SF || { echo "scoreflow-before did not start:"; cat "$RES/before-$model.log"; exit 1; }
+    load_all scoreflow-before "$model" "http://127.0.0.1:$PORT_SF/score"
+    kill "$SF_PID"; wait "$SF_PID" 2>/dev/null || true; SF_PID=
+  fi
 done
 
 if [[ -z ${SKIP_BARE:-} ]]; then

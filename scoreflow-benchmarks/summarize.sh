@@ -17,9 +17,9 @@ function kv(line, key,   m) { if (match(line, key "=[^ ]+")) { return substr(lin
 }
 END {
   printf "| model | rows/req | conns | server | rows/s (HTTP 200) | p50 ms | p99 ms | other answers | machine busy %% |\n|---|---|---|---|---|---|---|---|---|\n"
-  split("logreg mlp -", ml, " "); split("seed seed-blas1 scoreflow bare", sl, " ")
+  split("logreg mlp -", ml, " "); split("seed seed-blas1 scoreflow scoreflow-before bare", sl, " ")
   split("1 100 1000", rl, " "); split("8 32 128 256", cl, " ")
-  for (mi = 1; mi <= 3; mi++) for (ri = 1; ri <= 3; ri++) for (ci = 1; ci <= 4; ci++) for (si = 1; si <= 4; si++) {
+  for (mi = 1; mi <= 3; mi++) for (ri = 1; ri <= 3; ri++) for (ci = 1; ci <= 4; ci++) for (si = 1; si <= 5; si++) {
     k = sl[si] SUBSEP ml[mi] SUBSEP rl[ri] SUBSEP cl[ci]
     if (!(k in rps)) continue
     printf "| %s | %s | %s | %s | %.0f | %s | %s | %s | %s |\n", ml[mi], rl[ri], cl[ci], sl[si], rps[k], p50[k], p99[k], oth[k] == "" ? "-" : oth[k], busy[k]
@@ -33,6 +33,13 @@ END {
     rb = (b in rps && rps[b] > 0) ? sprintf("%.1fx", rps[k] / rps[b]) : (b in rps ? "seed served 0" : "n/a")
     rw = (w in rps && rps[w] > 0) ? sprintf("%.0f%%", 100 * rps[k] / rps[w]) : "n/a"
     printf "| %s | %s | %s | %s | %s | %s |\n", ml[mi], rl[ri], cl[ci], ra, rb, rw
+  }
+  if (!(("scoreflow-before") in servers)) exit
+  printf "\n**This build against the earlier one (BEFORE), same run:**\n\n| model | rows/req | conns | before rows/s | after rows/s | after / before |\n|---|---|---|---|---|---|\n"
+  for (mi = 1; mi <= 2; mi++) for (ri = 1; ri <= 3; ri++) for (ci = 1; ci <= 4; ci++) {
+    k = "scoreflow" SUBSEP ml[mi] SUBSEP rl[ri] SUBSEP cl[ci]; o = "scoreflow-before" SUBSEP ml[mi] SUBSEP rl[ri] SUBSEP cl[ci]
+    if (!(k in rps) || !(o in rps)) continue
+    printf "| %s | %s | %s | %.0f | %.0f | %s |\n", ml[mi], rl[ri], cl[ci], rps[o], rps[k], rps[o] > 0 ? sprintf("%.0f%%", 100 * rps[k] / rps[o]) : "n/a"
   }
 }' "$RES/load.kv"
 if [[ -f $RES/inprocess.txt ]]; then
