@@ -319,9 +319,7 @@ public final class Batcher implements AutoCloseable {
                         union.addAll(p.job().outputs);
                     }
                 }
-                if (scoreRows > 0) {
-                    scores = model.score(copy(batch, held, false, scoreRows, cols));
-                }
+                scores = scoreRows > 0 ? model.score(copy(batch, held, false, scoreRows, cols)) : new float[0];
                 values = model.infer(copy(batch, held, true, outputRows, cols), union);
                 for (String name : union) {
                     Tensor t = values.get(name);
