@@ -17,17 +17,24 @@ Outputs:
   models/example/1/sample-input.f32   1,000 rows x 26 features, float32 little-endian
   models/example/1/sample-scores.f32  onnxruntime's P(English) for them
   scoreflow-runtime/src/test/resources/models/<name>/1/...   test models, same layout
+  .../<name>/1/sample-<output>.<f32|f64|i64|i32|bool|txt>     every output of the models served through V2's
+                                      outputs (iris, multitarget, embedding): onnxruntime's values for the sample
+                                      rows, row-major, little-endian (bool: one byte each; txt: one label a line);
+                                      a ZipMap output as float32 [rows, classes], classes in ascending label order
+
+    python3 models/make_models.py iris embedding    # only the named models
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.datasets import make_classification, make_regression
-from sklearn.linear_model import LogisticRegression
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST = os.path.join(ROOT, "scoreflow-runtime", "src", "test", "resources", "models")
@@ -140,14 +147,110 @@ def forest_regressor(rf, n_features):
     return helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
 
 
+EXTENSIONS = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.int64): "i64",
+              np.dtype(np.int32): "i32", np.dtype(np.bool_): "bool"}
+
+
+def save_outputs(model, path):
+    """Writes every output of the model for its sample rows as onnxruntime computes them (see the module doc)."""
+    x = np.fromfile(os.path.join(path, "sample-input.f32"), dtype="<f4")
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = x.reshape(-1, sess.get_inputs()[0].shape[1])
+    names = [o.name for o in sess.get_outputs()]
+    for name, value in zip(names, sess.run(names, {sess.get_inputs()[0].name: x})):
+        if isinstance(value, list):  # ZipMap: a list of {label: probability}, one per row
+            labels = sorted(value[0].keys())
+            value = np.array([[row[label] for label in labels] for row in value], dtype=np.float32)
+            print(f"{path}: {name} ZipMap labels {labels}")
+        value = np.asarray(value)
+        if value.dtype.kind in "OUS":
+            with open(os.path.join(path, f"sample-{name}.txt"), "w", encoding="utf-8") as f:
+                for label in value.ravel():
+                    f.write(str(label) + "\n")
+        else:
+            value.astype(value.dtype.newbyteorder("<")).tofile(
+                os.path.join(path, f"sample-{name}.{EXTENSIONS[value.dtype]}"))
+        print(f"{path}: {name} {value.dtype} {list(value.shape)}")
+
+
+def zipmap_classifier(coef, intercept, n_features, labels):
+    """LinearClassifier + ZipMap as skl2onnx writes a multiclass LogisticRegression with string class labels."""
+    x = helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, n_features])
+    node = helper.make_node("LinearClassifier", ["float_input"], ["output_label", "probability_tensor"],
+                            domain="ai.onnx.ml", coefficients=coef.astype(np.float32).ravel().tolist(),
+                            intercepts=intercept.astype(np.float32).tolist(), classlabels_strings=labels,
+                            post_transform="SOFTMAX", multi_class=0)
+    zipmap = helper.make_node("ZipMap", ["probability_tensor"], ["output_probability"], domain="ai.onnx.ml",
+                              classlabels_strings=labels)
+    label = helper.make_tensor_value_info("output_label", TensorProto.STRING, [None])
+    prob = helper.make_value_info("output_probability", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, []))))
+    graph = helper.make_graph([node, zipmap], "iris_classifier", [x], [label, prob])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
+
+
+def multitarget_regressor(coef, intercept, n_features):
+    """LinearRegressor with two targets [N, 2], and outputs of every other datatype Scoreflow serves, derived from
+    their sum: total FP32 [N, 1], total_fp64 FP64, positive BOOL, bucket INT32 (floor(total / 100)), and
+    total_int64 INT64."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, n_features])
+    nodes = [
+        helper.make_node("LinearRegressor", ["input"], ["targets"], domain="ai.onnx.ml",
+                         coefficients=coef.astype(np.float32).ravel().tolist(),
+                         intercepts=intercept.astype(np.float32).tolist(), targets=coef.shape[0]),
+        helper.make_node("Constant", [], ["axes"], value=helper.make_tensor("axes", TensorProto.INT64, [1], [1])),
+        helper.make_node("ReduceSum", ["targets", "axes"], ["total"], keepdims=1),
+        helper.make_node("Cast", ["total"], ["total_fp64"], to=TensorProto.DOUBLE),
+        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])),
+        helper.make_node("Greater", ["total", "zero"], ["positive"]),
+        helper.make_node("Constant", [], ["hundred"],
+                         value=helper.make_tensor("hundred", TensorProto.FLOAT, [], [100.0])),
+        helper.make_node("Div", ["total", "hundred"], ["scaled"]),
+        helper.make_node("Floor", ["scaled"], ["floored"]),
+        helper.make_node("Cast", ["floored"], ["bucket"], to=TensorProto.INT32),
+        helper.make_node("Cast", ["floored"], ["total_int64"], to=TensorProto.INT64),
+    ]
+    outputs = [helper.make_tensor_value_info("targets", TensorProto.FLOAT, [None, coef.shape[0]]),
+               helper.make_tensor_value_info("total", TensorProto.FLOAT, [None, 1]),
+               helper.make_tensor_value_info("total_fp64", TensorProto.DOUBLE, [None, 1]),
+               helper.make_tensor_value_info("positive", TensorProto.BOOL, [None, 1]),
+               helper.make_tensor_value_info("bucket", TensorProto.INT32, [None, 1]),
+               helper.make_tensor_value_info("total_int64", TensorProto.INT64, [None, 1])]
+    graph = helper.make_graph(nodes, "multitarget_regressor", [x], outputs)
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
+
+
+def embedding(weights, bias):
+    """An embedding-like model: tanh(x W + b), [N, 16] -> [N, 8]."""
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, weights.shape[0]])
+    w = helper.make_tensor("W", TensorProto.FLOAT, list(weights.shape), weights.astype(np.float32).ravel().tolist())
+    b = helper.make_tensor("b", TensorProto.FLOAT, [weights.shape[1]], bias.astype(np.float32).tolist())
+    nodes = [helper.make_node("MatMul", ["features", "W"], ["projected"]),
+             helper.make_node("Add", ["projected", "b"], ["shifted"]),
+             helper.make_node("Tanh", ["shifted"], ["embedding"])]
+    y = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, weights.shape[1]])
+    graph = helper.make_graph(nodes, "embedding", [x], [y], initializer=[w, b])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
+
+
 def check(name, ours, sklearn, tol):
     diff = float(np.max(np.abs(ours - sklearn)))
     print(f"{name}: onnxruntime vs scikit-learn max|diff| = {diff:.3g}")
     assert diff <= tol, name
 
 
-def main():
-    rng = np.random.default_rng(26)
+def main(only):
+    if not only or "example" in only or "forest" in only or "regressor" in only or "multiclass" in only:
+        original(np.random.default_rng(26))
+    if not only or "iris" in only:
+        iris()
+    if not only or "multitarget" in only:
+        multitarget()
+    if not only or "embedding" in only:
+        embedding_model()
+
+
+def original(rng):
 
     # the bundled example: English vs random letter frequencies, logistic regression
     english = rng.random(6000) < 0.5
@@ -192,7 +295,57 @@ def main():
     scores = run(model, sample, "output_probability")[:, 2]
     check("multiclass", scores, lr3.predict_proba(sample)[:, 2], 1e-5)
     save(model, os.path.join(TEST, "multiclass", "1"), sample, scores)
+    save_outputs(model, os.path.join(TEST, "multiclass", "1"))
+
+
+def iris():
+    # three classes with string labels, LinearClassifier + ZipMap: output_label is a string tensor (V2 BYTES),
+    # output_probability a ZipMap (V2 FP32 [N, 3]); no score unless model.json names a column
+    data = load_iris()
+    labels = [str(n) for n in data.target_names]
+    x = data.data.astype(np.float32)
+    order = np.random.default_rng(4).permutation(len(x))
+    x, y = x[order], data.target[order]
+    lr = LogisticRegression(max_iter=2000).fit(x[:100], y[:100])
+    model = zipmap_classifier(lr.coef_, lr.intercept_, 4, labels)
+    sample = x[100:]
+    maps = run(model, sample, "output_probability")
+    proba = np.array([[m[label] for label in labels] for m in maps], dtype=np.float32)
+    check("iris", proba, lr.predict_proba(sample), 1e-5)
+    path = os.path.join(TEST, "iris", "1")
+    save(model, path, sample, proba[:, 2])
+    os.remove(os.path.join(path, "sample-scores.f32"))  # no score: its outputs are what it serves
+    save_outputs(model, path)
+
+
+def multitarget():
+    # a linear regressor of two targets, and outputs of every datatype derived from their sum; model.json makes
+    # "total" the score
+    x, y = make_regression(n_samples=600, n_features=6, n_targets=2, noise=0.5, random_state=11)
+    x = x.astype(np.float32)
+    lin = LinearRegression().fit(x[:400], y[:400])
+    model = multitarget_regressor(lin.coef_, lin.intercept_, 6)
+    sample = x[400:]
+    check("multitarget", run(model, sample, "targets"), lin.predict(sample), 1e-3)
+    path = os.path.join(TEST, "multitarget", "1")
+    save(model, path, sample, run(model, sample, "total")[:, 0],
+         {"output": "total", "description": "sum of two linear targets"})
+    save_outputs(model, path)
+
+
+def embedding_model():
+    # [N, 16] -> [N, 8] float embedding: no score; V2 serves the embedding
+    rng = np.random.default_rng(16)
+    weights = rng.normal(0, 0.5, (16, 8))
+    bias = rng.normal(0, 0.1, 8)
+    model = embedding(weights, bias)
+    sample = rng.normal(0, 1, (200, 16)).astype(np.float32)
+    check("embedding", run(model, sample, "embedding"), np.tanh(sample.astype(np.float64) @ weights + bias), 1e-5)
+    path = os.path.join(TEST, "embedding", "1")
+    save(model, path, sample, np.zeros(0, dtype=np.float32))
+    os.remove(os.path.join(path, "sample-scores.f32"))
+    save_outputs(model, path)
 
 
 if __name__ == "__main__":
-    main()
+    main(set(sys.argv[1:]))

@@ -271,7 +271,11 @@ public final class V2Codec {
 
     // ------------------------------------------------------------------ responses
 
-    /** Encodes a response; outputs marked {@link InferOutput#binary()} go after the JSON. */
+    /**
+     * Encodes a response; outputs marked {@link InferOutput#binary()} go after the JSON (see {@link #binaryData}
+     * for their layout), the others as JSON arrays (BOOL as true/false, BYTES as strings, non-finite floats as
+     * null).
+     */
     public static V2Message encodeResponse(InferenceResponse response) {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("model_name", response.modelName());
@@ -289,22 +293,11 @@ public final class V2Codec {
             t.put("datatype", o.datatype());
             t.put("shape", o.shape());
             if (o.binary()) {
-                ByteBuffer b = ByteBuffer.allocate(o.length() * 4).order(ByteOrder.LITTLE_ENDIAN);
-                if (o.data() instanceof float[] f) {
-                    b.asFloatBuffer().put(f);
-                } else {
-                    b.asIntBuffer().put((int[]) o.data());
-                }
-                t.put("parameters", Map.of("binary_data_size", (long) b.capacity()));
+                ByteBuffer b = binaryData(o);
+                t.put("parameters", Map.of("binary_data_size", (long) b.remaining()));
                 binary.add(b);
-            } else if (o.data() instanceof float[] f) {
-                t.put("data", f);
             } else {
-                List<Integer> ints = new ArrayList<>();
-                for (int v : (int[]) o.data()) {
-                    ints.add(v);
-                }
-                t.put("data", ints);
+                t.put("data", o.data()); // Json writes each datatype's array; non-finite floats as null
             }
             outs.add(t);
         }
@@ -313,8 +306,59 @@ public final class V2Codec {
     }
 
     /**
+     * The binary tensor extension's bytes of an output: little-endian, row-major; BOOL one byte (0 or 1); BYTES
+     * each element a 4-byte little-endian length and that many bytes of UTF-8.
+     */
+    private static ByteBuffer binaryData(InferOutput o) {
+        Object data = o.data();
+        ByteBuffer b;
+        if (data instanceof float[] f) {
+            b = little(4L * f.length);
+            b.asFloatBuffer().put(f);
+        } else if (data instanceof double[] d) {
+            b = little(8L * d.length);
+            b.asDoubleBuffer().put(d);
+        } else if (data instanceof long[] l) {
+            b = little(8L * l.length);
+            b.asLongBuffer().put(l);
+        } else if (data instanceof int[] v) {
+            b = little(4L * v.length);
+            b.asIntBuffer().put(v);
+        } else if (data instanceof boolean[] bs) {
+            b = little(bs.length);
+            for (int i = 0; i < bs.length; i++) {
+                b.put(i, (byte) (bs[i] ? 1 : 0));
+            }
+        } else {
+            String[] strings = (String[]) data;
+            byte[][] utf8 = new byte[strings.length][];
+            long size = 0;
+            for (int i = 0; i < strings.length; i++) {
+                utf8[i] = strings[i].getBytes(StandardCharsets.UTF_8);
+                size += 4 + utf8[i].length;
+            }
+            b = little(size);
+            for (byte[] s : utf8) {
+                b.putInt(s.length).put(s);
+            }
+            b.flip();
+        }
+        return b;
+    }
+
+    private static ByteBuffer little(long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("an output of " + bytes + " bytes does not fit one response");
+        }
+        return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
      * Decodes a response body; {@code headerLength} is -1 when the header was absent. JSON {@code null} in
-     * floating-point data reads as NaN (the encoder writes non-finite values so, as JSON has no NaN).
+     * floating-point data reads as NaN (the encoder writes non-finite values so, as JSON has no NaN). FP32, FP64,
+     * INT64, INT32, BOOL and BYTES decode to their own data types (see {@link InferOutput}), in JSON or binary;
+     * the other integer datatypes are read from JSON as INT32 and FP16/BF16 as FP32. INT64 in JSON is exact up to
+     * 2^53 in magnitude (send binary data for more).
      */
     public static InferenceResponse decodeResponse(ByteBuffer body, long headerLength) {
         if (headerLength > body.remaining()) {
@@ -336,37 +380,20 @@ public final class V2Codec {
             List<Long> shape = shape(o.get("shape"), where);
             long count = product(shape, where);
             Object size = parameters(o, where).get("binary_data_size");
-            boolean isInt = datatype.startsWith("INT") || datatype.startsWith("UINT") || datatype.equals("BOOL");
             Object data;
             if (size != null) {
-                if (!datatype.equals("FP32") && !datatype.equals("INT32")) {
-                    throw new BadInputException(where + ": binary " + datatype + " is not supported");
-                }
                 long n = nonNegativeLong(size, where + ": parameter 'binary_data_size'");
-                long needed = bytes(count, 4, shape, where);
-                if (n != needed || binary.remaining() < n) {
-                    throw new BadInputException(where + ": binary_data_size " + n + " does not fit shape " + shape
-                            + " or the " + binary.remaining() + " bytes left");
+                if (n > binary.remaining()) {
+                    throw new BadInputException(where + ": binary_data_size " + n + " is more than the "
+                            + binary.remaining() + " bytes left");
                 }
                 ByteBuffer slice = binary.slice().limit((int) n).order(ByteOrder.LITTLE_ENDIAN);
                 binary.position(binary.position() + (int) n);
-                if (datatype.equals("FP32")) {
-                    float[] f = new float[(int) count];
-                    slice.asFloatBuffer().get(f);
-                    data = f;
-                } else {
-                    int[] v = new int[(int) count];
-                    slice.asIntBuffer().get(v);
-                    data = v;
-                }
-            } else if (isInt) {
-                data = ints(o.get("data"), shape, count, datatype, where);
-            } else if (NUMERIC.contains(datatype)) {
-                data = floats(o.get("data"), shape, count, datatype, true, where);
+                data = binaryValues(slice, datatype, shape, count, where);
             } else {
-                throw new BadInputException(where + ": datatype " + datatype + " is not numeric");
+                data = jsonValues(o.get("data"), datatype, shape, count, where);
             }
-            outputs.add(new InferOutput(name, data instanceof int[] ? "INT32" : "FP32", shape, data, size != null));
+            outputs.add(new InferOutput(name, datatypeOf(data), shape, data, size != null));
         }
         if (binary.hasRemaining()) {
             throw new BadInputException("the outputs declare " + binary.position() + " bytes of binary data but "
@@ -377,6 +404,186 @@ public final class V2Codec {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** The datatype of decoded output data (integer datatypes other than INT64 are read as INT32). */
+    private static String datatypeOf(Object data) {
+        if (data instanceof float[]) {
+            return "FP32";
+        } else if (data instanceof double[]) {
+            return "FP64";
+        } else if (data instanceof long[]) {
+            return "INT64";
+        } else if (data instanceof int[]) {
+            return "INT32";
+        } else if (data instanceof boolean[]) {
+            return "BOOL";
+        }
+        return "BYTES";
+    }
+
+    /**
+     * The values of a binary output tensor of {@code slice.remaining()} bytes. Sizes are checked before anything
+     * is allocated: fixed-width datatypes must fill the slice exactly; BYTES elements take at least their 4-byte
+     * length each, and their lengths must add up to the slice.
+     */
+    private static Object binaryValues(ByteBuffer slice, String datatype, List<Long> shape, long count,
+                                       String where) {
+        int width = switch (datatype) {
+            case "FP32", "INT32" -> 4;
+            case "FP64", "INT64" -> 8;
+            case "BOOL" -> 1;
+            case "BYTES" -> 0;
+            default -> throw new BadInputException(where + ": binary " + datatype + " is not supported");
+        };
+        long n = slice.remaining();
+        if (width == 0) {
+            if (count > n / 4) {
+                throw new BadInputException(where + ": shape " + shape + " needs " + count + " BYTES elements of"
+                        + " at least 4 bytes each, binary_data_size is " + n);
+            }
+            String[] out = new String[(int) count];
+            for (int i = 0; i < out.length; i++) {
+                if (slice.remaining() < 4) {
+                    throw new BadInputException(where + ": BYTES element " + i + " has no 4-byte length");
+                }
+                long length = slice.getInt() & 0xffffffffL;
+                if (length > slice.remaining()) {
+                    throw new BadInputException(where + ": BYTES element " + i + " is " + length
+                            + " bytes long, only " + slice.remaining() + " are left");
+                }
+                byte[] utf8 = new byte[(int) length];
+                slice.get(utf8);
+                out[i] = new String(utf8, StandardCharsets.UTF_8);
+            }
+            if (slice.hasRemaining()) {
+                throw new BadInputException(where + ": " + slice.remaining() + " bytes follow its " + count
+                        + " BYTES elements within binary_data_size " + n);
+            }
+            return out;
+        }
+        long needed = bytes(count, width, shape, where);
+        if (n != needed) {
+            throw new BadInputException(where + ": binary_data_size " + n + " does not fit shape " + shape
+                    + " of " + datatype + " (" + needed + " bytes)");
+        }
+        switch (datatype) {
+            case "FP32" -> {
+                float[] f = new float[(int) count];
+                slice.asFloatBuffer().get(f);
+                return f;
+            }
+            case "INT32" -> {
+                int[] v = new int[(int) count];
+                slice.asIntBuffer().get(v);
+                return v;
+            }
+            case "FP64" -> {
+                double[] d = new double[(int) count];
+                slice.asDoubleBuffer().get(d);
+                return d;
+            }
+            case "INT64" -> {
+                long[] l = new long[(int) count];
+                slice.asLongBuffer().get(l);
+                return l;
+            }
+            default -> {
+                boolean[] b = new boolean[(int) count];
+                for (int i = 0; i < b.length; i++) {
+                    byte v = slice.get(i);
+                    if (v != 0 && v != 1) {
+                        throw new BadInputException(where + ": BOOL element " + i + " is byte " + v
+                                + ", expected 0 or 1");
+                    }
+                    b[i] = v == 1;
+                }
+                return b;
+            }
+        }
+    }
+
+    /** The values of a JSON output tensor, checked against the shape before anything is sized by it. */
+    private static Object jsonValues(Object raw, String datatype, List<Long> shape, long count, String where) {
+        switch (datatype) {
+            case "FP64":
+                return doubles(raw, shape, count, where);
+            case "INT64":
+                return longs(raw, shape, count, where);
+            case "BOOL":
+                return booleans(raw, shape, count, where);
+            case "BYTES":
+                return strings(raw, shape, count, where);
+            default:
+                if (datatype.startsWith("INT") || datatype.startsWith("UINT")) {
+                    return ints(raw, shape, count, datatype, where);
+                }
+                if (NUMERIC.contains(datatype)) {
+                    return floats(raw, shape, count, datatype, true, where);
+                }
+                throw new BadInputException(where + ": datatype " + datatype + " is not supported");
+        }
+    }
+
+    /** JSON data as float64; JSON null (how non-finite values are written) reads as NaN. */
+    private static double[] doubles(Object raw, List<Long> shape, long count, String where) {
+        double[] out = new double[checkData(raw, shape, count, where)];
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof Double d) {
+                out[i] = d;
+            } else if (v == null) {
+                out[i] = Double.NaN;
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected a number");
+            }
+        });
+        return out;
+    }
+
+    /** JSON data as int64: integers of magnitude up to 2^53 are exact (a JSON number is read as a double). */
+    private static long[] longs(Object raw, List<Long> shape, long count, String where) {
+        long[] out = new long[checkData(raw, shape, count, where)];
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof Double d && d == Math.rint(d) && d >= -0x1p63 && d < 0x1p63) {
+                out[i] = d.longValue();
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected an integer"
+                        + " that fits in 64 bits");
+            }
+        });
+        return out;
+    }
+
+    private static boolean[] booleans(Object raw, List<Long> shape, long count, String where) {
+        boolean[] out = new boolean[checkData(raw, shape, count, where)];
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof Boolean b) {
+                out[i] = b;
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected a boolean");
+            }
+        });
+        return out;
+    }
+
+    private static String[] strings(Object raw, List<Long> shape, long count, String where) {
+        String[] out = new String[checkData(raw, shape, count, where)];
+        int[] at = {0};
+        forEachValue(raw, v -> {
+            int i = at[0]++;
+            if (v instanceof String s) {
+                out[i] = s;
+            } else {
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected a string");
+            }
+        });
+        return out;
+    }
 
     /** The datatype of a tensor: one of the protocol's, named exactly. */
     private static String datatype(Map<String, Object> tensor, String where) {
@@ -469,20 +676,18 @@ public final class V2Codec {
         return out;
     }
 
-    /** JSON data of an integer or BOOL datatype as int32. */
+    /** JSON data of an integer datatype as int32. */
     private static int[] ints(Object raw, List<Long> shape, long count, String datatype, String where) {
         int[] out = new int[checkData(raw, shape, count, where)];
         int[] at = {0};
         forEachValue(raw, v -> {
             int i = at[0]++;
-            if (v instanceof Boolean b && datatype.equals("BOOL")) {
-                out[i] = b ? 1 : 0;
-            } else if (v instanceof Double d && d == Math.rint(d) && d >= Integer.MIN_VALUE
+            if (v instanceof Double d && d == Math.rint(d) && d >= Integer.MIN_VALUE
                     && d <= Integer.MAX_VALUE) {
                 out[i] = d.intValue();
             } else {
-                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected "
-                        + (datatype.equals("BOOL") ? "a boolean" : "an integer that fits in 32 bits"));
+                throw new BadInputException(where + ": data[" + i + "] is " + show(v) + ", expected an integer"
+                        + " that fits in 32 bits");
             }
         });
         return out;

@@ -116,20 +116,86 @@ class CodecFuzzTest {
         List<InferOutput> outputs = new ArrayList<>();
         for (int i = r.nextInt(4); i > 0; i--) {
             int rows = r.nextInt(6);
-            List<Long> shape = List.of((long) rows, 1L);
-            if (r.nextBoolean()) {
-                boolean binary = r.nextBoolean(); // binary data carries every bit pattern, JSON only finite values
-                outputs.add(new InferOutput(text(r), "FP32", shape, matrix(r, rows, 1, !binary).toArray(), binary));
-            } else {
-                int[] v = new int[rows];
-                for (int k = 0; k < rows; k++) {
-                    v[k] = r.nextInt();
+            int width = 1 + r.nextInt(3);
+            List<Long> shape = r.nextInt(4) == 0 ? List.of((long) rows * width) : List.of((long) rows, (long) width);
+            int n = rows * width;
+            boolean binary = r.nextBoolean(); // binary data carries every bit pattern, JSON only finite values
+            String datatype = List.of("FP32", "FP64", "INT64", "INT32", "BOOL", "BYTES").get(r.nextInt(6));
+            Object data = switch (datatype) {
+                case "FP32" -> matrix(r, n, 1, !binary).toArray();
+                case "FP64" -> {
+                    double[] d = new double[n];
+                    for (int k = 0; k < n; k++) {
+                        d[k] = anyDouble(r, !binary);
+                    }
+                    yield d;
                 }
-                outputs.add(new InferOutput(text(r), "INT32", shape, v, r.nextBoolean()));
-            }
+                case "INT64" -> {
+                    long[] l = new long[n];
+                    for (int k = 0; k < n; k++) {
+                        // JSON numbers are doubles: exact up to 2^53; binary carries every long
+                        l[k] = binary ? r.nextLong() : r.nextLong() % (1L << 53);
+                    }
+                    yield l;
+                }
+                case "INT32" -> {
+                    int[] v = new int[n];
+                    for (int k = 0; k < n; k++) {
+                        v[k] = r.nextInt();
+                    }
+                    yield v;
+                }
+                case "BOOL" -> {
+                    boolean[] b = new boolean[n];
+                    for (int k = 0; k < n; k++) {
+                        b[k] = r.nextBoolean();
+                    }
+                    yield b;
+                }
+                default -> {
+                    String[] s = new String[n];
+                    for (int k = 0; k < n; k++) {
+                        // binary BYTES are UTF-8, which has no lone surrogate; JSON escapes them
+                        s[k] = binary ? validText(r) : text(r);
+                    }
+                    yield s;
+                }
+            };
+            outputs.add(new InferOutput(text(r), datatype, shape, data, binary));
         }
         return new InferenceResponse(text(r), r.nextBoolean() ? text(r) : null, r.nextBoolean() ? text(r) : null,
                 outputs);
+    }
+
+    /** Any float64 bit pattern, or only finite ones. */
+    private static double anyDouble(Random r, boolean finite) {
+        while (true) {
+            double d = switch (r.nextInt(4)) {
+                case 0 -> Double.longBitsToDouble(r.nextLong());
+                case 1 -> r.nextGaussian();
+                case 2 -> r.nextInt(2000) - 1000;
+                default -> new double[]{0d, -0d, Double.MIN_VALUE, Double.MAX_VALUE, -Double.MAX_VALUE,
+                        Double.MIN_NORMAL, Double.NaN, Double.NEGATIVE_INFINITY, 1e15, 1e16 + 2}[r.nextInt(10)];
+            };
+            if (!finite || Double.isFinite(d)) {
+                return d;
+            }
+        }
+    }
+
+    /** {@link #text} without lone surrogates: what UTF-8 can carry. */
+    private static String validText(Random r) {
+        String t = text(r);
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < t.length() && Character.isLowSurrogate(t.charAt(i + 1))) {
+                sb.append(c).append(t.charAt(++i));
+            } else if (!Character.isSurrogate(c)) {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     /**
@@ -341,7 +407,7 @@ class CodecFuzzTest {
     }
 
     @Property(tries = 400, seed = "20261202")
-    void v2ResponsesRoundTripExactly(@ForAll long seed) {
+    void item22_v2ResponsesOfEveryDatatypeRoundTripExactly(@ForAll long seed) {
         Random r = new Random(seed);
         InferenceResponse sent = sampleResponse(r);
         V2Message msg = V2Codec.encodeResponse(sent);
@@ -359,8 +425,21 @@ class CodecFuzzTest {
             assertThat(g.binary()).isEqualTo(s.binary());
             if (s.data() instanceof float[] f) {
                 assertSameBits((float[]) g.data(), f);
+            } else if (s.data() instanceof double[] d) {
+                double[] got = (double[]) g.data();
+                assertThat(got).hasSameSizeAs(d);
+                for (int k = 0; k < d.length; k++) {
+                    assertThat(Double.doubleToRawLongBits(got[k])).as("value %d: sent %s, got %s", k, d[k], got[k])
+                            .isEqualTo(Double.doubleToRawLongBits(d[k]));
+                }
+            } else if (s.data() instanceof long[] l) {
+                assertThat((long[]) g.data()).containsExactly(l);
+            } else if (s.data() instanceof int[] v) {
+                assertThat((int[]) g.data()).containsExactly(v);
+            } else if (s.data() instanceof boolean[] b) {
+                assertThat((boolean[]) g.data()).containsExactly(b);
             } else {
-                assertThat((int[]) g.data()).containsExactly((int[]) s.data());
+                assertThat((String[]) g.data()).containsExactly((String[]) s.data());
             }
         }
     }

@@ -313,12 +313,10 @@ public final class ScoringClient implements BatchScorer, AutoCloseable {
         if (o.data() instanceof float[] f) {
             return f;
         }
-        int[] ints = (int[]) o.data();
-        float[] f = new float[ints.length];
-        for (int i = 0; i < ints.length; i++) {
-            f[i] = ints[i];
+        if (o.datatype().equals("BYTES")) {
+            throw new ScoreflowException("output '" + o.name() + "' is BYTES; a score must be numeric");
         }
-        return f;
+        return o.asFloats();
     }
 
     /** The V2 input name: configured, or read once from the model's metadata. */

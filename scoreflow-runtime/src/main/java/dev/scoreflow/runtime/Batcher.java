@@ -5,6 +5,7 @@ import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.Model;
 import dev.scoreflow.api.ScoreflowException;
+import dev.scoreflow.api.Tensor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,7 +13,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -104,7 +110,32 @@ public final class Batcher implements AutoCloseable {
      * @throws CapacityExceededException if the queue has no room (nothing was queued)
      * @throws DeadlineExceededException if the deadline cannot be met (nothing was queued)
      */
+    @SuppressWarnings("unchecked")
     public CompletableFuture<float[]> submit(FloatMatrix rows, long deadlineNanos) {
+        // a score job's future completes with its float[] scores
+        return (CompletableFuture<float[]>) (CompletableFuture<?>) enqueue(rows, deadlineNanos, null).result;
+    }
+
+    /**
+     * Queues {@code rows} for the model's {@code outputs}: like {@link #submit(FloatMatrix, long)} (the same queue,
+     * back-pressure, deadlines and contract on the rows), but the future completes with each output over all the
+     * rows, as {@link Model#infer} gives it. Such requests are batched with each other whatever outputs they ask
+     * for: the batch computes the union once and each request gets its own outputs of its own rows. A batch that
+     * also holds score requests makes two model calls, one for the scores and one for the outputs.
+     *
+     * @param outputs names the model {@link dev.scoreflow.api.ModelSignature#serves serves}; not empty
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<Map<String, Tensor>> submit(FloatMatrix rows, Set<String> outputs,
+                                                         long deadlineNanos) {
+        if (outputs.isEmpty()) {
+            throw new IllegalArgumentException("no outputs asked for");
+        }
+        ScoringJob job = enqueue(rows, deadlineNanos, Collections.unmodifiableSet(new LinkedHashSet<>(outputs)));
+        return (CompletableFuture<Map<String, Tensor>>) (CompletableFuture<?>) job.result;
+    }
+
+    private ScoringJob enqueue(FloatMatrix rows, long deadlineNanos, Set<String> outputs) {
         int spawn = 0;
         ScoringJob job;
         lock.lock();
@@ -122,7 +153,7 @@ public final class Batcher implements AutoCloseable {
                 }
             }
             int parts = queue.partsFor(rows.rows());
-            job = new ScoringJob(rows, parts, deadlineNanos);
+            job = new ScoringJob(rows, parts, deadlineNanos, outputs);
             long queued = queue.queuedRows();
             long waitAfter = (long) ((queued + rows.rows()) * nanosPerRow);
             boolean tooLong = policy.maxQueueWaitNanos() > 0 && queued > 0 && waitAfter > policy.maxQueueWaitNanos();
@@ -146,7 +177,7 @@ public final class Batcher implements AutoCloseable {
         for (int i = 0; i < spawn; i++) {
             startTask();
         }
-        return job.result;
+        return job;
     }
 
     private void startTask() {
@@ -270,10 +301,34 @@ public final class Batcher implements AutoCloseable {
             held[i] = batch.get(i) != null;
         }
         float[] scores = null;
+        Map<String, Tensor> values = null;
         Throwable error = null;
         try {
             ScoringJob.Part only = live == 1 ? firstLive(batch) : null;
-            if (rows == 0) {
+            if (wantsOutputs(batch)) {
+                // the slower path, only for requests that asked for model outputs: scores and outputs each in one
+                // call over their own parts' rows (copied, and released, before the call)
+                int scoreRows = 0;
+                int outputRows = 0;
+                Set<String> union = new LinkedHashSet<>();
+                for (ScoringJob.Part p : batch) {
+                    if (p != null && p.job().outputs == null) {
+                        scoreRows += p.rows();
+                    } else if (p != null) {
+                        outputRows += p.rows();
+                        union.addAll(p.job().outputs);
+                    }
+                }
+                scores = scoreRows > 0 ? model.score(copy(batch, held, false, scoreRows, cols)) : new float[0];
+                values = model.infer(copy(batch, held, true, outputRows, cols), union);
+                for (String name : union) {
+                    Tensor t = values.get(name);
+                    if (t == null || t.rows() != outputRows) {
+                        throw new ScoreflowException(name + ": the model returned " + (t == null ? "no output '"
+                                + name + "'" : t.rows() + " rows of output '" + name + "' for " + outputRows));
+                    }
+                }
+            } else if (rows == 0) {
                 scores = new float[0];
             } else if (only != null && only.rows() == only.job().rows.rows()
                     && only.job().rows.littleEndianBytes().filter(ByteBuffer::isDirect).isPresent()) {
@@ -322,13 +377,53 @@ public final class Batcher implements AutoCloseable {
         }
         observer.batch(rows, live, took);
         int at = 0;
+        int outputAt = 0;
         for (ScoringJob.Part p : batch) {
-            if (p != null) {
+            if (p != null && p.job().outputs == null) {
                 System.arraycopy(scores, at, p.job().scores, p.fromRow(), p.rows());
                 at += p.rows();
                 p.job().partDone();
+            } else if (p != null) {
+                Map<String, Tensor> own = new LinkedHashMap<>();
+                for (String name : p.job().outputs) {
+                    Tensor t = values.get(name);
+                    own.put(name, outputAt == 0 && p.rows() == t.rows() ? t : t.rows(outputAt, p.rows()));
+                }
+                outputAt += p.rows();
+                p.job().partDone(p.fromRow(), own);
             }
         }
+    }
+
+    private static boolean wantsOutputs(List<ScoringJob.Part> batch) {
+        for (ScoringJob.Part p : batch) {
+            if (p != null && p.job().outputs != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Copies the rows of the batch's output parts ({@code outputs}) or score parts (not {@code outputs}) into this
+     * thread's batch buffer, releasing each part once copied.
+     */
+    private static FloatMatrix copy(List<ScoringJob.Part> batch, boolean[] held, boolean outputs, int rows,
+                                    int cols) {
+        ByteBuffer buf = buffer(Math.multiplyExact(4 * rows, cols));
+        for (int i = 0; i < held.length; i++) {
+            ScoringJob.Part p = batch.get(i);
+            if (p != null && (p.job().outputs != null) == outputs) {
+                try {
+                    p.job().rows.copyRowsTo(p.fromRow(), p.rows(), buf);
+                } finally {
+                    held[i] = false;
+                    p.job().release();
+                }
+            }
+        }
+        buf.flip();
+        return FloatMatrix.wrap(buf, rows, cols);
     }
 
     /**

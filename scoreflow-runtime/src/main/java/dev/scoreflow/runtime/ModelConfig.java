@@ -20,8 +20,9 @@ import java.util.TreeSet;
  * <caption>model.json keys</caption>
  * <tr><td>output</td><td>the output the score is read from (default: the probability output of a classifier, or
  * the only float output)</td></tr>
- * <tr><td>column</td><td>which column of that output is the score (default: 1 for a two-class output, else
- * 0)</td></tr>
+ * <tr><td>column</td><td>which column of that output is the score: a ZipMap's int64 class label, or with string
+ * labels the position in ascending label order (default: 1 for a two-class output, 0 for a single value; none for
+ * three or more columns: the model then has no score and serves only its outputs)</td></tr>
  * <tr><td>threshold</td><td>score at or above which the prediction is 1 (default: none, no prediction)</td></tr>
  * <tr><td>maxBatchRows</td><td>rows per model call; larger requests are split (default 1024)</td></tr>
  * <tr><td>maxBatchDelayMicros</td><td>how long a partial batch may wait for more rows (default 0: never wait, batch

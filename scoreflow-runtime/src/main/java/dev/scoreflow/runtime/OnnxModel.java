@@ -19,6 +19,7 @@ import dev.scoreflow.api.Model;
 import dev.scoreflow.api.ModelLoadException;
 import dev.scoreflow.api.ModelSignature;
 import dev.scoreflow.api.ScoreflowException;
+import dev.scoreflow.api.Tensor;
 import dev.scoreflow.api.TensorSpec;
 
 import java.nio.ByteBuffer;
@@ -39,7 +40,18 @@ import java.util.Set;
  * <p>The signature is read from the model: its one float input {@code [N, features]}, and the output the score
  * comes from — the positive-class probability of a binary classifier (a {@code [N, 2]} tensor or a ZipMap
  * sequence of maps), or the only float output of a regressor. {@code model.json} can name another output and
- * column. Only the score output is computed on each call.
+ * column. {@link #score} computes only the score output, into a float[] (the fast path of the seed protocol and
+ * of V2's {@code score}).
+ *
+ * <p>{@link #infer} returns any outputs by name as typed tensors: float, double, int64, int32, bool and string
+ * tensors as FP32, FP64, INT64, INT32, BOOL and BYTES, and a ZipMap (sequence of label -> probability maps) as FP32
+ * {@code [rows, classes]}, the classes in ascending label order (scikit-learn's {@code classes_} order). The labels
+ * are read once at load, by running the model on a row of zeros, and published as the output's
+ * {@link TensorSpec#classLabels()}. Outputs of other types are listed in the signature but not served.
+ *
+ * <p>A model whose score is ambiguous (three or more classes and no {@code column} in {@code model.json}, several
+ * float outputs and no {@code output}, a {@code [N, k]} output such as an embedding) loads without a score: it
+ * serves its outputs, and {@link #score} refuses with a message that says what to set.
  *
  * <p>Thread-safe: ONNX Runtime sessions may be run from several threads at once.
  */
@@ -49,12 +61,17 @@ public final class OnnxModel implements Model {
     private final ModelSignature signature;
     private final Set<String> fetch;
     private final boolean zipMap;
+    /** The ZipMap key of the score's class, if known at load; else the column, as int64 or string. */
+    private final Object scoreKey;
 
     private OnnxModel(OrtSession session, ModelSignature signature, boolean zipMap) {
         this.session = session;
         this.signature = signature;
-        this.fetch = Set.of(signature.scoreOutput());
+        this.fetch = signature.hasScore() ? Set.of(signature.scoreOutput()) : Set.of();
         this.zipMap = zipMap;
+        List<Object> labels = zipMap && signature.hasScore()
+                ? signature.output(signature.scoreOutput()).classLabels() : null;
+        this.scoreKey = labels != null ? labels.get(signature.scoreIndex()) : null;
     }
 
     /**
@@ -110,36 +127,105 @@ public final class OnnxModel implements Model {
         int features = Math.toIntExact(inShape[1]);
 
         NodeInfo out = chooseOutput(outputs, config, file, shape);
-        int classes = columns(out.getInfo());
-        boolean zipMap = out.getInfo() instanceof SequenceInfo;
-        int column;
+        Map<String, List<Object>> labels = zipMapLabels(session, input.getName(), features, outputs);
+        String scoreOutput = null;
+        int column = -1;
+        boolean zipMap = false;
         String how;
-        if (config.column() != null) {
-            column = config.column();
-            if (classes > 0 && column >= classes) {
-                throw new ModelLoadException(file + ": model.json column " + column + " but output '"
-                        + out.getName() + "' has " + classes + " columns");
+        if (out == null) {
+            if (config.column() != null) {
+                throw new ModelLoadException(file + ": model.json sets \"column\" but Scoreflow cannot tell which"
+                        + " output it is a column of; set \"output\" too. The model has " + shape);
             }
-            how = "column " + column + " of " + out.getName();
-        } else if (classes == 2) {
-            column = 1;
-            how = "P(class 1) from " + out.getName();
-        } else if (classes == 1) {
-            column = 0;
-            how = "the value of " + out.getName();
+            how = "no score: cannot tell which output is the score; set \"output\" (and \"column\") in "
+                    + ModelConfig.FILE_NAME + ", or ask the V2 endpoint for the model's outputs";
         } else {
-            throw new ModelLoadException(file + ": output '" + out.getName() + "' has "
-                    + (classes < 0 ? "an unknown number of" : String.valueOf(classes)) + " columns; set \"column\""
-                    + " in " + ModelConfig.FILE_NAME + " to pick the one that is the score");
+            zipMap = out.getInfo() instanceof SequenceInfo;
+            int classes = zipMap && labels.containsKey(out.getName()) ? labels.get(out.getName()).size()
+                    : columns(out.getInfo());
+            if (config.column() != null) {
+                column = config.column();
+                if (classes > 0 && column >= classes) {
+                    throw new ModelLoadException(file + ": model.json column " + column + " but output '"
+                            + out.getName() + "' has " + classes + " columns");
+                }
+                how = "column " + column + " of " + out.getName();
+            } else if (classes == 2) {
+                column = 1;
+                how = "P(class 1) from " + out.getName();
+            } else if (classes == 1) {
+                column = 0;
+                how = "the value of " + out.getName();
+            } else {
+                how = "no score: output '" + out.getName() + "' has " + (classes < 0 ? "an unknown number of"
+                        : String.valueOf(classes)) + " columns; set \"column\" in " + ModelConfig.FILE_NAME
+                        + " to pick the one that is the score, or ask the V2 endpoint for the model's outputs";
+            }
+            if (column >= 0) {
+                scoreOutput = out.getName();
+            }
         }
         List<TensorSpec> inSpecs = List.of(new TensorSpec(input.getName(), "FP32", List.of(-1L, (long) features)));
         List<TensorSpec> outSpecs = new ArrayList<>();
         for (NodeInfo o : outputs.values()) {
-            outSpecs.add(spec(o));
+            outSpecs.add(spec(o, labels.get(o.getName())));
         }
-        ModelSignature sig = new ModelSignature(input.getName(), features, inSpecs, outSpecs, out.getName(), column,
+        ModelSignature sig = new ModelSignature(input.getName(), features, inSpecs, outSpecs, scoreOutput, column,
                 how);
+        if (sig.hasScore() && zipMap && labels.containsKey(scoreOutput)) {
+            try {
+                sig.scoreIndex();
+            } catch (IllegalStateException e) {
+                throw new ModelLoadException(file + ": " + e.getMessage() + "; set \"column\" in "
+                        + ModelConfig.FILE_NAME + " to a class label", e);
+            }
+        }
         return new OnnxModel(session, sig, zipMap);
+    }
+
+    /**
+     * The class labels of each ZipMap output, in ascending order, read from one call on a row of zeros (a ZipMap
+     * gives every row the same keys). An output whose labels cannot be read so is left out: its labels are then
+     * read from each call's first row.
+     */
+    private static Map<String, List<Object>> zipMapLabels(OrtSession session, String input, int features,
+                                                          Map<String, NodeInfo> outputs) {
+        Set<String> maps = new java.util.LinkedHashSet<>();
+        for (NodeInfo o : outputs.values()) {
+            if (isZipMap(o.getInfo())) {
+                maps.add(o.getName());
+            }
+        }
+        Map<String, List<Object>> labels = new java.util.HashMap<>();
+        if (maps.isEmpty()) {
+            return labels;
+        }
+        ByteBuffer zeros = ByteBuffer.allocateDirect(4 * features).order(ByteOrder.nativeOrder());
+        try (OnnxTensor in = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), zeros,
+                new long[]{1, features}, OnnxJavaType.FLOAT);
+             OrtSession.Result result = session.run(Map.of(input, in), maps)) {
+            for (String name : maps) {
+                List<? extends OnnxValue> rows = ((OnnxSequence) result.get(name).orElseThrow()).getValue();
+                if (rows.size() == 1) {
+                    labels.put(name, sortedLabels(((OnnxMap) rows.get(0)).getValue().keySet()));
+                }
+            }
+        } catch (OrtException | RuntimeException e) {
+            // the labels are then read on each call
+        }
+        return labels;
+    }
+
+    private static List<Object> sortedLabels(Set<?> keys) {
+        List<Object> labels = new ArrayList<>(keys);
+        labels.sort((a, b) -> a instanceof Long x && b instanceof Long y ? Long.compare(x, y)
+                : String.valueOf(a).compareTo(String.valueOf(b)));
+        return labels;
+    }
+
+    private static boolean isZipMap(ValueInfo info) {
+        return info instanceof SequenceInfo s && s.sequenceOfMaps && s.mapInfo.valueType == OnnxJavaType.FLOAT
+                && (s.mapInfo.keyType == OnnxJavaType.INT64 || s.mapInfo.keyType == OnnxJavaType.STRING);
     }
 
     private static NodeInfo chooseOutput(Map<String, NodeInfo> outputs, ModelConfig config, Path file, String shape) {
@@ -167,11 +253,8 @@ public final class OnnxModel implements Model {
                 return o;
             }
         }
-        if (candidates.size() == 1) {
-            return candidates.get(0);
-        }
-        throw new ModelLoadException(file + ": cannot tell which output is the score (" + candidates.size()
-                + " float outputs); set \"output\" in " + ModelConfig.FILE_NAME + ". The model has " + shape);
+        // none, or several float outputs: no score unless model.json names the output
+        return candidates.size() == 1 ? candidates.get(0) : null;
     }
 
     private static boolean scorable(ValueInfo info) {
@@ -194,15 +277,33 @@ public final class OnnxModel implements Model {
         return ((SequenceInfo) info).mapInfo.size > 0 ? ((SequenceInfo) info).mapInfo.size : 2;
     }
 
-    private static TensorSpec spec(NodeInfo n) {
+    /**
+     * How an output is presented: a tensor by its datatype and shape (-1 for a variable dimension), a ZipMap as
+     * FP32 {@code [-1, classes]} with its labels, anything else by its kind (not served).
+     */
+    private static TensorSpec spec(NodeInfo n, List<Object> labels) {
         if (n.getInfo() instanceof TensorInfo t) {
             List<Long> shape = new ArrayList<>();
             for (long d : t.getShape()) {
                 shape.add(d < 0 ? -1L : d);
             }
-            return new TensorSpec(n.getName(), datatype(t.type), shape);
+            String datatype = datatype(t.type);
+            boolean servable = SERVED.contains(t.type) && !shape.isEmpty();
+            return new TensorSpec(n.getName(), servable ? datatype : unserved(datatype), shape);
         }
-        return new TensorSpec(n.getName(), "SEQUENCE", List.of(-1L));
+        if (isZipMap(n.getInfo())) {
+            return new TensorSpec(n.getName(), "FP32", List.of(-1L, labels == null ? -1L : labels.size()), labels);
+        }
+        return new TensorSpec(n.getName(), n.getInfo() instanceof SequenceInfo ? "SEQUENCE" : "MAP", List.of(-1L));
+    }
+
+    /** The ONNX tensor types {@link #infer} serves. */
+    private static final Set<OnnxJavaType> SERVED = Set.of(OnnxJavaType.FLOAT, OnnxJavaType.DOUBLE,
+            OnnxJavaType.INT64, OnnxJavaType.INT32, OnnxJavaType.BOOL, OnnxJavaType.STRING);
+
+    /** A served datatype name for a tensor that is not served (a scalar), so it is listed but never asked for. */
+    private static String unserved(String datatype) {
+        return Tensor.DATATYPES.contains(datatype) ? datatype + " (scalar)" : datatype;
     }
 
     private static String datatype(OnnxJavaType t) {
@@ -237,6 +338,9 @@ public final class OnnxModel implements Model {
 
     @Override
     public float[] score(FloatMatrix rows) {
+        if (!signature.hasScore()) {
+            throw new BadInputException(signature.description());
+        }
         int features = signature.featureCount();
         if (rows.cols() != features) {
             throw new BadInputException("rows have " + rows.cols() + " features, the model takes " + features);
@@ -256,6 +360,153 @@ public final class OnnxModel implements Model {
         } catch (OrtException e) {
             throw new ScoreflowException("ONNX Runtime failed to score " + n + " rows: " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public Map<String, Tensor> infer(FloatMatrix rows, Set<String> outputs) {
+        int features = signature.featureCount();
+        if (rows.cols() != features) {
+            throw new BadInputException("rows have " + rows.cols() + " features, the model takes " + features);
+        }
+        for (String name : outputs) {
+            if (!signature.serves(name)) {
+                throw new BadInputException("the model has no output '" + name + "' it can serve");
+            }
+        }
+        int n = rows.rows();
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        if (n == 0 || outputs.isEmpty()) {
+            for (String name : outputs) {
+                out.put(name, empty(signature.output(name)));
+            }
+            return out;
+        }
+        ByteBuffer bytes = rows.littleEndianBytes()
+                .filter(b -> b.isDirect() && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)
+                .orElseGet(() -> copyToDirect(rows));
+        try (OnnxTensor input = OnnxTensor.createTensor(env, bytes, new long[]{n, features}, OnnxJavaType.FLOAT);
+             OrtSession.Result result = session.run(Map.of(signature.inputName(), input), outputs)) {
+            for (String name : outputs) {
+                OnnxValue value = result.get(name).orElseThrow();
+                out.put(name, value instanceof OnnxSequence seq ? fromZipMap(name, seq, n)
+                        : fromAnyTensor(name, (OnnxTensor) value, n));
+            }
+            return out;
+        } catch (OrtException e) {
+            throw new ScoreflowException("ONNX Runtime failed to compute " + outputs + " for " + n + " rows: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** A tensor of no rows shaped like {@code spec} (a variable dimension after the first counts as 0). */
+    private static Tensor empty(TensorSpec spec) {
+        List<Long> shape = new ArrayList<>();
+        for (long d : spec.shape()) {
+            shape.add(shape.isEmpty() || d < 0 ? 0L : d);
+        }
+        Object data = switch (spec.datatype()) {
+            case "FP32" -> new float[0];
+            case "FP64" -> new double[0];
+            case "INT64" -> new long[0];
+            case "INT32" -> new int[0];
+            case "BOOL" -> new boolean[0];
+            default -> new String[0];
+        };
+        return new Tensor(spec.datatype(), shape, data);
+    }
+
+    private static Tensor fromAnyTensor(String name, OnnxTensor t, int n) throws OrtException {
+        TensorInfo info = t.getInfo();
+        long[] dims = info.getShape();
+        if (dims.length == 0 || dims[0] != n) {
+            throw new ScoreflowException("output " + name + " has shape " + Arrays.toString(dims) + " for " + n
+                    + " rows; Scoreflow serves outputs with one entry per row");
+        }
+        int count = Math.toIntExact(info.getNumElements());
+        List<Long> shape = new ArrayList<>();
+        for (long d : dims) {
+            shape.add(d);
+        }
+        return switch (info.type) {
+            case FLOAT -> {
+                float[] a = new float[count];
+                t.getFloatBuffer().get(a);
+                yield new Tensor("FP32", shape, a);
+            }
+            case DOUBLE -> {
+                double[] a = new double[count];
+                t.getDoubleBuffer().get(a);
+                yield new Tensor("FP64", shape, a);
+            }
+            case INT64 -> {
+                long[] a = new long[count];
+                t.getLongBuffer().get(a);
+                yield new Tensor("INT64", shape, a);
+            }
+            case INT32 -> {
+                int[] a = new int[count];
+                t.getIntBuffer().get(a);
+                yield new Tensor("INT32", shape, a);
+            }
+            case BOOL -> {
+                ByteBuffer b = t.getByteBuffer();
+                boolean[] a = new boolean[count];
+                for (int i = 0; i < count; i++) {
+                    a[i] = b.get(i) != 0;
+                }
+                yield new Tensor("BOOL", shape, a);
+            }
+            case STRING -> {
+                String[] a = new String[count];
+                flatten(t.getValue(), a, new int[1]);
+                yield new Tensor("BYTES", shape, a);
+            }
+            default -> throw new ScoreflowException("output " + name + " is a " + info.type + " tensor, which"
+                    + " Scoreflow does not serve");
+        };
+    }
+
+    /** The strings of ONNX Runtime's nested String arrays, row-major. */
+    private static void flatten(Object value, String[] out, int[] at) {
+        if (value instanceof String s) {
+            out[at[0]++] = s;
+        } else {
+            for (int i = 0, n = java.lang.reflect.Array.getLength(value); i < n; i++) {
+                flatten(java.lang.reflect.Array.get(value, i), out, at);
+            }
+        }
+    }
+
+    /** A ZipMap's probabilities as FP32 {@code [rows, classes]}, the classes in the signature's label order. */
+    private Tensor fromZipMap(String name, OnnxSequence seq, int n) throws OrtException {
+        List<? extends OnnxValue> maps = seq.getValue();
+        if (maps.size() != n) {
+            throw new ScoreflowException("output " + name + " has " + maps.size() + " maps for " + n + " rows");
+        }
+        List<Object> labels = signature.output(name).classLabels();
+        float[] out = null;
+        for (int i = 0; i < n; i++) {
+            Map<?, ?> m = ((OnnxMap) maps.get(i)).getValue();
+            if (labels == null) {
+                labels = sortedLabels(m.keySet());
+            }
+            if (out == null) {
+                out = new float[Math.multiplyExact(n, labels.size())];
+            }
+            if (m.size() != labels.size()) {
+                throw new ScoreflowException("output " + name + " row " + i + " has classes " + m.keySet()
+                        + ", expected " + labels);
+            }
+            for (int c = 0; c < labels.size(); c++) {
+                Object v = m.get(labels.get(c));
+                if (v == null) {
+                    throw new ScoreflowException("output " + name + " row " + i + " has no class " + labels.get(c)
+                            + " (classes " + m.keySet() + ")");
+                }
+                out[i * labels.size() + c] = ((Number) v).floatValue();
+            }
+        }
+        return new Tensor("FP32", List.of((long) n, (long) labels.size()), out);
     }
 
     private float[] fromTensor(OnnxTensor t, int n) {
@@ -279,8 +530,8 @@ public final class OnnxModel implements Model {
         long column = signature.scoreColumn();
         for (int i = 0; i < n; i++) {
             Map<?, ?> m = ((OnnxMap) maps.get(i)).getValue();
-            Object v = m.get(column);
-            if (v == null) {
+            Object v = m.get(scoreKey != null ? scoreKey : column);
+            if (v == null && scoreKey == null) {
                 v = m.get(String.valueOf(column));
             }
             if (v == null) {

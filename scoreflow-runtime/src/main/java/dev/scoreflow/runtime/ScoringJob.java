@@ -1,13 +1,22 @@
 package dev.scoreflow.runtime;
 
 import dev.scoreflow.api.FloatMatrix;
+import dev.scoreflow.api.Tensor;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * One submitted request: its rows, where its scores go, how many of its parts are still to run, and how many are
- * being read right now.
+ * being read right now. A request for the score only ({@link #outputs} null) completes with a float[] of scores;
+ * a request for model outputs completes with a {@code Map<String, Tensor>} of the outputs over all its rows,
+ * assembled from its parts' tensors in row order.
  *
  * <p>The caller owns the rows and frees them (a Netty request body) once {@link #result} completes, so the result
  * completes only when no part is in use: a part claimed by a running batch is in use until the batch has copied
@@ -20,17 +29,30 @@ import java.util.concurrent.CompletableFuture;
  */
 final class ScoringJob {
     final FloatMatrix rows;
+    /** The scores (score-only requests), else null. */
     final float[] scores;
+    /** The outputs asked for, in order, or null for the score only. */
+    final Set<String> outputs;
     final long deadlineNanos;
     final Result result = new Result();
+    /** Each finished part's outputs by its first row (output requests). */
+    private final TreeMap<Integer, Map<String, Tensor>> partOutputs;
     private int partsLeft;
     private int inUse;
     private Throwable failure;
     private boolean finished;
 
+    /** A request for the score of each row. */
     ScoringJob(FloatMatrix rows, int parts, long deadlineNanos) {
+        this(rows, parts, deadlineNanos, null);
+    }
+
+    /** A request for the model's {@code outputs} (null: the score of each row). */
+    ScoringJob(FloatMatrix rows, int parts, long deadlineNanos, Set<String> outputs) {
         this.rows = rows;
-        this.scores = new float[rows.rows()];
+        this.outputs = outputs;
+        this.scores = outputs == null ? new float[rows.rows()] : null;
+        this.partOutputs = outputs == null ? null : new TreeMap<>();
         this.deadlineNanos = deadlineNanos;
         this.partsLeft = parts;
     }
@@ -73,6 +95,37 @@ final class ScoringJob {
     }
 
     /**
+     * Records the outputs of the part that starts at {@code fromRow} (its part released); completes the job with
+     * every output over all its rows when it was the last.
+     */
+    void partDone(int fromRow, Map<String, Tensor> values) {
+        synchronized (this) {
+            if (failure != null || finished) {
+                return;
+            }
+            partOutputs.put(fromRow, values);
+            if (--partsLeft > 0) {
+                return;
+            }
+            finished = true;
+        }
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try {
+            for (String name : outputs) {
+                List<Tensor> pieces = new ArrayList<>(partOutputs.size());
+                for (Map<String, Tensor> part : partOutputs.values()) {
+                    pieces.add(part.get(name));
+                }
+                all.put(name, Tensor.concat(pieces));
+            }
+        } catch (RuntimeException e) {
+            result.finishExceptionally(e);
+            return;
+        }
+        result.finish(all);
+    }
+
+    /**
      * Fails the job: at once if no part is in use, else when the last one is released. Later failures and parts
      * are ignored.
      */
@@ -100,7 +153,7 @@ final class ScoringJob {
      * once no part is in use, so {@code isDone()} may stay false for the length of a copy (or a zero-copy model
      * call) after {@code cancel} returned.
      */
-    final class Result extends CompletableFuture<float[]> {
+    final class Result extends CompletableFuture<Object> {
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
             if (isDone()) {
@@ -110,7 +163,7 @@ final class ScoringJob {
             return true;
         }
 
-        private void finish(float[] value) {
+        private void finish(Object value) {
             super.complete(value);
         }
 

@@ -3,8 +3,14 @@ package dev.scoreflow.runtime;
 import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ModelSignature;
+import dev.scoreflow.api.Tensor;
+import dev.scoreflow.api.TensorSpec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -61,8 +67,44 @@ public final class ServedModel {
      *                           settings do not allow that
      */
     public CompletableFuture<float[]> score(FloatMatrix rows, long deadlineNanos) {
+        if (!signature().hasScore()) {
+            throw new BadInputException("model '" + name + "' has no score (" + signature().description() + ")");
+        }
         validate(rows);
         return batcher.submit(rows, deadlineNanos);
+    }
+
+    /**
+     * Validates and queues {@code rows} for the model's own {@code outputs} (names from {@link #servedOutputs}),
+     * each returned as a tensor over all the rows; batched dynamically with other requests, with the same
+     * back-pressure and deadlines as {@link #score}.
+     *
+     * @throws BadInputException if an output is not served (the message lists those that are), or as
+     *                           {@link #score}
+     */
+    public CompletableFuture<Map<String, Tensor>> infer(FloatMatrix rows, Set<String> outputs, long deadlineNanos) {
+        for (String o : outputs) {
+            if (!signature().serves(o)) {
+                throw new BadInputException("model '" + name + "' has no output '" + o + "'; outputs: "
+                        + servedOutputs());
+            }
+        }
+        if (outputs.isEmpty()) {
+            throw new BadInputException("no outputs asked of model '" + name + "'; outputs: " + servedOutputs());
+        }
+        validate(rows);
+        return batcher.submit(rows, outputs, deadlineNanos);
+    }
+
+    /** The model's outputs that {@link #infer} serves, in the model's order. */
+    public List<String> servedOutputs() {
+        List<String> names = new ArrayList<>();
+        for (TensorSpec t : signature().outputs()) {
+            if (signature().serves(t.name())) {
+                names.add(t.name());
+            }
+        }
+        return names;
     }
 
     /** Checks {@code rows} against the model without scoring. */

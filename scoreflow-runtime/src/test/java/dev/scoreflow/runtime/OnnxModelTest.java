@@ -3,12 +3,18 @@ package dev.scoreflow.runtime;
 import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ModelLoadException;
+import dev.scoreflow.api.Tensor;
+import dev.scoreflow.api.TensorSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -51,12 +57,79 @@ class OnnxModelTest {
     }
 
     @Test
-    void refusesMulticlassOutputUnlessAColumnIsNamed() {
-        assertThatThrownBy(() -> OnnxModel.load(TestModels.multiclass(), ModelConfig.defaults(), 1))
-                .isInstanceOf(ModelLoadException.class)
-                .hasMessageContaining("has 3 columns").hasMessageContaining("\"column\"");
+    void item22_loadsMulticlassWithoutAColumnAndRefusesOnlyItsScoreSayingWhatToSet() {
+        try (OnnxModel m = OnnxModel.load(TestModels.multiclass(), ModelConfig.defaults(), 1)) {
+            assertThat(m.signature().hasScore()).isFalse();
+            assertThat(m.signature().description()).contains("has 3 columns").contains("\"column\"");
+            assertThatThrownBy(() -> m.score(FloatMatrix.of(new float[8], 1, 8)))
+                    .isInstanceOf(BadInputException.class).hasMessageContaining("has 3 columns")
+                    .hasMessageContaining("\"column\"");
+            assertThat(m.infer(FloatMatrix.of(new float[8], 1, 8), Set.of("output_probability"))
+                    .get("output_probability").shape()).containsExactly(1L, 3L);
+        }
         ModelConfig column2 = new ModelConfig(null, 2, null, 1024, 0, 1000, 0, false, null);
         assertScoresMatchPython(TestModels.multiclass(), column2, 8);
+    }
+
+    /** Every output the model serves, for the sample rows, against onnxruntime's values computed in Python. */
+    private static void assertEveryOutputMatchesPython(Path file, int features, List<String> outputs) {
+        try (OnnxModel m = OnnxModel.load(file, ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME),
+                ModelConfig.defaults()), 1)) {
+            float[] in = TestModels.sampleInput(file);
+            int rows = in.length / features;
+            assertThat(m.signature().outputs()).extracting(TensorSpec::name).containsExactlyInAnyOrderElementsOf(outputs);
+            Map<String, Tensor> got = m.infer(FloatMatrix.of(in, rows, features), new LinkedHashSet<>(outputs));
+            assertThat(got.keySet()).containsExactlyElementsOf(outputs);
+            for (String name : outputs) {
+                Tensor t = got.get(name);
+                assertThat(t.rows()).as(name).isEqualTo(rows);
+                assertThat(t.datatype()).as(name).isEqualTo(m.signature().output(name).datatype());
+                TestModels.assertSameValues(file.getParent().getParent().getFileName() + " " + name, t.data(),
+                        TestModels.sampleOutput(file, name));
+            }
+        }
+    }
+
+    @Test
+    void item22_servesEveryOutputAsItsOwnDatatypeEqualToOnnxRuntime() {
+        assertEveryOutputMatchesPython(TestModels.iris(), 4, List.of("output_label", "output_probability"));
+        assertEveryOutputMatchesPython(TestModels.multiclass(), 8, List.of("output_label", "output_probability"));
+        assertEveryOutputMatchesPython(TestModels.multitarget(), 6,
+                List.of("targets", "total", "total_fp64", "positive", "bucket", "total_int64"));
+        assertEveryOutputMatchesPython(TestModels.embedding(), 16, List.of("embedding"));
+    }
+
+    @Test
+    void item22_describesOutputsWithDatatypesShapesAndZipMapClassLabels() {
+        try (OnnxModel m = OnnxModel.load(TestModels.iris(), ModelConfig.defaults(), 1)) {
+            assertThat(m.signature().output("output_label")).isEqualTo(new TensorSpec("output_label", "BYTES",
+                    List.of(-1L)));
+            assertThat(m.signature().output("output_probability")).isEqualTo(new TensorSpec("output_probability",
+                    "FP32", List.of(-1L, 3L), List.of("setosa", "versicolor", "virginica")));
+            assertThat(m.signature().hasScore()).isFalse();
+        }
+        try (OnnxModel m = OnnxModel.load(TestModels.forest(), ModelConfig.defaults(), 1)) {
+            assertThat(m.signature().output("output_probability").classLabels()).containsExactly(0L, 1L);
+            assertThat(m.signature().scoreIndex()).isEqualTo(1);
+            // the score read from the served ZipMap tensor is the fast path's score
+            float[] in = TestModels.sampleInput(TestModels.forest());
+            FloatMatrix rows = FloatMatrix.of(in, in.length / 20, 20);
+            float[] fromTensor = m.infer(rows, Set.of("output_probability")).get("output_probability")
+                    .column(m.signature().scoreIndex());
+            assertThat(fromTensor).containsExactly(m.score(rows));
+        }
+        try (OnnxModel m = OnnxModel.load(TestModels.multitarget(), ModelConfig.read(TestModels.multitarget()
+                .resolveSibling(ModelConfig.FILE_NAME), ModelConfig.defaults()), 1)) {
+            assertThat(m.signature().scoreOutput()).isEqualTo("total");
+            assertThat(m.signature().outputs()).extracting(TensorSpec::datatype)
+                    .containsExactly("FP32", "FP32", "FP64", "BOOL", "INT32", "INT64");
+            assertThat(m.infer(FloatMatrix.of(new float[0], 0, 6), Set.of("targets")).get("targets").shape())
+                    .containsExactly(0L, 2L);
+        }
+        try (OnnxModel m = OnnxModel.load(TestModels.embedding(), ModelConfig.defaults(), 1)) {
+            assertThat(m.signature().hasScore()).isFalse();
+            assertThat(m.signature().output("embedding").shape()).containsExactly(-1L, 8L);
+        }
     }
 
     @Test

@@ -47,6 +47,103 @@ public final class TestModels {
         return testModel("multiclass");
     }
 
+    /**
+     * Three iris classes with string labels: LinearClassifier + ZipMap, 4 features; outputs output_label (BYTES)
+     * and output_probability (ZipMap); no score (no model.json).
+     */
+    public static Path iris() {
+        return testModel("iris");
+    }
+
+    /**
+     * A two-target linear regressor, 6 features: targets FP32 [N, 2], total FP32 [N, 1] (the score, per its
+     * model.json), total_fp64 FP64, positive BOOL, bucket INT32, total_int64 INT64, each [N, 1].
+     */
+    public static Path multitarget() {
+        return testModel("multitarget");
+    }
+
+    /** An embedding-like model, 16 features: embedding FP32 [N, 8]; no score. */
+    public static Path embedding() {
+        return testModel("embedding");
+    }
+
+    /**
+     * ONNX Runtime's (Python) values of output {@code name} for the sample input, from
+     * {@code sample-<name>.<f32|f64|i64|i32|bool|txt>}: float[], double[], long[], int[], boolean[] or String[]
+     * (a ZipMap as float32 [rows, classes], classes in ascending label order).
+     */
+    public static Object sampleOutput(Path model, String name) {
+        try {
+            for (String ext : new String[]{"f32", "f64", "i64", "i32", "bool", "txt"}) {
+                Path file = model.resolveSibling("sample-" + name + "." + ext);
+                if (!Files.exists(file)) {
+                    continue;
+                }
+                byte[] b = Files.readAllBytes(file);
+                ByteBuffer le = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+                switch (ext) {
+                    case "f32": {
+                        float[] v = new float[b.length / 4];
+                        le.asFloatBuffer().get(v);
+                        return v;
+                    }
+                    case "f64": {
+                        double[] v = new double[b.length / 8];
+                        le.asDoubleBuffer().get(v);
+                        return v;
+                    }
+                    case "i64": {
+                        long[] v = new long[b.length / 8];
+                        le.asLongBuffer().get(v);
+                        return v;
+                    }
+                    case "i32": {
+                        int[] v = new int[b.length / 4];
+                        le.asIntBuffer().get(v);
+                        return v;
+                    }
+                    case "bool": {
+                        boolean[] v = new boolean[b.length];
+                        for (int i = 0; i < b.length; i++) {
+                            v[i] = b[i] != 0;
+                        }
+                        return v;
+                    }
+                    default:
+                        return Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8).toArray(new String[0]);
+                }
+            }
+            throw new IllegalArgumentException("no sample values of output " + name + " beside " + model);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Asserts that {@code got} equals {@code expected} (arrays of a datatype's Java type): floating-point values
+     * within {@link #tolerance}, the others exactly.
+     */
+    public static void assertSameValues(String what, Object got, Object expected) {
+        if (expected instanceof float[] e) {
+            float[] g = (float[]) got;
+            org.assertj.core.api.Assertions.assertThat(g).as(what).hasSameSizeAs(e);
+            for (int i = 0; i < e.length; i++) {
+                org.assertj.core.api.Assertions.assertThat(g[i]).as("%s[%d]", what, i)
+                        .isCloseTo(e[i], org.assertj.core.api.Assertions.within(tolerance(e[i])));
+            }
+        } else if (expected instanceof double[] e) {
+            double[] g = (double[]) got;
+            org.assertj.core.api.Assertions.assertThat(g).as(what).hasSameSizeAs(e);
+            for (int i = 0; i < e.length; i++) {
+                org.assertj.core.api.Assertions.assertThat(g[i]).as("%s[%d]", what, i)
+                        .isCloseTo(e[i], org.assertj.core.api.Assertions.within(1e-5 * Math.max(1, Math.abs(e[i]))));
+            }
+        } else {
+            org.assertj.core.api.Assertions.assertThat(got).as(what).isEqualTo(expected);
+        }
+    }
+
     /** {@code scoreflow-runtime/src/test/resources/models/<name>/1/model.onnx}. */
     public static Path testModel(String name) {
         return root().resolve("scoreflow-runtime/src/test/resources/models").resolve(name).resolve("1/model.onnx");

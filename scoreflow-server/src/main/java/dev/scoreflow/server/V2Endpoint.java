@@ -8,7 +8,10 @@ import dev.scoreflow.api.InferenceResponse;
 import dev.scoreflow.api.ModelSignature;
 import dev.scoreflow.api.RequestedOutput;
 import dev.scoreflow.api.V2Codec;
+import dev.scoreflow.api.Tensor;
+import dev.scoreflow.api.TensorSpec;
 import dev.scoreflow.api.V2Message;
+import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ModelStatus;
 import dev.scoreflow.runtime.ServedModel;
@@ -20,6 +23,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,9 +34,17 @@ import java.util.function.BooleanSupplier;
  * The Open Inference Protocol (KServe V2) REST endpoints with Triton's binary tensor data extension, and
  * Triton's model repository extension (index, load, unload).
  *
- * <p>A model is presented as Scoreflow scores it: one FP32 input {@code [-1, features]} under the model's input
- * name; output {@code score} FP32 {@code [-1, 1]} and, when the model has a threshold, {@code prediction} INT32
- * {@code [-1, 1]} (1 when score >= threshold).
+ * <p>A model is presented with one FP32 input {@code [-1, features]} under the model's input name, and these
+ * outputs: {@code score} FP32 {@code [-1, 1]} if the model has a score, {@code prediction} INT32 {@code [-1, 1]}
+ * (1 when score >= threshold) if it also has a threshold, then every output of the model itself that Scoreflow
+ * serves (FP32, FP64, INT64, INT32, BOOL, BYTES tensors; a ZipMap as FP32 {@code [-1, classes]} whose metadata
+ * {@code parameters.class_labels} holds the column labels as JSON text). A model output named {@code score} or
+ * {@code prediction} is hidden by the convenience output of that name.
+ *
+ * <p>Without {@code outputs} in the request, a model with a score answers score (and prediction), as the seed
+ * protocol; a model without a score answers all its outputs. A request for score and prediction only takes the
+ * fast float[] path; one that names any other output runs the model for those outputs (still batched with other
+ * requests), and its score, if asked too, is read from the score output's tensor.
  */
 final class V2Endpoint {
     static final String SCORE = "score";
@@ -129,9 +141,20 @@ final class V2Endpoint {
         body.put("platform", "onnxruntime_onnx");
         body.put("inputs", List.of(tensor(sig.inputName(), "FP32", List.of(-1L, (long) sig.featureCount()))));
         List<Object> outputs = new ArrayList<>();
-        outputs.add(tensor(SCORE, "FP32", List.of(-1L, 1L)));
-        if (m.config().threshold() != null) {
-            outputs.add(tensor(PREDICTION, "INT32", List.of(-1L, 1L)));
+        if (sig.hasScore()) {
+            outputs.add(tensor(SCORE, "FP32", List.of(-1L, 1L)));
+            if (m.config().threshold() != null) {
+                outputs.add(tensor(PREDICTION, "INT32", List.of(-1L, 1L)));
+            }
+        }
+        for (String output : modelOutputs(m)) {
+            TensorSpec spec = sig.output(output);
+            Map<String, Object> t = tensor(output, spec.datatype(), spec.shape());
+            if (spec.classLabels() != null) {
+                // parameter values are strings, numbers or booleans: the labels go as JSON text
+                t.put("parameters", Map.of("class_labels", Json.write(spec.classLabels())));
+            }
+            outputs.add(t);
         }
         body.put("outputs", outputs);
         Map<String, Object> params = new LinkedHashMap<>();
@@ -176,11 +199,35 @@ final class V2Endpoint {
             rows = input.data().rows();
             long deadline = deadline(ex, req);
             long rowCount = rows;
-            return model.score(input.data(), deadline).handle((scores, err) -> {
+            List<RequestedOutput> wanted = wanted(req, model);
+            Set<String> fromModel = new LinkedHashSet<>();
+            boolean scoreWanted = false;
+            for (RequestedOutput o : wanted) {
+                if (o.name().equals(SCORE) || o.name().equals(PREDICTION)) {
+                    scoreWanted = true;
+                } else {
+                    fromModel.add(o.name());
+                }
+            }
+            if (fromModel.isEmpty()) {
+                // score and prediction only: the fast path, as the seed protocol
+                return model.score(input.data(), deadline).handle((scores, err) -> err != null
+                        ? Answer.of(Answer.error(err)).about(model.name(), "v2", rowCount)
+                        : Answer.of(response(model, req, wanted, scores, Map.of())).about(model.name(), "v2",
+                        rowCount));
+            }
+            String scoreOutput = model.signature().scoreOutput();
+            Set<String> fetch = new LinkedHashSet<>(fromModel);
+            if (scoreWanted) {
+                fetch.add(scoreOutput);
+            }
+            boolean withScore = scoreWanted;
+            return model.infer(input.data(), fetch, deadline).handle((values, err) -> {
                 if (err != null) {
                     return Answer.of(Answer.error(err)).about(model.name(), "v2", rowCount);
                 }
-                return Answer.of(response(model, req, scores)).about(model.name(), "v2", rowCount);
+                float[] scores = withScore ? values.get(scoreOutput).column(model.signature().scoreIndex()) : null;
+                return Answer.of(response(model, req, wanted, scores, values)).about(model.name(), "v2", rowCount);
             });
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(e)).about(model.name(), "v2", rows));
@@ -218,14 +265,55 @@ final class V2Endpoint {
             throw new BadInputException("input '" + in.name() + "' has shape " + in.shape() + "; model '"
                     + model.name() + "' takes [rows, " + sig.featureCount() + "]");
         }
+        return in;
+    }
+
+    /**
+     * The outputs to answer, in order: those asked for, each checked against the model (400 naming the available
+     * outputs otherwise); without any, score and prediction for a model with a score, else all its outputs.
+     */
+    private static List<RequestedOutput> wanted(InferenceRequest req, ServedModel model) {
+        List<String> available = available(model);
+        if (req.outputs().isEmpty()) {
+            List<RequestedOutput> all = new ArrayList<>();
+            for (String name : model.signature().hasScore() ? available.subList(0, available.size()
+                    - modelOutputs(model).size()) : available) {
+                all.add(new RequestedOutput(name, null));
+            }
+            return all;
+        }
         for (RequestedOutput o : req.outputs()) {
-            if (!o.name().equals(SCORE) && !(o.name().equals(PREDICTION) && model.config().threshold() != null)) {
+            if (!available.contains(o.name())) {
                 throw new BadInputException("model '" + model.name() + "' has no output '" + o.name()
-                        + "'; outputs: " + (model.config().threshold() != null ? List.of(SCORE, PREDICTION)
-                        : List.of(SCORE)));
+                        + "'; outputs: " + available + (model.signature().hasScore() || !o.name().equals(SCORE)
+                        ? "" : " (" + model.signature().description() + ")"));
             }
         }
-        return in;
+        return req.outputs();
+    }
+
+    /** Every output name a request may ask of the model: score and prediction first, then the model's own. */
+    private static List<String> available(ServedModel model) {
+        List<String> names = new ArrayList<>();
+        if (model.signature().hasScore()) {
+            names.add(SCORE);
+            if (model.config().threshold() != null) {
+                names.add(PREDICTION);
+            }
+        }
+        names.addAll(modelOutputs(model));
+        return names;
+    }
+
+    /** The model's own outputs served by name (one called score or prediction is hidden by Scoreflow's). */
+    private static List<String> modelOutputs(ServedModel model) {
+        List<String> names = new ArrayList<>();
+        for (String name : model.servedOutputs()) {
+            if (!name.equals(SCORE) && !name.equals(PREDICTION)) {
+                names.add(name);
+            }
+        }
+        return names;
     }
 
     /** The deadline from the Triton-style {@code timeout} parameter (microseconds) or the timeout header. */
@@ -240,28 +328,23 @@ final class V2Endpoint {
         return Math.min(header, ex.startNanos + micros * 1000);
     }
 
-    private static FullHttpResponse response(ServedModel model, InferenceRequest req, float[] scores) {
+    private static FullHttpResponse response(ServedModel model, InferenceRequest req, List<RequestedOutput> wanted,
+                                             float[] scores, Map<String, Tensor> values) {
         boolean binaryDefault = req.binaryDataOutput();
         Double threshold = model.config().threshold();
-        List<RequestedOutput> wanted = new ArrayList<>(req.outputs());
-        if (wanted.isEmpty()) {
-            wanted.add(new RequestedOutput(SCORE, null));
-            if (threshold != null) {
-                wanted.add(new RequestedOutput(PREDICTION, null));
-            }
-        }
-        List<Long> shape = List.of((long) scores.length, 1L);
         List<InferOutput> outputs = new ArrayList<>();
         for (RequestedOutput o : wanted) {
             boolean binary = o.binaryData() != null ? o.binaryData() : binaryDefault;
             if (o.name().equals(SCORE)) {
-                outputs.add(new InferOutput(SCORE, "FP32", shape, scores, binary));
-            } else {
+                outputs.add(new InferOutput(SCORE, "FP32", List.of((long) scores.length, 1L), scores, binary));
+            } else if (o.name().equals(PREDICTION)) {
                 int[] p = new int[scores.length];
                 for (int i = 0; i < p.length; i++) {
                     p[i] = scores[i] >= threshold ? 1 : 0;
                 }
-                outputs.add(new InferOutput(PREDICTION, "INT32", shape, p, binary));
+                outputs.add(new InferOutput(PREDICTION, "INT32", List.of((long) scores.length, 1L), p, binary));
+            } else {
+                outputs.add(InferOutput.of(o.name(), values.get(o.name()), binary));
             }
         }
         V2Message msg = V2Codec.encodeResponse(new InferenceResponse(model.name(), model.version(), req.id(),

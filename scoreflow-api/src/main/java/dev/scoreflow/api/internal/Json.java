@@ -292,7 +292,10 @@ public final class Json {
 
     // ---------------------------------------------------------------- writing
 
-    /** Appends {@code v} (Map, Collection, CharSequence, Number, Boolean, float[] or null) as JSON. */
+    /**
+     * Appends {@code v} (Map, Collection, CharSequence, Number, Boolean, null, or an array of float, double, long,
+     * int, boolean or String) as JSON.
+     */
     public static StringBuilder write(StringBuilder out, Object v) {
         if (v == null) {
             out.append("null");
@@ -335,6 +338,43 @@ public final class Json {
                     out.append(',');
                 }
                 number(out, fs[i]);
+            }
+            out.append(']');
+        } else if (v instanceof double[] ds) {
+            out.append('[');
+            for (int i = 0; i < ds.length; i++) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                // shortest repr that reads back as the same double (-0.0 stays negative); null if not finite
+                out.append(Double.isFinite(ds[i]) ? Double.toString(ds[i]) : "null");
+            }
+            out.append(']');
+        } else if (v instanceof long[] ls) {
+            out.append('[');
+            for (int i = 0; i < ls.length; i++) {
+                out.append(i > 0 ? "," : "").append(ls[i]);
+            }
+            out.append(']');
+        } else if (v instanceof int[] is) {
+            out.append('[');
+            for (int i = 0; i < is.length; i++) {
+                out.append(i > 0 ? "," : "").append(is[i]);
+            }
+            out.append(']');
+        } else if (v instanceof boolean[] bs) {
+            out.append('[');
+            for (int i = 0; i < bs.length; i++) {
+                out.append(i > 0 ? "," : "").append(bs[i]);
+            }
+            out.append(']');
+        } else if (v instanceof String[] ss) {
+            out.append('[');
+            for (int i = 0; i < ss.length; i++) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                quote(out, ss[i]);
             }
             out.append(']');
         } else {
