@@ -39,7 +39,7 @@ END {
   for (mi = 1; mi <= 2; mi++) for (ri = 1; ri <= 3; ri++) for (ci = 1; ci <= 4; ci++) {
     k = "scoreflow" SUBSEP ml[mi] SUBSEP rl[ri] SUBSEP cl[ci]; o = "scoreflow-before" SUBSEP ml[mi] SUBSEP rl[ri] SUBSEP cl[ci]
     if (!(k in rps) || !(o in rps)) continue
-    printf "| %s | %s | %s | %.0f | %.0f | %s |\n", ml[mi], rl[ri], cl[ci], rps[o], rps[k], rps[o] > 0 ? sprintf("%.0f%%", 100 * rps[k] / rps[o]) : "n/a"
+    printf "| %s | %s | %s | %.0f | %.0f | %s |\n", ml[mi], rl[ri], cl[ci], rps[o], rps[k], (rps[o] > 0 ? sprintf("%.0f%%", 100 * rps[k] / rps[o]) : "n/a")
   }
 }' "$RES/load.kv"
 if [[ -f $RES/inprocess.txt ]]; then
