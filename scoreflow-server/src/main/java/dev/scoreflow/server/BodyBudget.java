@@ -10,13 +10,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * closes it when the body is released, so the count always equals the bytes really held. Thread-safe.
  */
 final class BodyBudget {
-    private final AtomicLong inUse = new AtomicLong();
+    /** The metrics' gauge itself: one atomic add per read, nothing to copy. */
+    private final AtomicLong inUse;
     private final long limit;
-    private final ServerMetrics metrics;
 
     BodyBudget(long limit, ServerMetrics metrics) {
         this.limit = limit;
-        this.metrics = metrics;
+        this.inUse = metrics.inflightBodyBytes;
     }
 
     long limit() {
@@ -44,11 +44,10 @@ final class BodyBudget {
         boolean take(long n) {
             long now = inUse.addAndGet(n);
             if (now > limit && now != bytes + n) {
-                metrics.inflightBodyBytes.set(inUse.addAndGet(-n));
+                inUse.addAndGet(-n);
                 return false;
             }
             bytes += n;
-            metrics.inflightBodyBytes.set(now);
             return true;
         }
 
@@ -59,7 +58,7 @@ final class BodyBudget {
         @Override
         public void close() {
             if (bytes != 0) {
-                metrics.inflightBodyBytes.set(inUse.addAndGet(-bytes));
+                inUse.addAndGet(-bytes);
                 bytes = 0;
             }
         }

@@ -3,6 +3,7 @@ package dev.scoreflow.server;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -23,7 +24,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.timeout.WriteTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -381,23 +381,34 @@ final class HttpConnection extends ChannelDuplexHandler {
         answer.whenComplete((a, err) -> answered(ex, a != null ? a : Answer.of(Answer.error(err))));
     }
 
-    /** Called wherever the answer was computed; continues on the event loop. */
+    /**
+     * Called wherever the answer was computed (an inference thread): gives the exchange back and counts it there,
+     * since the event loops are what limits large requests, and continues on the event loop only to write.
+     */
     private void answered(Exchange ex, Answer a) {
         try {
-            service.eventLoop.apply(ctx).execute(() -> finish(ex, a));
-        } catch (RejectedExecutionException e) { // the server was stopped: nobody will read this answer
-            ex.release();
-            a.response().release();
+            release(ex, a);
+        } finally {
+            try {
+                service.eventLoop.apply(ctx).execute(() -> write(a.response(), !ex.keepAlive));
+            } catch (RejectedExecutionException e) { // the server was stopped: nobody will read this answer
+                a.response().release();
+            }
         }
     }
 
     private void finish(Exchange ex, Answer a) {
-        ex.release();
         try {
-            service.metrics.answered(a.model(), a.protocol(), a.code(), a.rows(), ex.startNanos);
+            release(ex, a);
         } finally {
             write(a.response(), !ex.keepAlive);
         }
+    }
+
+    /** The exchange is done with once its answer exists (the runtime reads no row after that); thread-safe. */
+    private void release(Exchange ex, Answer a) {
+        ex.release();
+        service.metrics.answered(a.model(), a.protocol(), a.code(), a.rows(), ex.startNanos);
     }
 
     private void write(FullHttpResponse response, boolean mustClose) {
@@ -412,7 +423,13 @@ final class HttpConnection extends ChannelDuplexHandler {
             dropBody();
             releaseWaiting();
         }
-        ctx.writeAndFlush(response).addListener((ChannelFutureListener) f -> {
+        ChannelFuture written = ctx.writeAndFlush(response);
+        if (!written.isDone()) { // the socket did not take it at once: the client must read within the write timeout
+            ScheduledFuture<?> late = ctx.executor().schedule(() -> writeTimedOut(written),
+                    limits.writeTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            written.addListener(f -> late.cancel(false));
+        }
+        written.addListener((ChannelFutureListener) f -> {
             busy = false;
             if (closing || !f.isSuccess()) {
                 ctx.close();
@@ -421,6 +438,17 @@ final class HttpConnection extends ChannelDuplexHandler {
             idleSince = now();
             next();
         });
+    }
+
+    private void writeTimedOut(ChannelFuture written) {
+        if (written.isDone() || !ctx.channel().isActive()) {
+            return;
+        }
+        service.metrics.timeouts.inc(1, "write");
+        PEERS.info("write-timeout", "closed a connection from " + ctx.channel().remoteAddress() + ": it did not"
+                + " read its answer within " + limits.writeTimeout().toMillis() + " ms (--write-timeout-ms)");
+        closing = true;
+        ctx.close();
     }
 
     // ---------------------------------------------------------------- timers
@@ -525,11 +553,7 @@ final class HttpConnection extends ChannelDuplexHandler {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof WriteTimeoutException) {
-            service.metrics.timeouts.inc(1, "write");
-            PEERS.info("write-timeout", "closed a connection from " + ctx.channel().remoteAddress() + ": it did not"
-                    + " read its answer within " + limits.writeTimeout().toMillis() + " ms (--write-timeout-ms)");
-        } else if (cause instanceof IOException || cause.getCause() instanceof IOException) {
+        if (cause instanceof IOException || cause.getCause() instanceof IOException) {
             LOG.debug("connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
         } else if (cause.getCause() instanceof javax.net.ssl.SSLException) {
             PEERS.info("tls", "TLS failed on a connection from " + ctx.channel().remoteAddress() + ": "

@@ -11,7 +11,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,8 +88,6 @@ final class Service {
             p.addLast(new TooManyConnections(ssl != null));
             return;
         }
-        // the write timeout sits nearest the socket, so it times what really leaves
-        p.addLast(new WriteTimeoutHandler(limits.writeTimeout().toMillis(), TimeUnit.MILLISECONDS));
         if (ssl != null) {
             p.addLast(ssl.newHandler(ch.alloc()));
         }
