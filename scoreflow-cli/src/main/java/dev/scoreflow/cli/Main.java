@@ -1,13 +1,15 @@
 package dev.scoreflow.cli;
 
 import dev.scoreflow.spark.BatchCommand;
+import dev.scoreflow.streaming.BrokerCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code scoreflow <command>}: the entry point of the launcher. Only wiring; the logic lives in the modules. */
 @Command(name = "scoreflow", mixinStandardHelpOptions = true, version = "scoreflow 0.1.0",
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
-        subcommands = {DemoCommand.class, ServeCommand.class, BatchCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {DemoCommand.class, ServeCommand.class, BatchCommand.class, BrokerCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {
 

@@ -1,5 +1,6 @@
 package dev.scoreflow.server;
 
+import dev.scoreflow.api.internal.Metrics;
 import dev.scoreflow.runtime.BatchObserver;
 import dev.scoreflow.runtime.ModelRepository;
 import dev.scoreflow.runtime.ServedModel;

@@ -1,4 +1,4 @@
-package dev.scoreflow.server;
+package dev.scoreflow.api.internal;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,24 +14,25 @@ import java.util.function.Consumer;
 
 /**
  * A minimal Prometheus registry: labelled counters and histograms, rendered in the text exposition format.
- * Lock-free on the recording path (one map lookup and an adder increment). Thread-safe.
+ * Lock-free on the recording path (one map lookup and an adder increment). Thread-safe. Not part of the API: the
+ * server's and the stream app's {@code /metrics}.
  */
-final class Metrics {
+public final class Metrics {
     private final Map<String, Family> families = new ConcurrentSkipListMap<>();
     private final List<Consumer<StringBuilder>> gauges = new ArrayList<>();
 
     /** A counter family; {@code labels} are the label names, values are given at each increment. */
-    Counter counter(String name, String help, String... labels) {
+    public Counter counter(String name, String help, String... labels) {
         return (Counter) families.computeIfAbsent(name, n -> new Counter(n, help, labels));
     }
 
     /** A histogram family with the given upper bucket bounds (ascending). */
-    Histogram histogram(String name, String help, double[] buckets, String... labels) {
+    public Histogram histogram(String name, String help, double[] buckets, String... labels) {
         return (Histogram) families.computeIfAbsent(name, n -> new Histogram(n, help, buckets, labels));
     }
 
     /** A gauge family computed when scraped: {@code writer} appends complete sample lines. */
-    synchronized void gauge(String name, String help, Consumer<StringBuilder> writer) {
+    public synchronized void gauge(String name, String help, Consumer<StringBuilder> writer) {
         gauges.add(out -> {
             out.append("# HELP ").append(name).append(' ').append(help).append('\n');
             out.append("# TYPE ").append(name).append(" gauge\n");
@@ -40,7 +41,7 @@ final class Metrics {
     }
 
     /** Everything in the Prometheus text format. */
-    synchronized String render() {
+    public synchronized String render() {
         StringBuilder out = new StringBuilder(4096);
         for (Family f : families.values()) {
             f.render(out);
@@ -52,7 +53,7 @@ final class Metrics {
     }
 
     /** Appends {@code {a="x",b="y"}} for the given names and values. */
-    static StringBuilder labels(StringBuilder out, String[] names, List<String> values, String extraName,
+    public static StringBuilder labels(StringBuilder out, String[] names, List<String> values, String extraName,
                                 String extraValue) {
         out.append('{');
         boolean first = true;
@@ -98,18 +99,18 @@ final class Metrics {
     }
 
     /** A monotonically increasing count per label set. */
-    static final class Counter extends Family {
+    public static final class Counter extends Family {
         private final Map<List<String>, LongAdder> values = new ConcurrentHashMap<>();
 
         Counter(String name, String help, String[] labels) {
             super(name, help, labels);
         }
 
-        void inc(long by, String... labelValues) {
+        public void inc(long by, String... labelValues) {
             values.computeIfAbsent(key(labelValues), k -> new LongAdder()).add(by);
         }
 
-        long value(String... labelValues) {
+        public long value(String... labelValues) {
             LongAdder a = values.get(key(labelValues));
             return a == null ? 0 : a.sum();
         }
@@ -125,7 +126,7 @@ final class Metrics {
     }
 
     /** Cumulative buckets, sum and count per label set. */
-    static final class Histogram extends Family {
+    public static final class Histogram extends Family {
         private final double[] bounds;
         private final Map<List<String>, Cell> cells = new ConcurrentHashMap<>();
 
@@ -134,7 +135,7 @@ final class Metrics {
             this.bounds = bounds.clone();
         }
 
-        void observe(double value, String... labelValues) {
+        public void observe(double value, String... labelValues) {
             Cell c = cells.computeIfAbsent(key(labelValues), k -> new Cell(bounds.length));
             int i = Arrays.binarySearch(bounds, value);
             int bucket = i >= 0 ? i : -i - 1;

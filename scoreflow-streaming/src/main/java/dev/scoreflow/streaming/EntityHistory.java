@@ -1,0 +1,315 @@
+package dev.scoreflow.streaming;
+
+import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.streaming.FeatureSpec.Feature;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One entity's recent events, as much of each as its features need (event time, the numeric fields, the fields
+ * whose distinct values are counted): the state behind the materialized view. Features are computed from it exactly
+ * (no buckets, no sketches), so the stream's features equal a batch recomputation's.
+ *
+ * <p>An entity keeps the events of the longest window plus the tolerated lateness behind its latest event, and at
+ * most {@code maxEntries} of them (the oldest go first beyond that; {@link #append} says when). Immutable; the
+ * serialized form is what the state store and its changelog hold.
+ */
+final class EntityHistory {
+    private static final byte FORMAT = 1;
+    /** Distinct-counted values longer than this are cut: a hostile event must not bloat the state. */
+    static final int MAX_VALUE_CHARS = 256;
+
+    private final long[] ts;
+    private final double[][] numeric; // [field][entry]
+    private final String[][] distinct; // [field][entry]
+    private final int truncated; // entries the append that made this dropped for maxEntries; not serialized
+
+    private EntityHistory(long[] ts, double[][] numeric, String[][] distinct, int truncated) {
+        this.ts = ts;
+        this.numeric = numeric;
+        this.distinct = distinct;
+        this.truncated = truncated;
+    }
+
+    static EntityHistory empty(FeatureSpec spec) {
+        return new EntityHistory(new long[0], new double[spec.numericFields().length][0],
+                new String[spec.distinctFields().length][0], 0);
+    }
+
+    int size() {
+        return ts.length;
+    }
+
+    /** How many events the {@link #append} that made this history dropped because of its entry limit. */
+    int truncated() {
+        return truncated;
+    }
+
+    /** What an event brings to the features: its event time and the values of the fields the spec uses. */
+    record Values(long ts, double[] numeric, String[] distinct) {
+
+        /** @throws Rejection if a field is missing, of the wrong type or not finite */
+        static Values of(Event e, FeatureSpec spec) {
+            String[] nf = spec.numericFields();
+            double[] num = new double[nf.length];
+            for (int i = 0; i < nf.length; i++) {
+                num[i] = number(e.fields(), nf[i]);
+            }
+            String[] df = spec.distinctFields();
+            String[] dis = new String[df.length];
+            for (int i = 0; i < df.length; i++) {
+                Object v = e.fields().get(df[i]);
+                if (v == null) {
+                    throw new Rejection(Rejection.MISSING_FIELD, "the event has no '" + df[i] + "'");
+                }
+                String s = v instanceof String str ? str : Json.write(v);
+                dis[i] = s.length() > MAX_VALUE_CHARS ? s.substring(0, MAX_VALUE_CHARS) : s;
+            }
+            return new Values(e.ts(), num, dis);
+        }
+
+        private static double number(Map<String, Object> fields, String name) {
+            Object v = fields.get(name);
+            if (v == null) {
+                throw new Rejection(Rejection.MISSING_FIELD, "the event has no '" + name + "'");
+            }
+            double d;
+            if (v instanceof Double x) {
+                d = x;
+            } else if (v instanceof Boolean b) {
+                d = b ? 1 : 0;
+            } else {
+                throw new Rejection(Rejection.MISTYPED_FIELD, "'" + name + "' must be a number, was "
+                        + Json.typeName(v));
+            }
+            if (!Double.isFinite(d)) {
+                throw new Rejection(Rejection.NON_FINITE_FEATURE, "'" + name + "' is not finite: " + d);
+            }
+            return d;
+        }
+    }
+
+    /**
+     * The vector for the event {@code cur}, from this history and the event itself (see {@link FeatureSpec} for
+     * the semantics).
+     *
+     * @throws Rejection if an element is not finite as a float32
+     */
+    float[] features(FeatureSpec spec, Values cur) {
+        String[] nf = spec.numericFields();
+        String[] df = spec.distinctFields();
+        float[] out = new float[spec.size()];
+        int k = 0;
+        for (Feature f : spec.features()) {
+            double v = switch (f.kind()) {
+                case RAW -> cur.numeric()[indexOf(nf, f.field())];
+                case COUNT -> count(cur.ts(), f.windowMs()) + 1;
+                case SUM -> sum(indexOf(nf, f.field()), cur, f.windowMs());
+                case MEAN -> sum(indexOf(nf, f.field()), cur, f.windowMs()) / (count(cur.ts(), f.windowMs()) + 1);
+                case MIN -> extreme(indexOf(nf, f.field()), cur, f.windowMs(), false);
+                case MAX -> extreme(indexOf(nf, f.field()), cur, f.windowMs(), true);
+                case DISTINCT -> distinctCount(indexOf(df, f.field()), cur, f.windowMs());
+                case RATIO -> {
+                    int i = indexOf(nf, f.field());
+                    double mean = sum(i, cur, f.windowMs()) / (count(cur.ts(), f.windowMs()) + 1);
+                    yield mean == 0 ? 0 : cur.numeric()[i] / mean;
+                }
+                case SECONDS_SINCE_PREVIOUS -> {
+                    long prev = Long.MIN_VALUE;
+                    for (long t : ts) {
+                        if (t <= cur.ts() && t > prev) {
+                            prev = t;
+                        }
+                    }
+                    yield prev == Long.MIN_VALUE ? -1 : (cur.ts() - prev) / 1000.0;
+                }
+            };
+            float x = (float) v;
+            if (!Float.isFinite(x)) {
+                throw new Rejection(Rejection.NON_FINITE_FEATURE, "feature '" + f.name() + "' is not finite as a "
+                        + "float32: " + v);
+            }
+            out[k++] = x;
+        }
+        return out;
+    }
+
+    private static boolean inWindow(long t, long now, long window) {
+        return t <= now && t > now - window;
+    }
+
+    private int count(long now, long window) {
+        int c = 0;
+        for (long t : ts) {
+            if (inWindow(t, now, window)) {
+                c++;
+            }
+        }
+        return c;
+    }
+
+    private double sum(int field, Values cur, long window) {
+        double s = cur.numeric()[field];
+        double[] col = numeric[field];
+        for (int i = 0; i < ts.length; i++) {
+            if (inWindow(ts[i], cur.ts(), window)) {
+                s += col[i];
+            }
+        }
+        return s;
+    }
+
+    private double extreme(int field, Values cur, long window, boolean max) {
+        double e = cur.numeric()[field];
+        double[] col = numeric[field];
+        for (int i = 0; i < ts.length; i++) {
+            if (inWindow(ts[i], cur.ts(), window)) {
+                e = max ? Math.max(e, col[i]) : Math.min(e, col[i]);
+            }
+        }
+        return e;
+    }
+
+    private int distinctCount(int field, Values cur, long window) {
+        Set<String> seen = new HashSet<>();
+        seen.add(cur.distinct()[field]);
+        String[] col = distinct[field];
+        for (int i = 0; i < ts.length; i++) {
+            if (inWindow(ts[i], cur.ts(), window)) {
+                seen.add(col[i]);
+            }
+        }
+        return seen.size();
+    }
+
+    private static int indexOf(String[] names, String name) {
+        for (int i = 0; i < names.length; i++) {
+            if (names[i].equals(name)) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("field " + name + " not in " + Arrays.toString(names));
+    }
+
+    /**
+     * This history with {@code cur} added, without the events that no feature can need any more: those at or
+     * before the newest event time minus {@code keepMs}, then the oldest beyond {@code maxEntries}.
+     */
+    EntityHistory append(Values cur, long keepMs, int maxEntries) {
+        long newest = cur.ts();
+        for (long t : ts) {
+            newest = Math.max(newest, t);
+        }
+        long horizon = newest - keepMs;
+        int n = ts.length + 1;
+        boolean[] keep = new boolean[n];
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            long t = i < ts.length ? ts[i] : cur.ts();
+            keep[i] = t > horizon;
+            kept += keep[i] ? 1 : 0;
+        }
+        int dropped = 0;
+        while (kept > maxEntries) { // drop the oldest kept entry
+            int oldest = -1;
+            for (int i = 0; i < n; i++) {
+                if (keep[i] && (oldest < 0 || tsAt(i, cur) < tsAt(oldest, cur))) {
+                    oldest = i;
+                }
+            }
+            keep[oldest] = false;
+            kept--;
+            dropped++;
+        }
+        long[] nts = new long[kept];
+        double[][] nnum = new double[numeric.length][kept];
+        String[][] ndis = new String[distinct.length][kept];
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (!keep[i]) {
+                continue;
+            }
+            boolean isCur = i == ts.length;
+            nts[j] = isCur ? cur.ts() : ts[i];
+            for (int f = 0; f < numeric.length; f++) {
+                nnum[f][j] = isCur ? cur.numeric()[f] : numeric[f][i];
+            }
+            for (int f = 0; f < distinct.length; f++) {
+                ndis[f][j] = isCur ? cur.distinct()[f] : distinct[f][i];
+            }
+            j++;
+        }
+        return new EntityHistory(nts, nnum, ndis, dropped);
+    }
+
+    private long tsAt(int i, Values cur) {
+        return i < ts.length ? ts[i] : cur.ts();
+    }
+
+    /** The serialized form: format, field names (so a changed spec is noticed), then the entries. */
+    byte[] toBytes(FeatureSpec spec) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + ts.length * (8 + 8 * numeric.length + 8 * distinct.length));
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(FORMAT);
+            out.writeUTF(String.join(",", spec.numericFields()) + ";" + String.join(",", spec.distinctFields()));
+            out.writeInt(ts.length);
+            for (int i = 0; i < ts.length; i++) {
+                out.writeLong(ts[i]);
+                for (double[] col : numeric) {
+                    out.writeDouble(col[i]);
+                }
+                for (String[] col : distinct) {
+                    out.writeUTF(col[i]);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * Reads a serialized history. One written for other fields (the features file changed) is not used: the entity
+     * starts afresh, which the caller counts.
+     *
+     * @return the history, or null if it was written for other fields
+     */
+    static EntityHistory fromBytes(byte[] b, FeatureSpec spec) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(b))) {
+            if (in.readByte() != FORMAT) {
+                return null;
+            }
+            String fields = in.readUTF();
+            if (!fields.equals(String.join(",", spec.numericFields()) + ";" + String.join(",", spec.distinctFields()))) {
+                return null;
+            }
+            int n = in.readInt();
+            int nn = spec.numericFields().length;
+            int nd = spec.distinctFields().length;
+            long[] ts = new long[n];
+            double[][] num = new double[nn][n];
+            String[][] dis = new String[nd][n];
+            for (int i = 0; i < n; i++) {
+                ts[i] = in.readLong();
+                for (int f = 0; f < nn; f++) {
+                    num[f][i] = in.readDouble();
+                }
+                for (int f = 0; f < nd; f++) {
+                    dis[f][i] = in.readUTF();
+                }
+            }
+            return new EntityHistory(ts, num, dis, 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("a corrupt entity history in the state store", e);
+        }
+    }
+}

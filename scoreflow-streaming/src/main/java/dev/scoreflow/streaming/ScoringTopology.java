@@ -1,0 +1,116 @@
+package dev.scoreflow.streaming;
+
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.LongSupplier;
+
+/**
+ * The stream scorer's Kafka Streams topology (Processor API):
+ *
+ * <pre>
+ *   input ─▶ parse ─┬─▶ (by-entity topic ─▶ parse again, with --repartition) ─▶ score ─┬─▶ output
+ *                   └─▶ dead letters ◀─────────────────────────────────────────────────┼─▶ dead letters
+ *                                                                                      └─▶ late (optional)
+ * </pre>
+ *
+ * {@code score} owns two state stores, both backed by changelog topics: the entity histories (the materialized
+ * view of features, key = entity) and the task's stream time (for lateness).
+ */
+final class ScoringTopology {
+    static final String INPUT = "input";
+    static final String PARSE = "parse";
+    static final String TO_BY_ENTITY = "to-by-entity";
+    static final String BY_ENTITY = "by-entity";
+    static final String PARSE_AGAIN = "parse-again";
+    static final String SCORE = "score";
+    static final String SCORES = "scores";
+    static final String DEAD_LETTERS = "dead-letters";
+    static final String LATE = "late";
+    static final String HISTORY_STORE = "entity-history";
+    static final String STREAM_TIME_STORE = "stream-time";
+
+    /**
+     * What the topology needs. {@code byEntityTopic} non-null repartitions the input by entity through that topic
+     * (which must exist with as many partitions as the input); {@code lateTopic} may be null.
+     */
+    record Settings(String inputTopic, String outputTopic, String deadLetterTopic, String lateTopic,
+                    String byEntityTopic, FeatureSpec spec, EventScorer scorer, double threshold, long graceMs,
+                    int maxHistory, StreamMetrics metrics, LongSupplier clock) {
+
+        /** History an entity keeps: the longest window, and the grace period for events that arrive late. */
+        long keepHistoryMs() {
+            return spec.maxWindowMs() + graceMs;
+        }
+    }
+
+    private ScoringTopology() {
+    }
+
+    static Topology build(Settings s) {
+        Topology t = new Topology();
+        ByteArrayDeserializer bytes = new ByteArrayDeserializer();
+        t.addSource(INPUT, bytes, bytes, s.inputTopic());
+        String scoreParent;
+        if (s.byEntityTopic() == null) {
+            t.addProcessor(PARSE, () -> new ParseProcessor(ParseProcessor.Role.DIRECT, s.metrics(), s.clock()), INPUT);
+            scoreParent = PARSE;
+        } else {
+            t.addProcessor(PARSE, () -> new ParseProcessor(ParseProcessor.Role.REPARTITION, s.metrics(), s.clock()),
+                    INPUT);
+            t.addSink(TO_BY_ENTITY, s.byEntityTopic(), keys(), values(), PARSE);
+            t.addSource(BY_ENTITY, bytes, bytes, s.byEntityTopic());
+            t.addProcessor(PARSE_AGAIN, () -> new ParseProcessor(ParseProcessor.Role.AFTER_REPARTITION, s.metrics(),
+                    s.clock()), BY_ENTITY);
+            scoreParent = PARSE_AGAIN;
+        }
+        t.addProcessor(SCORE, () -> new ScoreProcessor(s), scoreParent);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HISTORY_STORE),
+                Serdes.String(), Serdes.ByteArray()), SCORE);
+        Serde<Long> longs = Serdes.Long();
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STREAM_TIME_STORE),
+                Serdes.String(), longs), SCORE);
+        t.addSink(SCORES, s.outputTopic(), keys(), values(), SCORE);
+        if (s.byEntityTopic() == null) {
+            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), keys(), values(), PARSE, SCORE);
+        } else {
+            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), keys(), values(), PARSE, PARSE_AGAIN, SCORE);
+        }
+        if (s.lateTopic() != null) {
+            t.addSink(LATE, s.lateTopic(), keys(), values(), SCORE);
+        }
+        return t;
+    }
+
+    /** Keys are entity strings or, for dead letters, the original key bytes. */
+    private static Serializer<Object> keys() {
+        return new AnySerializer();
+    }
+
+    /** Values are JSON strings or original bytes. */
+    private static Serializer<Object> values() {
+        return new AnySerializer();
+    }
+
+    /** Writes a {@code byte[]} as is and a {@code String} as UTF-8: the two kinds of records the sinks get. */
+    static final class AnySerializer implements Serializer<Object> {
+        private final ByteArraySerializer bytes = new ByteArraySerializer();
+
+        @Override
+        public byte[] serialize(String topic, Object data) {
+            if (data == null || data instanceof byte[]) {
+                return bytes.serialize(topic, (byte[]) data);
+            }
+            if (data instanceof String s) {
+                return s.getBytes(StandardCharsets.UTF_8);
+            }
+            throw new IllegalArgumentException("cannot write a " + data.getClass().getName() + " to " + topic);
+        }
+    }
+}
