@@ -16,6 +16,9 @@ Outputs:
   models/example/1/model.json         its Scoreflow settings
   models/example/1/sample-input.f32   1,000 rows x 26 features, float32 little-endian
   models/example/1/sample-scores.f32  onnxruntime's P(English) for them
+  models/fraud/1/...                  the stream scorer's bundled model: P(fraud) of a card transaction from
+                                      models/fraud/features.txt (a random forest on 300,000 events that
+                                      `scoreflow produce` generates, their features from `scoreflow features`)
   scoreflow-runtime/src/test/resources/models/<name>/1/...   test models, same layout
   .../<name>/1/sample-<output>.<f32|f64|i64|i32|bool|txt>     every output of the models served through V2's
                                       outputs (iris, multitarget, embedding): onnxruntime's values for the sample
@@ -93,6 +96,15 @@ def linear_classifier(coef, intercept, n_features, post="LOGISTIC", zipmap=False
     return helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
 
 
+def float_floor(t):
+    """The largest float32 <= t: ONNX keeps thresholds as float32, and for float32 inputs x <= t exactly when
+    x <= float_floor(t) (rounding to nearest instead sends values just above t down the wrong branch)."""
+    f = np.float32(t)
+    if float(f) > t:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return float(f)
+
+
 def tree_nodes(estimators, prefix):
     """Flattens scikit-learn trees into the node attributes of TreeEnsemble*."""
     a = {k: [] for k in ["treeids", "nodeids", "featureids", "values", "modes", "truenodeids", "falsenodeids"]}
@@ -108,7 +120,7 @@ def tree_nodes(estimators, prefix):
                 a["truenodeids"].append(0); a["falsenodeids"].append(0)
                 leaves.append((t, n, tree.value[n][0]))
             else:
-                a["featureids"].append(int(tree.feature[n])); a["values"].append(float(tree.threshold[n]))
+                a["featureids"].append(int(tree.feature[n])); a["values"].append(float_floor(tree.threshold[n]))
                 a["modes"].append("BRANCH_LEQ"); a["truenodeids"].append(int(left)); a["falsenodeids"].append(int(right))
     return {prefix + k: v for k, v in a.items()}, leaves
 
@@ -248,6 +260,8 @@ def main(only):
         multitarget()
     if not only or "embedding" in only:
         embedding_model()
+    if not only or "fraud" in only:
+        fraud()
 
 
 def original(rng):
@@ -345,6 +359,47 @@ def embedding_model():
     save(model, path, sample, np.zeros(0, dtype=np.float32))
     os.remove(os.path.join(path, "sample-scores.f32"))
     save_outputs(model, path)
+
+
+
+
+def fraud():
+    """The bundled fraud model, trained on exactly what the stream computes: the generator's transactions (seed 7,
+    1000 events per second of event time, 2000 cards) and their features from the same Java code the stream runs."""
+    import csv
+    import subprocess
+    import tempfile
+    from sklearn.metrics import roc_auc_score
+    launcher = os.path.join(ROOT, "scoreflow")
+    features = os.path.join(ROOT, "models", "fraud", "features.txt")
+    with tempfile.TemporaryDirectory() as tmp:
+        events, table = os.path.join(tmp, "events.jsonl"), os.path.join(tmp, "train.csv")
+        subprocess.run([launcher, "produce", "--to-file", events, "--count", "300000", "--event-rate", "1000",
+                        "--start-time", "1767225600000", "--cards", "2000", "--seed", "7"], check=True)
+        subprocess.run([launcher, "features", "--input", events, "--features", features, "--output", table,
+                        "--keep", "label"], check=True)
+        with open(table) as f:
+            rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    x = np.array([[float(v) for v in r[1:-1]] for r in body], dtype=np.float32)
+    y = np.array([int(r[-1]) for r in body])
+    n_features = x.shape[1]
+    split = 240000
+    rf = RandomForestClassifier(n_estimators=30, max_depth=8, min_samples_leaf=20, random_state=7, n_jobs=2)
+    rf.fit(x[:split], y[:split])
+    model = forest_classifier(rf, n_features)
+    test = x[split:]
+    maps = run(model, test, "output_probability")
+    scores = np.array([m[1] for m in maps], dtype=np.float32)
+    check("fraud", scores, rf.predict_proba(test)[:, 1], 1e-5)
+    pred = scores >= 0.5
+    truth = y[split:] == 1
+    print(f"fraud: {n_features} features {header[1:-1]}; held-out AUC {roc_auc_score(truth, scores):.4f}, "
+          f"precision {np.sum(pred & truth) / max(1, np.sum(pred)):.3f}, recall {np.sum(pred & truth) / max(1, np.sum(truth)):.3f}"
+          f" at 0.5; fraud rate {truth.mean():.4f}")
+    save(model, os.path.join(ROOT, "models", "fraud", "1"), test[:2000], scores[:2000],
+         {"description": "P(card transaction is fraud) from models/fraud/features.txt (random forest, 30 trees)",
+          "output": "output_probability", "threshold": 0.5})
 
 
 if __name__ == "__main__":

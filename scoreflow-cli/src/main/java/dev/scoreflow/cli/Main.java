@@ -2,6 +2,10 @@ package dev.scoreflow.cli;
 
 import dev.scoreflow.spark.BatchCommand;
 import dev.scoreflow.streaming.BrokerCommand;
+import dev.scoreflow.streaming.ConsumeCommand;
+import dev.scoreflow.streaming.FeaturesCommand;
+import dev.scoreflow.streaming.ProduceCommand;
+import dev.scoreflow.streaming.StreamCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,6 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "scoreflow", mixinStandardHelpOptions = true, version = "scoreflow 0.1.0",
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
         subcommands = {DemoCommand.class, ServeCommand.class, BatchCommand.class, BrokerCommand.class,
+                ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {

@@ -1,0 +1,272 @@
+package dev.scoreflow.streaming;
+
+import dev.scoreflow.api.Model;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+
+/**
+ * The stream scorer as a library: a Kafka Streams application that scores every event of the input topic with
+ * live per-entity features (see {@link ScoringTopology}), built with {@link #builder()}.
+ *
+ * <p>{@link #start} creates the output, dead-letter and late topics if they are missing (as many partitions as the
+ * input) and starts the stream threads; {@link #close} stops them, committing what was processed. A stream thread
+ * that fails stops the app (it does not loop on a poison record: bad records are dead letters, not exceptions);
+ * {@link #failed} tells why. Thread-safe.
+ */
+public final class StreamApp implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(StreamApp.class);
+    private static final Set<String> GUARANTEES = Set.of(StreamsConfig.EXACTLY_ONCE_V2, StreamsConfig.AT_LEAST_ONCE);
+
+    private final Builder b;
+    private final StreamMetrics metrics = new StreamMetrics();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private KafkaStreams streams;
+
+    private StreamApp(Builder b) {
+        this.b = b;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Creates missing topics and starts processing. @throws StreamingException if the input topic is missing */
+    public synchronized void start() {
+        int partitions;
+        try (Admin admin = Topics.admin(b.client)) {
+            partitions = Topics.partitions(admin, b.inputTopic);
+            Topics.ensure(admin, b.outputTopic, partitions, Map.of());
+            Topics.ensure(admin, b.deadLetterTopic, partitions, Map.of());
+            if (b.lateTopic != null) {
+                Topics.ensure(admin, b.lateTopic, partitions, Map.of());
+            }
+            if (b.repartition) {
+                Topics.ensure(admin, byEntityTopic(), partitions, Map.of());
+            }
+        }
+        ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
+                b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
+                b.graceMs, b.maxHistory, metrics, b.clock);
+        Properties p = new Properties();
+        p.putAll(b.client);
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, b.applicationId);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, b.stateDir.toString());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, b.threads);
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, b.standbyReplicas);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, b.guarantee);
+        if (b.commitIntervalMs != null) {
+            p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, b.commitIntervalMs);
+        }
+        streams = new KafkaStreams(ScoringTopology.build(settings), p);
+        streams.setUncaughtExceptionHandler(e -> {
+            LOG.error("a stream thread failed; stopping the stream app", e);
+            failure.compareAndSet(null, e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.start();
+    }
+
+    private String byEntityTopic() {
+        return b.applicationId + "-by-entity";
+    }
+
+    /** The app's counters (events in, scored, dead letters, late, ...). */
+    StreamMetrics metrics() {
+        return metrics;
+    }
+
+    /** The Prometheus text of the app's metrics. */
+    public String renderMetrics() {
+        return metrics.registry.render();
+    }
+
+    /** Why the app stopped on its own, or null. */
+    public Throwable failed() {
+        return failure.get();
+    }
+
+    /** The Kafka Streams state (CREATED before {@link #start}). */
+    public synchronized KafkaStreams.State state() {
+        return streams == null ? KafkaStreams.State.CREATED : streams.state();
+    }
+
+    /** Stops processing within {@code timeout}, committing what was processed, and closes the scorer. */
+    public synchronized void close(Duration timeout) {
+        if (streams != null) {
+            streams.close(timeout);
+            streams = null;
+        }
+        b.scorer.close();
+    }
+
+    @Override
+    public void close() {
+        close(Duration.ofSeconds(30));
+    }
+
+    /** Settings of a {@link StreamApp}; {@link #build} checks that they fit together. */
+    public static final class Builder {
+        private Properties client = new Properties();
+        private String inputTopic;
+        private String outputTopic;
+        private String deadLetterTopic;
+        private String lateTopic;
+        private FeatureSpec spec;
+        private EventScorer scorer;
+        private double threshold = 0.5;
+        private long graceMs = 5_000;
+        private int maxHistory = 10_000;
+        private String applicationId = "scoreflow-stream";
+        private Path stateDir = Path.of(System.getProperty("java.io.tmpdir"), "scoreflow-streams");
+        private int threads = 1;
+        private int standbyReplicas;
+        private String guarantee = StreamsConfig.EXACTLY_ONCE_V2;
+        private Long commitIntervalMs;
+        private boolean repartition;
+        private LongSupplier clock = System::currentTimeMillis;
+
+        private Builder() {
+        }
+
+        /** Kafka client properties; {@code bootstrap.servers} is required. */
+        public Builder client(Properties properties) {
+            this.client = new Properties();
+            this.client.putAll(properties);
+            return this;
+        }
+
+        /** The input, output and dead-letter topics, and the late topic (null: none). */
+        public Builder topics(String input, String output, String deadLetters, String late) {
+            this.inputTopic = Objects.requireNonNull(input, "input");
+            this.outputTopic = Objects.requireNonNull(output, "output");
+            this.deadLetterTopic = Objects.requireNonNull(deadLetters, "deadLetters");
+            this.lateTopic = late;
+            return this;
+        }
+
+        public Builder features(FeatureSpec spec) {
+            this.spec = spec;
+            return this;
+        }
+
+        /** Scores in-process with {@code model}; the app closes it. */
+        public Builder model(Model model, String name, String version) {
+            return scorer(new InProcessScorer(model, name, version));
+        }
+
+        Builder scorer(EventScorer scorer) {
+            this.scorer = scorer;
+            return this;
+        }
+
+        public Builder threshold(double threshold) {
+            if (!Double.isFinite(threshold)) {
+                throw new IllegalArgumentException("threshold must be finite, was " + threshold);
+            }
+            this.threshold = threshold;
+            return this;
+        }
+
+        public Builder graceMs(long graceMs) {
+            if (graceMs < 0) {
+                throw new IllegalArgumentException("grace must be >= 0 ms, was " + graceMs);
+            }
+            this.graceMs = graceMs;
+            return this;
+        }
+
+        public Builder maxHistory(int maxHistory) {
+            if (maxHistory < 1 || maxHistory > 1_000_000) {
+                throw new IllegalArgumentException("max history must be in [1, 1000000], was " + maxHistory);
+            }
+            this.maxHistory = maxHistory;
+            return this;
+        }
+
+        public Builder applicationId(String id) {
+            this.applicationId = Objects.requireNonNull(id, "applicationId");
+            return this;
+        }
+
+        public Builder stateDir(Path dir) {
+            this.stateDir = Objects.requireNonNull(dir, "stateDir");
+            return this;
+        }
+
+        public Builder threads(int threads) {
+            if (threads < 1 || threads > 64) {
+                throw new IllegalArgumentException("threads must be in [1, 64], was " + threads);
+            }
+            this.threads = threads;
+            return this;
+        }
+
+        public Builder standbyReplicas(int n) {
+            if (n < 0 || n > 10) {
+                throw new IllegalArgumentException("standby replicas must be in [0, 10], was " + n);
+            }
+            this.standbyReplicas = n;
+            return this;
+        }
+
+        /** {@code exactly_once_v2} (default) or {@code at_least_once}. */
+        public Builder guarantee(String guarantee) {
+            if (!GUARANTEES.contains(guarantee)) {
+                throw new IllegalArgumentException("guarantee must be one of " + GUARANTEES + ", was " + guarantee);
+            }
+            this.guarantee = guarantee;
+            return this;
+        }
+
+        public Builder commitIntervalMs(long ms) {
+            if (ms < 1) {
+                throw new IllegalArgumentException("commit interval must be >= 1 ms, was " + ms);
+            }
+            this.commitIntervalMs = ms;
+            return this;
+        }
+
+        /** The input is not keyed by entity: repartition it by entity first. */
+        public Builder repartition(boolean repartition) {
+            this.repartition = repartition;
+            return this;
+        }
+
+        Builder clock(LongSupplier clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException if something is missing or the model does not take the features */
+        public StreamApp build() {
+            if (client.getProperty("bootstrap.servers") == null) {
+                throw new IllegalArgumentException("client properties need bootstrap.servers");
+            }
+            if (inputTopic == null) {
+                throw new IllegalArgumentException("topics are not set");
+            }
+            if (spec == null || scorer == null) {
+                throw new IllegalArgumentException("features and a model are needed");
+            }
+            if (scorer.featureCount() != spec.size()) {
+                throw new IllegalArgumentException("the model " + scorer.modelName() + " takes "
+                        + scorer.featureCount() + " features, but " + spec.source() + " declares " + spec.size()
+                        + ": " + spec.names());
+            }
+            return new StreamApp(this);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package dev.scoreflow.streaming;
+
+import dev.scoreflow.api.internal.Log;
+import dev.scoreflow.runtime.ModelConfig;
+import dev.scoreflow.runtime.OnnxModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code scoreflow stream}: score every event of a topic with live per-entity features. */
+@Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Score every event of a Kafka topic with Kafka Streams: parse it (bad records go to the "
+                + "dead-letter topic with the reason), compute its entity's features from the events seen so far "
+                + "(declared in --features; kept in fault-tolerant state stores), score them in-process with ONNX "
+                + "Runtime, and write one record per event to the output topic: event_id, entity, ts, score, "
+                + "prediction, model, model_version, features, scored_at. Exactly-once by default.",
+                "Without --model, the bundled fraud model and its features score the transactions that "
+                        + "'scoreflow produce' writes.", ""})
+public final class StreamCommand implements Callable<Integer> {
+    @Mixin
+    KafkaOptions kafka;
+
+    @Option(names = "--input-topic", required = true, paramLabel = "TOPIC", description = "Events to score.")
+    String inputTopic;
+
+    @Option(names = "--output-topic", required = true, paramLabel = "TOPIC", description = "Scores (created with "
+            + "the input's partition count if missing).")
+    String outputTopic;
+
+    @Option(names = "--dlq-topic", paramLabel = "TOPIC", description = "Dead letters (default: <input>.dlq).")
+    String dlqTopic;
+
+    @Option(names = "--late-topic", paramLabel = "TOPIC", description = "Copies of events later than the grace "
+            + "period (default: <input>.late; they are scored too).")
+    String lateTopic;
+
+    @Option(names = "--model", paramLabel = "FILE", description = "ONNX model (default: the bundled fraud model, "
+            + "models/fraud/1/model.onnx).")
+    Path model;
+
+    @Option(names = "--features", paramLabel = "FILE", description = "The model's inputs, declared (default: with "
+            + "the bundled model, models/fraud/features.txt; see the README for the format).")
+    Path features;
+
+    @Option(names = "--threshold", defaultValue = "0.5", paramLabel = "T", description = "prediction = score >= T "
+            + "(default: ${DEFAULT-VALUE}).")
+    double threshold;
+
+    @Option(names = "--grace-ms", defaultValue = "5000", paramLabel = "MS", description = "Events up to this far "
+            + "behind the stream time are on time; later ones are counted late (default: ${DEFAULT-VALUE}).")
+    long graceMs;
+
+    @Option(names = "--max-history", defaultValue = "10000", paramLabel = "N", description = "Events kept per "
+            + "entity at most; older ones beyond are dropped and counted (default: ${DEFAULT-VALUE}).")
+    int maxHistory;
+
+    @Option(names = "--application-id", defaultValue = "scoreflow-stream", paramLabel = "ID", description = "Kafka "
+            + "Streams application id: the consumer group and the prefix of its internal topics; instances with "
+            + "the same id share the partitions (default: ${DEFAULT-VALUE}).")
+    String applicationId;
+
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "Where the local state stores live (default: "
+            + "<tmp>/scoreflow-streams).")
+    Path stateDir;
+
+    @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "Stream threads (default: "
+            + "${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--standby-replicas", defaultValue = "0", paramLabel = "N", description = "Warm copies of each "
+            + "state store on other instances, for fast failover (default: ${DEFAULT-VALUE}).")
+    int standbyReplicas;
+
+    @Option(names = "--guarantee", defaultValue = "exactly_once_v2", paramLabel = "G", description =
+            "exactly_once_v2 or at_least_once (default: ${DEFAULT-VALUE}).")
+    String guarantee;
+
+    @Option(names = "--commit-interval-ms", paramLabel = "MS", description = "How often progress is committed "
+            + "(default: Kafka Streams': 100 with exactly-once, 30000 at-least-once).")
+    Long commitIntervalMs;
+
+    @Option(names = "--repartition", description = "The input is not keyed by entity: repartition it through an "
+            + "internal topic first (default: the input is keyed by entity, as 'scoreflow produce' writes it).")
+    boolean repartition;
+
+    @Option(names = "--max-events", paramLabel = "N", description = "Stop once N input records are scored or "
+            + "dead-lettered (default: run until stopped).")
+    Long maxEvents;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path home = Path.of(System.getProperty("scoreflow.home", "."));
+        Path modelFile = model != null ? model : home.resolve("models/fraud/1/model.onnx");
+        Path featuresFile = features != null ? features
+                : model == null ? home.resolve("models/fraud/features.txt") : null;
+        if (featuresFile == null) {
+            throw new IllegalArgumentException("--features is needed with --model: it declares the model's inputs");
+        }
+        FeatureSpec spec = FeatureSpec.read(featuresFile);
+        OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1);
+        String name = modelName(modelFile);
+        StreamApp.Builder b = StreamApp.builder()
+                .client(kafka.properties())
+                .topics(inputTopic, outputTopic, dlqTopic != null ? dlqTopic : inputTopic + ".dlq",
+                        lateTopic != null ? lateTopic : inputTopic + ".late")
+                .features(spec)
+                .model(onnx, name, version(modelFile))
+                .threshold(threshold).graceMs(graceMs).maxHistory(maxHistory)
+                .applicationId(applicationId)
+                .stateDir(stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "scoreflow-streams"))
+                .threads(threads).standbyReplicas(standbyReplicas).guarantee(guarantee).repartition(repartition);
+        if (commitIntervalMs != null) {
+            b.commitIntervalMs(commitIntervalMs);
+        }
+        StreamApp app = b.build();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close(Duration.ofSeconds(30));
+            stopped.countDown();
+        }, "stream-shutdown"));
+        app.start();
+        Log.info("scoring " + inputTopic + " -> " + outputTopic + " with " + name + " (" + spec.size()
+                + " features from " + spec.source() + "), " + guarantee);
+        long last = 0;
+        long lastAt = System.nanoTime();
+        while (!stopped.await(2, java.util.concurrent.TimeUnit.SECONDS)) {
+            StreamMetrics m = app.metrics();
+            long in = m.eventsIn.value();
+            long now = System.nanoTime();
+            if (in != last) {
+                Log.info(String.format("events %,d: scored %,d, dead letters %,d, late %,d (%,.0f/s)", in,
+                        m.scored.value(), in - m.scored.value(), m.late.value(), (in - last) / ((now - lastAt) / 1e9)));
+            }
+            last = in;
+            lastAt = now;
+            if (app.failed() != null) {
+                Log.info("the stream app failed: " + app.failed());
+                return 1;
+            }
+            if (maxEvents != null && in >= maxEvents) {
+                app.close(Duration.ofSeconds(30));
+                return 0;
+            }
+        }
+        return 0;
+    }
+
+    /** models/NAME/VERSION/model.onnx gives NAME; a lone file its name without the extension. */
+    static String modelName(Path file) {
+        Path version = file.toAbsolutePath().getParent();
+        if (version != null && version.getFileName().toString().matches("\\d+") && version.getParent() != null) {
+            return version.getParent().getFileName().toString();
+        }
+        return file.getFileName().toString().replaceFirst("\\.onnx$", "");
+    }
+
+    static String version(Path file) {
+        Path version = file.toAbsolutePath().getParent();
+        if (version != null && version.getFileName().toString().matches("\\d+")) {
+            return version.getFileName().toString();
+        }
+        try {
+            return Long.toString(Files.getLastModifiedTime(file).toMillis());
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+}

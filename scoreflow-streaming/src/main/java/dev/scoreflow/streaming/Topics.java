@@ -1,0 +1,54 @@
+package dev.scoreflow.streaming;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** Creates the topics a command writes to, if they are missing, and tells how many partitions a topic has. */
+final class Topics {
+    static final long TIMEOUT_MS = 30_000;
+
+    private Topics() {
+    }
+
+    /** Creates {@code topic} with {@code partitions} (replication: the cluster's default) unless it exists. */
+    static void ensure(Admin admin, String topic, int partitions, Map<String, String> config) {
+        try {
+            admin.createTopics(List.of(new NewTopic(topic, java.util.Optional.of(partitions), java.util.Optional.empty())
+                    .configs(config))).all().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new StreamingException("cannot create topic " + topic + ": " + e.getCause().getMessage(), e);
+            }
+        } catch (Exception e) {
+            throw new StreamingException("cannot create topic " + topic + ": " + e, e);
+        }
+    }
+
+    /** The partitions of {@code topic}. @throws StreamingException if it does not exist or the cluster does not answer */
+    static int partitions(Admin admin, String topic) {
+        try {
+            TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(TIMEOUT_MS, TimeUnit.MILLISECONDS).get(topic);
+            return d.partitions().size();
+        } catch (ExecutionException e) {
+            throw new StreamingException("topic " + topic + ": " + e.getCause().getMessage(), e);
+        } catch (Exception e) {
+            throw new StreamingException("cannot describe topic " + topic + ": " + e, e);
+        }
+    }
+
+    static Admin admin(Properties client) {
+        Properties p = new Properties();
+        p.putAll(client);
+        p.putIfAbsent("default.api.timeout.ms", (int) TIMEOUT_MS);
+        return Admin.create(p);
+    }
+}
