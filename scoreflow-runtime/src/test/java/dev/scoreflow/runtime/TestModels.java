@@ -32,6 +32,16 @@ public final class TestModels {
         return root().resolve("models/example/1/model.onnx");
     }
 
+    /** The stream scorer's bundled fraud model: a random forest (TreeEnsembleClassifier + ZipMap), 11 features. */
+    public static Path fraud() {
+        return root().resolve("models/fraud/1/model.onnx");
+    }
+
+    /** The fraud model's inputs, declared for the stream scorer. */
+    public static Path fraudFeatures() {
+        return root().resolve("models/fraud/features.txt");
+    }
+
     /** A random forest (TreeEnsembleClassifier + ZipMap), 20 features. */
     public static Path forest() {
         return testModel("forest");

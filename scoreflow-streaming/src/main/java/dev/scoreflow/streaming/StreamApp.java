@@ -93,6 +93,24 @@ public final class StreamApp implements AutoCloseable {
         return metrics.registry.render();
     }
 
+    /**
+     * The partitions of the input this instance scores now (its active tasks), e.g. {@code [0, 2]}; empty while
+     * it has none (before the first assignment, or during a rebalance).
+     */
+    public synchronized java.util.List<Integer> partitions() {
+        if (streams == null) {
+            return java.util.List.of();
+        }
+        java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+        streams.metadataForLocalThreads().forEach(t -> t.activeTasks().forEach(task ->
+                task.topicPartitions().forEach(tp -> {
+                    if (tp.topic().equals(b.inputTopic) || tp.topic().equals(byEntityTopic())) {
+                        out.add(tp.partition());
+                    }
+                })));
+        return java.util.List.copyOf(out);
+    }
+
     /** Why the app stopped on its own, or null. */
     public Throwable failed() {
         return failure.get();

@@ -121,7 +121,9 @@ public final class StreamCommand implements Callable<Integer> {
         StreamApp app = b.build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Log.info("stopping: committing what was processed");
             app.close(Duration.ofSeconds(30));
+            Log.info(String.format("stopped cleanly after %,d events", app.metrics().eventsIn.value()));
             stopped.countDown();
         }, "stream-shutdown"));
         app.start();
@@ -129,7 +131,13 @@ public final class StreamCommand implements Callable<Integer> {
                 + " features from " + spec.source() + "), " + guarantee);
         long last = 0;
         long lastAt = System.nanoTime();
+        java.util.List<Integer> assigned = java.util.List.of();
         while (!stopped.await(2, java.util.concurrent.TimeUnit.SECONDS)) {
+            java.util.List<Integer> now0 = app.partitions();
+            if (!now0.equals(assigned)) {
+                Log.info("scoring partitions " + now0 + " of " + inputTopic);
+                assigned = now0;
+            }
             StreamMetrics m = app.metrics();
             long in = m.eventsIn.value();
             long now = System.nanoTime();
