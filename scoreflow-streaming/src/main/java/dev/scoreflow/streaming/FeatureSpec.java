@@ -157,13 +157,7 @@ public final class FeatureSpec {
             if (kind == Kind.SECONDS_SINCE_PREVIOUS) {
                 throw new StreamingException(where + "seconds_since_previous() takes no window");
             }
-            window = Long.parseLong(m.group(3)) * switch (m.group(4)) {
-                case "ms" -> 1L;
-                case "s" -> 1_000L;
-                case "m" -> 60_000L;
-                case "h" -> 3_600_000L;
-                default -> 86_400_000L;
-            };
+            window = Durations.parseMs(m.group(3) + m.group(4), "the window");
             if (window <= 0 || window > 366L * 86_400_000L) {
                 throw new StreamingException(where + "the window must be between 1 ms and 366 d, was " + m.group(3)
                         + m.group(4));

@@ -1,14 +1,19 @@
 package dev.scoreflow.streaming;
 
 import dev.scoreflow.api.internal.Json;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
+import java.time.Duration;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Scores one event: reads its entity's history (the materialized view), computes the feature vector, scores it,
@@ -28,6 +33,8 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
     private KeyValueStore<String, byte[]> histories;
     private KeyValueStore<String, Long> streamTimes;
     private long streamTime = Long.MIN_VALUE;
+    private KeyValueStore<Long, byte[]> deltas;
+    private final TreeMap<Long, WindowStats> open = new TreeMap<>();
 
     ScoreProcessor(ScoringTopology.Settings settings) {
         this.settings = settings;
@@ -41,6 +48,43 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
         this.streamTimes = context.getStateStore(ScoringTopology.STREAM_TIME_STORE);
         Long t = streamTimes.get(STREAM_TIME_KEY);
         streamTime = t == null ? Long.MIN_VALUE : t;
+        if (settings.stats() != null) {
+            deltas = context.getStateStore(ScoringTopology.STATS_DELTAS_STORE);
+            open.clear(); // a task revived after an abort inits again: the store is the truth, not this memory
+            try (KeyValueIterator<Long, byte[]> it = deltas.all()) {
+                it.forEachRemaining(kv -> open.put(kv.key, WindowStats.fromBytes(kv.value)));
+            }
+            context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME, now -> flush(Long.MAX_VALUE));
+        }
+    }
+
+    private void addToWindows(long ts, float score, boolean positive, float[] x) {
+        ScoringTopology.StatsSettings st = settings.stats();
+        long last = Math.floorDiv(ts, st.hopMs()) * st.hopMs();
+        for (long start = last; start > ts - st.windowMs(); start -= st.hopMs()) {
+            WindowStats w = open.computeIfAbsent(start, s -> new WindowStats(s, x.length));
+            w.add(ts, score, positive, x);
+            deltas.put(start, w.toBytes());
+        }
+    }
+
+    /** Sends the parts of the windows that end at or before {@code until} to the aggregator. */
+    private void flush(long until) {
+        long windowMs = settings.stats().windowMs();
+        Iterator<Map.Entry<Long, WindowStats>> it = open.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Long, WindowStats> e = it.next();
+            if (until != Long.MAX_VALUE && e.getKey() + windowMs > until) {
+                break; // sorted by start: the later ones end later
+            }
+            // the part's time tells the aggregator how far this task has got: never past the part's own window
+            // end plus grace, so that the parts of later windows sent in the same flush are not closed out
+            long end = e.getKey() + windowMs + settings.graceMs();
+            ctx.forward(new Record<>("all", e.getValue().toBytes(), Math.min(Math.max(streamTime,
+                    e.getValue().maxEventTs), end)), ScoringTopology.TO_STATS);
+            deltas.delete(e.getKey());
+            it.remove();
+        }
     }
 
     @Override
@@ -72,7 +116,14 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
                 streamTimes.put(STREAM_TIME_KEY, streamTime);
             }
             long now = settings.clock().getAsLong();
+            boolean positive = score >= settings.threshold();
             ctx.forward(new Record<>(e.entity(), output(e, x, score, late, now), r.timestamp()), ScoringTopology.SCORES);
+            if (settings.stats() != null && !late) {
+                addToWindows(e.ts(), score, positive, x);
+                if (!open.isEmpty() && open.firstKey() + settings.stats().windowMs() <= streamTime) {
+                    flush(streamTime);
+                }
+            }
             metrics.scored.inc(1);
             metrics.latency.observe(Math.max(0, now - r.timestamp()) / 1000.0);
             if (late) {

@@ -35,6 +35,15 @@ final class ScoringTopology {
     static final String LATE = "late";
     static final String HISTORY_STORE = "entity-history";
     static final String STREAM_TIME_STORE = "stream-time";
+    static final String TO_STATS = "to-stats";
+    static final String STATS_PARTS = "stats-parts";
+    static final String STATS = "stats";
+    static final String WINDOW_STATS = "window-stats";
+    static final String ALERTS = "alerts";
+    static final String STATS_DELTAS_STORE = "stats-deltas";
+    static final String STATS_WINDOWS_STORE = "stats-windows";
+    static final String STATS_META_STORE = "stats-meta";
+    static final String RULE_STATE_STORE = "rule-states";
 
     /**
      * What the topology needs. {@code byEntityTopic} non-null repartitions the input by entity through that topic
@@ -42,11 +51,30 @@ final class ScoringTopology {
      */
     record Settings(String inputTopic, String outputTopic, String deadLetterTopic, String lateTopic,
                     String byEntityTopic, FeatureSpec spec, EventScorer scorer, double threshold, long graceMs,
-                    int maxHistory, StreamMetrics metrics, LongSupplier clock) {
+                    int maxHistory, StreamMetrics metrics, LongSupplier clock, StatsSettings stats) {
 
         /** History an entity keeps: the longest window, and the grace period for events that arrive late. */
         long keepHistoryMs() {
             return spec.maxWindowMs() + graceMs;
+        }
+    }
+
+    /**
+     * The windowed statistics: windows of {@code windowMs} every {@code hopMs} (equal: tumbling), the rules over
+     * them, the reference for PSI ({@code reference} from a file, or null: the first {@code referenceWindows}
+     * closed windows with events), the internal topic of the tasks' parts ({@code partsTopic}, one partition) and
+     * the topics of closed windows' statistics and of alerts. Null {@code StatsSettings}: no statistics.
+     */
+    record StatsSettings(long windowMs, long hopMs, Rules rules, WindowStats reference, int referenceWindows,
+                         String partsTopic, String windowStatsTopic, String alertsTopic) {
+        StatsSettings {
+            if (windowMs < 1 || hopMs < 1 || hopMs > windowMs || windowMs % hopMs != 0) {
+                throw new IllegalArgumentException("statistics windows need 1 <= hop <= window and the window a "
+                        + "multiple of the hop; were window " + windowMs + " ms, hop " + hopMs + " ms");
+            }
+            if (referenceWindows < 1) {
+                throw new IllegalArgumentException("reference windows must be >= 1, was " + referenceWindows);
+            }
         }
     }
 
@@ -84,6 +112,23 @@ final class ScoringTopology {
         }
         if (s.lateTopic() != null) {
             t.addSink(LATE, s.lateTopic(), keys(), values(), SCORE);
+        }
+        if (s.stats() != null) {
+            StatsSettings st = s.stats();
+            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_DELTAS_STORE),
+                    longs, Serdes.ByteArray()).withCachingEnabled(), SCORE);
+            t.addSink(TO_STATS, st.partsTopic(), keys(), values(), SCORE);
+            t.addSource(STATS_PARTS, new org.apache.kafka.common.serialization.StringDeserializer(), bytes,
+                    st.partsTopic());
+            t.addProcessor(STATS, () -> new StatsProcessor(s), STATS_PARTS);
+            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_WINDOWS_STORE),
+                    longs, Serdes.ByteArray()), STATS);
+            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_META_STORE),
+                    Serdes.String(), Serdes.ByteArray()), STATS);
+            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RULE_STATE_STORE),
+                    Serdes.String(), Serdes.ByteArray()), STATS);
+            t.addSink(WINDOW_STATS, st.windowStatsTopic(), keys(), values(), STATS);
+            t.addSink(ALERTS, st.alertsTopic(), keys(), values(), STATS);
         }
         return t;
     }

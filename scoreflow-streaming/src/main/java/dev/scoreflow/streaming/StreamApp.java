@@ -56,10 +56,19 @@ public final class StreamApp implements AutoCloseable {
             if (b.repartition) {
                 Topics.ensure(admin, byEntityTopic(), partitions, Map.of());
             }
+            if (b.statsWindowMs > 0) {
+                // one partition: the one place that sums every task's statistics
+                Topics.ensure(admin, partsTopic(), 1, Map.of());
+                Topics.ensure(admin, b.windowStatsTopic, 1, Map.of());
+                Topics.ensure(admin, b.alertsTopic, 1, Map.of());
+            }
         }
+        ScoringTopology.StatsSettings stats = b.statsWindowMs == 0 ? null : new ScoringTopology.StatsSettings(
+                b.statsWindowMs, b.statsHopMs == 0 ? b.statsWindowMs : b.statsHopMs, b.rules, null,
+                b.referenceWindows, partsTopic(), b.windowStatsTopic, b.alertsTopic);
         ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
                 b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
-                b.graceMs, b.maxHistory, metrics, b.clock);
+                b.graceMs, b.maxHistory, metrics, b.clock, stats);
         Properties p = new Properties();
         p.putAll(b.client);
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, b.applicationId);
@@ -77,6 +86,10 @@ public final class StreamApp implements AutoCloseable {
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.start();
+    }
+
+    private String partsTopic() {
+        return b.applicationId + "-stats-parts";
     }
 
     private String byEntityTopic() {
@@ -155,6 +168,12 @@ public final class StreamApp implements AutoCloseable {
         private Long commitIntervalMs;
         private boolean repartition;
         private LongSupplier clock = System::currentTimeMillis;
+        private long statsWindowMs;
+        private long statsHopMs;
+        private Rules rules = Rules.none();
+        private int referenceWindows = 3;
+        private String windowStatsTopic;
+        private String alertsTopic;
 
         private Builder() {
         }
@@ -260,6 +279,28 @@ public final class StreamApp implements AutoCloseable {
         /** The input is not keyed by entity: repartition it by entity first. */
         public Builder repartition(boolean repartition) {
             this.repartition = repartition;
+            return this;
+        }
+
+        /**
+         * Windowed statistics of the stream and the model over windows of {@code windowMs} every {@code hopMs}
+         * (0: tumbling), written to {@code statsTopic} as each window closes; {@code rulesFile} (may be null)
+         * declares triggers whose transitions go to {@code alertsTopic}. PSI compares with the first
+         * {@code referenceWindows} closed windows that have events.
+         */
+        public Builder statistics(long windowMs, long hopMs, Path rulesFile, int referenceWindows, String statsTopic,
+                                  String alertsTopic) {
+            if (spec == null) {
+                throw new IllegalStateException("set the features before the statistics (rules name features)");
+            }
+            new ScoringTopology.StatsSettings(windowMs, hopMs == 0 ? windowMs : hopMs, Rules.none(), null,
+                    referenceWindows, "check", statsTopic, alertsTopic); // validates
+            this.statsWindowMs = windowMs;
+            this.statsHopMs = hopMs;
+            this.rules = rulesFile == null ? Rules.none() : Rules.read(rulesFile, spec);
+            this.referenceWindows = referenceWindows;
+            this.windowStatsTopic = Objects.requireNonNull(statsTopic, "statsTopic");
+            this.alertsTopic = Objects.requireNonNull(alertsTopic, "alertsTopic");
             return this;
         }
 

@@ -89,6 +89,31 @@ public final class StreamCommand implements Callable<Integer> {
             + "internal topic first (default: the input is keyed by entity, as 'scoreflow produce' writes it).")
     boolean repartition;
 
+    @Option(names = "--stats-window", defaultValue = "10s", paramLabel = "DURATION", description = "Windowed "
+            + "statistics (rate, mean score, positive rate, feature means, PSI) over windows this long, e.g. 10s, "
+            + "1m (default: ${DEFAULT-VALUE}; 0: none).")
+    String statsWindow;
+
+    @Option(names = "--stats-hop", paramLabel = "DURATION", description = "Hopping windows: a new one every "
+            + "DURATION (default: the window, i.e. tumbling).")
+    String statsHop;
+
+    @Option(names = "--rules", paramLabel = "FILE", description = "Triggers over the statistics, e.g. "
+            + "'drift: psi(score) > 0.2 for 2 windows' (see the README).")
+    Path rules;
+
+    @Option(names = "--reference-windows", defaultValue = "3", paramLabel = "N", description = "PSI compares with "
+            + "the first N closed windows that have events (default: ${DEFAULT-VALUE}).")
+    int referenceWindows;
+
+    @Option(names = "--stats-topic", paramLabel = "TOPIC", description = "Closed windows' statistics (default: "
+            + "<input>.stats).")
+    String statsTopic;
+
+    @Option(names = "--alerts-topic", paramLabel = "TOPIC", description = "Alerts: a record when a rule starts "
+            + "firing and when it resolves (default: <input>.alerts).")
+    String alertsTopic;
+
     @Option(names = "--max-events", paramLabel = "N", description = "Stop once N input records are scored or "
             + "dead-lettered (default: run until stopped).")
     Long maxEvents;
@@ -117,6 +142,14 @@ public final class StreamCommand implements Callable<Integer> {
                 .threads(threads).standbyReplicas(standbyReplicas).guarantee(guarantee).repartition(repartition);
         if (commitIntervalMs != null) {
             b.commitIntervalMs(commitIntervalMs);
+        }
+        long window = Durations.parseMs(statsWindow, "--stats-window");
+        if (window > 0) {
+            b.statistics(window, statsHop == null ? 0 : Durations.parseMs(statsHop, "--stats-hop"), rules,
+                    referenceWindows, statsTopic != null ? statsTopic : inputTopic + ".stats",
+                    alertsTopic != null ? alertsTopic : inputTopic + ".alerts");
+        } else if (rules != null) {
+            throw new IllegalArgumentException("--rules needs statistics: --stats-window must be > 0");
         }
         StreamApp app = b.build();
         CountDownLatch stopped = new CountDownLatch(1);

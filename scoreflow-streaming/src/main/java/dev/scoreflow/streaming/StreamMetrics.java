@@ -17,7 +17,38 @@ final class StreamMetrics {
             "entity histories written for other features (the features file changed) and started afresh");
     final Metrics.Counter historyTruncated = registry.counter("scoreflow_stream_history_truncated_total",
             "events dropped from an entity's history because it held more than --max-history events");
+    final Metrics.Counter alerts = registry.counter("scoreflow_stream_alerts_total",
+            "rule transitions written to the alerts topic", "rule", "state");
+    final Metrics.Counter statsLate = registry.counter("scoreflow_stream_stats_late_events_total",
+            "events whose statistics reached the aggregator after their window closed (not in its statistics)");
+    private volatile WindowStats lastWindow;
+    private volatile long lastWindowMs;
     final Metrics.Histogram latency = registry.histogram("scoreflow_stream_event_to_score_seconds",
             "from the input record's timestamp (when it was produced) to its score",
             new double[]{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+
+    StreamMetrics() {
+        registry.gauge("scoreflow_stream_window_events_per_second", "event rate in the last closed window",
+                out -> gauge(out, "scoreflow_stream_window_events_per_second", w -> w.count / (lastWindowMs / 1000.0)));
+        registry.gauge("scoreflow_stream_window_mean_score", "mean score in the last closed window",
+                out -> gauge(out, "scoreflow_stream_window_mean_score", WindowStats::meanScore));
+        registry.gauge("scoreflow_stream_window_positive_rate", "share of predictions = 1 in the last closed window",
+                out -> gauge(out, "scoreflow_stream_window_positive_rate", WindowStats::positiveRate));
+    }
+
+    void lastWindow(WindowStats w, long windowMs) {
+        lastWindowMs = windowMs;
+        lastWindow = w;
+    }
+
+    WindowStats lastWindow() {
+        return lastWindow;
+    }
+
+    private void gauge(StringBuilder out, String name, java.util.function.ToDoubleFunction<WindowStats> f) {
+        WindowStats w = lastWindow;
+        if (w != null && Double.isFinite(f.applyAsDouble(w))) {
+            out.append(name).append(' ').append(f.applyAsDouble(w)).append('\n');
+        }
+    }
 }
