@@ -33,11 +33,13 @@ import java.util.concurrent.Callable;
  * in-process ONNX Runtime.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        subcommands = dev.scoreflow.streaming.StreamDemoCommand.class,
         description = {"The end-to-end batch job on embedded defaults: generate N texts (half English) as Parquet, "
                 + "serve the bundled example model (is a text English, from its 26 letter frequencies) on a free "
                 + "port, score the dataset with embedded Spark through the server, write Parquet, and print the "
                 + "summary, the accuracy against the generated labels and a check against in-process ONNX "
-                + "Runtime.", ""})
+                + "Runtime.", "'scoreflow demo stream' is the streaming job: a Kafka broker, a drifting stream of card "
+                + "transactions, live features, windowed statistics and alerts.", ""})
 final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--rows", defaultValue = "500000", description = "Texts to generate and score (default: "

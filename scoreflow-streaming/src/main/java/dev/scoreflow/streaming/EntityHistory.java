@@ -143,6 +143,68 @@ final class EntityHistory {
         return out;
     }
 
+    /**
+     * The entity's features as of {@code asOf} without a new event: each window aggregate over the history's
+     * events in {@code (asOf - W, asOf]}, and the seconds since the latest of them. Raw fields and ratios need an
+     * event, so they are left out; a mean over no events is NaN. What {@code GET /features/{entity}} answers.
+     */
+    Map<String, Double> snapshot(FeatureSpec spec, long asOf) {
+        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        String[] nf = spec.numericFields();
+        String[] df = spec.distinctFields();
+        for (Feature f : spec.features()) {
+            switch (f.kind()) {
+                case RAW, RATIO -> { }
+                case COUNT -> out.put(f.name(), (double) count(asOf, f.windowMs()));
+                case SECONDS_SINCE_PREVIOUS -> {
+                    long prev = Long.MIN_VALUE;
+                    for (long t : ts) {
+                        if (t <= asOf && t > prev) {
+                            prev = t;
+                        }
+                    }
+                    out.put(f.name(), prev == Long.MIN_VALUE ? -1 : (asOf - prev) / 1000.0);
+                }
+                default -> {
+                    int field = f.kind() == FeatureSpec.Kind.DISTINCT ? indexOf(df, f.field()) : indexOf(nf, f.field());
+                    double acc = f.kind() == FeatureSpec.Kind.MIN ? Double.POSITIVE_INFINITY
+                            : f.kind() == FeatureSpec.Kind.MAX ? Double.NEGATIVE_INFINITY : 0;
+                    int n = 0;
+                    Set<String> seen = new HashSet<>();
+                    for (int i = 0; i < ts.length; i++) {
+                        if (!inWindow(ts[i], asOf, f.windowMs())) {
+                            continue;
+                        }
+                        n++;
+                        switch (f.kind()) {
+                            case SUM, MEAN -> acc += numeric[field][i];
+                            case MIN -> acc = Math.min(acc, numeric[field][i]);
+                            case MAX -> acc = Math.max(acc, numeric[field][i]);
+                            default -> seen.add(distinct[field][i]);
+                        }
+                    }
+                    double v = switch (f.kind()) {
+                        case MEAN -> n == 0 ? Double.NaN : acc / n;
+                        case DISTINCT -> seen.size();
+                        case MIN, MAX -> n == 0 ? Double.NaN : acc;
+                        default -> acc;
+                    };
+                    out.put(f.name(), v);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The latest event time in the history, or {@code Long.MIN_VALUE} if it is empty. */
+    long newest() {
+        long newest = Long.MIN_VALUE;
+        for (long t : ts) {
+            newest = Math.max(newest, t);
+        }
+        return newest;
+    }
+
     private static boolean inWindow(long t, long now, long window) {
         return t <= now && t > now - window;
     }

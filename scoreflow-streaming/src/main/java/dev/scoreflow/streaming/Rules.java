@@ -142,7 +142,8 @@ final class Rules {
                     default -> 1.0;
                 };
             }
-            out.add(new Rule(name, line, kind, feature, m.group(3), threshold, forWindows));
+            out.add(new Rule(name, line.substring(line.indexOf(':') + 1).strip().replaceAll("\\s+", " "), kind,
+                    feature, m.group(3), threshold, forWindows));
         }
         return new Rules(out);
     }

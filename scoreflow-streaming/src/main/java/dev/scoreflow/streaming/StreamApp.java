@@ -76,6 +76,8 @@ public final class StreamApp implements AutoCloseable {
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, b.threads);
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, b.standbyReplicas);
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, b.guarantee);
+        // no global stores here; set so Kafka Streams does not warn about its future default on every start
+        p.put("processing.exception.handler.global.enabled", "true");
         if (b.commitIntervalMs != null) {
             p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, b.commitIntervalMs);
         }
@@ -122,6 +124,39 @@ public final class StreamApp implements AutoCloseable {
                     }
                 })));
         return java.util.List.copyOf(out);
+    }
+
+    /**
+     * The current features of {@code entity} from this instance's state (see {@link EntityHistory#snapshot}), as
+     * of its latest event (or {@code asOf} if given), with {@code entity}, {@code as_of} and {@code events} (how
+     * many events the history holds). Null if this instance does not hold the entity (another instance does, or
+     * it has no events).
+     */
+    public synchronized Map<String, Object> features(String entity, Long asOf) {
+        if (streams == null || streams.state() != KafkaStreams.State.RUNNING) {
+            return null;
+        }
+        org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, byte[]> store;
+        try {
+            store = streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
+                    ScoringTopology.HISTORY_STORE, org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
+        } catch (org.apache.kafka.streams.errors.InvalidStateStoreException e) {
+            return null; // rebalancing
+        }
+        byte[] b = store.get(entity);
+        EntityHistory h = b == null ? null : EntityHistory.fromBytes(b, this.b.spec);
+        if (h == null || h.size() == 0) {
+            return null;
+        }
+        long at = asOf != null ? asOf : h.newest();
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("entity", entity);
+        out.put("as_of", at);
+        out.put("events", h.size());
+        Map<String, Object> f = new java.util.LinkedHashMap<>();
+        h.snapshot(this.b.spec, at).forEach((k, v) -> f.put(k, Double.isFinite(v) ? v : null));
+        out.put("features", f);
+        return out;
     }
 
     /** Why the app stopped on its own, or null. */

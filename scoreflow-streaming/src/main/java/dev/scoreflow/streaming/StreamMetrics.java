@@ -45,6 +45,15 @@ final class StreamMetrics {
         return lastWindow;
     }
 
+    long lastWindowMs() {
+        return lastWindowMs;
+    }
+
+    /** Rules that started firing, all rules together. */
+    long alertsFired() {
+        return alerts.sum(labels -> labels.get(1).equals("firing"));
+    }
+
     private void gauge(StringBuilder out, String name, java.util.function.ToDoubleFunction<WindowStats> f) {
         WindowStats w = lastWindow;
         if (w != null && Double.isFinite(f.applyAsDouble(w))) {

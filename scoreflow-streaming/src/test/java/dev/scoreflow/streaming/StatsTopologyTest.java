@@ -116,7 +116,7 @@ class StatsTopologyTest {
         driver.advanceWallClockTime(Duration.ofSeconds(1));
         Map<String, Object> a = json(alerts.readValue());
         assertThat(a).containsEntry("alert_id", "big@" + T0 + ":firing").containsEntry("rule", "big")
-                .containsEntry("condition", "big: mean(amount) >= 300").containsEntry("state", "firing")
+                .containsEntry("condition", "mean(amount) >= 300").containsEntry("state", "firing")
                 .containsEntry("value", 300.0).containsEntry("threshold", 300.0).containsEntry("windows", 1.0);
     }
 

@@ -115,6 +115,17 @@ public final class Metrics {
             return a == null ? 0 : a.sum();
         }
 
+        /** The total over the label sets that {@code which} accepts (label values in declared order). */
+        public long sum(java.util.function.Predicate<List<String>> which) {
+            long total = 0;
+            for (Map.Entry<List<String>, LongAdder> e : values.entrySet()) {
+                if (which.test(e.getKey())) {
+                    total += e.getValue().sum();
+                }
+            }
+            return total;
+        }
+
         @Override
         void render(StringBuilder out) {
             out.append("# HELP ").append(name).append(' ').append(help).append('\n');
