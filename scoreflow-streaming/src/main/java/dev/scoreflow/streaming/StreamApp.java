@@ -34,6 +34,8 @@ public final class StreamApp implements AutoCloseable {
     private final StreamMetrics metrics = new StreamMetrics();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private KafkaStreams streams;
+    private StreamHttp http;
+    private String advertised;
 
     private StreamApp(Builder b) {
         this.b = b;
@@ -71,6 +73,17 @@ public final class StreamApp implements AutoCloseable {
                 b.graceMs, b.maxHistory, metrics, b.clock, stats);
         Properties p = new Properties();
         p.putAll(b.client);
+        if (b.httpPort != null) {
+            try {
+                http = new StreamHttp(this, b.httpBindHost, b.httpPort);
+            } catch (java.io.IOException e) {
+                throw new StreamingException("cannot listen on " + b.httpBindHost + ":" + b.httpPort + ": "
+                        + e.getMessage(), e);
+            }
+            advertised = b.advertisedHost + ":" + http.port();
+            // where other instances (and Kafka Streams' metadata) find this one's features
+            p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised);
+        }
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, b.applicationId);
         p.put(StreamsConfig.STATE_DIR_CONFIG, b.stateDir.toString());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, b.threads);
@@ -159,6 +172,80 @@ public final class StreamApp implements AutoCloseable {
         return out;
     }
 
+    /** Where an entity's state lives: this instance ({@code local}) or another one's HTTP port. */
+    record Owner(String host, int port, boolean local) {
+    }
+
+    /** The instance that holds {@code entity}'s features, or null while the partitions are being reassigned. */
+    Owner owner(String entity) {
+        KafkaStreams s;
+        synchronized (this) {
+            s = streams;
+        }
+        if (s == null || s.state() != KafkaStreams.State.RUNNING) {
+            return null;
+        }
+        org.apache.kafka.streams.KeyQueryMetadata md = s.queryMetadataForKey(ScoringTopology.HISTORY_STORE, entity,
+                org.apache.kafka.common.serialization.Serdes.String().serializer());
+        if (md == null || md.equals(org.apache.kafka.streams.KeyQueryMetadata.NOT_AVAILABLE)) {
+            return null;
+        }
+        org.apache.kafka.streams.state.HostInfo h = md.activeHost();
+        return new Owner(h.host(), h.port(), (h.host() + ":" + h.port()).equals(advertised));
+    }
+
+    /** This instance's HTTP address as other instances know it (null without an HTTP port). */
+    public String advertised() {
+        return advertised;
+    }
+
+    /** The HTTP port (0 without one). */
+    public int httpPort() {
+        return http == null ? 0 : http.port();
+    }
+
+    /**
+     * Scores {@code e} at request time with its entity's live features from this instance's state, as the stream
+     * would if the event arrived now, without adding it to the state.
+     *
+     * @throws Rejection if the event cannot be scored (what it would be dead-lettered for)
+     */
+    Map<String, Object> scoreAtRequest(Event e) {
+        org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, byte[]> store;
+        synchronized (this) {
+            store = streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
+                    ScoringTopology.HISTORY_STORE, org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
+        }
+        byte[] stored = store.get(e.entity());
+        EntityHistory h = stored == null ? null : EntityHistory.fromBytes(stored, b.spec);
+        if (h == null) {
+            h = EntityHistory.empty(b.spec);
+        }
+        EntityHistory.Values values = EntityHistory.Values.of(e, b.spec);
+        float[] x = h.features(b.spec, values);
+        float score;
+        try {
+            score = b.scorer.score(x);
+        } catch (RuntimeException failure) {
+            throw new Rejection(Rejection.SCORING_FAILED, "the model failed: " + failure.getMessage());
+        }
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("event_id", e.eventId());
+        out.put("entity", e.entity());
+        out.put("ts", e.ts());
+        out.put("score", ScoreProcessor.exact(score));
+        out.put("prediction", score >= b.threshold ? 1 : 0);
+        out.put("model", b.scorer.modelName());
+        out.put("model_version", b.scorer.modelVersion());
+        Map<String, Object> features = new java.util.LinkedHashMap<>();
+        java.util.List<String> names = b.spec.names();
+        for (int i = 0; i < x.length; i++) {
+            features.put(names.get(i), ScoreProcessor.exact(x[i]));
+        }
+        out.put("features", features);
+        return out;
+    }
+
     /** Why the app stopped on its own, or null. */
     public Throwable failed() {
         return failure.get();
@@ -171,6 +258,10 @@ public final class StreamApp implements AutoCloseable {
 
     /** Stops processing within {@code timeout}, committing what was processed, and closes the scorer. */
     public synchronized void close(Duration timeout) {
+        if (http != null) {
+            http.close();
+            http = null;
+        }
         if (streams != null) {
             streams.close(timeout);
             streams = null;
@@ -209,6 +300,9 @@ public final class StreamApp implements AutoCloseable {
         private int referenceWindows = 3;
         private String windowStatsTopic;
         private String alertsTopic;
+        private Integer httpPort;
+        private String httpBindHost = "0.0.0.0";
+        private String advertisedHost = "127.0.0.1";
 
         private Builder() {
         }
@@ -336,6 +430,21 @@ public final class StreamApp implements AutoCloseable {
             this.referenceWindows = referenceWindows;
             this.windowStatsTopic = Objects.requireNonNull(statsTopic, "statsTopic");
             this.alertsTopic = Objects.requireNonNull(alertsTopic, "alertsTopic");
+            return this;
+        }
+
+        /**
+         * Serves {@code /features/{entity}}, {@code POST /score}, {@code /metrics} and {@code /health} on
+         * {@code port} (0: a free one) of {@code bindHost}; other instances reach this one at
+         * {@code advertisedHost} and the port.
+         */
+        public Builder http(String bindHost, int port, String advertisedHost) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("HTTP port must be in [0, 65535], was " + port);
+            }
+            this.httpBindHost = Objects.requireNonNull(bindHost, "bindHost");
+            this.httpPort = port;
+            this.advertisedHost = Objects.requireNonNull(advertisedHost, "advertisedHost");
             return this;
         }
 

@@ -114,6 +114,19 @@ public final class StreamCommand implements Callable<Integer> {
             + "firing and when it resolves (default: <input>.alerts).")
     String alertsTopic;
 
+    @Option(names = "--http-port", paramLabel = "PORT", description = "Serve GET /features/{entity}, POST /score "
+            + "(an event scored with the live features), /metrics and /health on this port (0: a free one; "
+            + "default: no HTTP).")
+    Integer httpPort;
+
+    @Option(names = "--http-host", defaultValue = "0.0.0.0", paramLabel = "HOST", description = "Address the HTTP "
+            + "port binds (default: ${DEFAULT-VALUE}).")
+    String httpHost;
+
+    @Option(names = "--advertised-host", defaultValue = "127.0.0.1", paramLabel = "HOST", description = "How the "
+            + "other instances reach this one's HTTP port to fetch features it holds (default: ${DEFAULT-VALUE}).")
+    String advertisedHost;
+
     @Option(names = "--max-events", paramLabel = "N", description = "Stop once N input records are scored or "
             + "dead-lettered (default: run until stopped).")
     Long maxEvents;
@@ -151,6 +164,9 @@ public final class StreamCommand implements Callable<Integer> {
         } else if (rules != null) {
             throw new IllegalArgumentException("--rules needs statistics: --stats-window must be > 0");
         }
+        if (httpPort != null) {
+            b.http(httpHost, httpPort, advertisedHost);
+        }
         StreamApp app = b.build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -162,6 +178,9 @@ public final class StreamCommand implements Callable<Integer> {
         app.start();
         Log.info("scoring " + inputTopic + " -> " + outputTopic + " with " + name + " (" + spec.size()
                 + " features from " + spec.source() + "), " + guarantee);
+        if (httpPort != null) {
+            Log.info("http on port " + app.httpPort() + ": /features/{entity}, POST /score, /metrics, /health");
+        }
         long last = 0;
         long lastAt = System.nanoTime();
         java.util.List<Integer> assigned = java.util.List.of();

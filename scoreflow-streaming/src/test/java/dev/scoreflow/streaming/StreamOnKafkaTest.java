@@ -21,6 +21,10 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -220,8 +224,8 @@ class StreamOnKafkaTest {
     void twoInstancesSplitThePartitionsAndOneTakesOverWhenTheOtherIsKilled() throws Exception {
         String bs = broker.bootstrapServers();
         produce(bs, "b-tx", 0, 12);
-        try (StreamProcess one = new StreamProcess(dir.resolve("b1.log"), streamArgs(bs, "b", dir.resolve("b1")));
-             StreamProcess two = new StreamProcess(dir.resolve("b2.log"), streamArgs(bs, "b", dir.resolve("b2")))) {
+        try (StreamProcess one = new StreamProcess(dir.resolve("b1.log"), withHttp(streamArgs(bs, "b", dir.resolve("b1"))));
+             StreamProcess two = new StreamProcess(dir.resolve("b2.log"), withHttp(streamArgs(bs, "b", dir.resolve("b2"))))) {
             // both hold partitions before any event arrives, so both score
             await("both instances scoring some partitions", Duration.ofSeconds(120),
                     () -> assigned(one) && assigned(two), one, two);
@@ -230,6 +234,34 @@ class StreamOnKafkaTest {
                 await("a quarter of the events scored", Duration.ofSeconds(120), () -> out.poll() >= EVENTS / 4,
                         one, two);
             }
+            // either instance answers any card's features: the one that holds it, or through it
+            int p1 = httpPort(one);
+            int p2 = httpPort(two);
+            for (String card : List.of("card-000007", "card-000100", "card-000222")) {
+                HttpResponse<String> a = get(p1, "/features/" + card);
+                HttpResponse<String> b = get(p2, "/features/" + card);
+                assertThat(a.statusCode()).as(a.body()).isEqualTo(200);
+                assertThat(b.statusCode()).as(b.body()).isEqualTo(200);
+                assertThat(a.headers().firstValue(StreamHttp.SERVED_BY))
+                        .isEqualTo(b.headers().firstValue(StreamHttp.SERVED_BY)).isPresent();
+                assertThat(json(a.body().getBytes(StandardCharsets.UTF_8))).containsEntry("entity", card)
+                        .containsKey("features");
+            }
+            Set<String> servers = new HashSet<>();
+            for (int c = 0; c < 30; c++) {
+                HttpResponse<String> r = get(p1, "/features/" + String.format("card-%06d", c));
+                if (r.statusCode() == 200) {
+                    servers.add(r.headers().firstValue(StreamHttp.SERVED_BY).orElseThrow());
+                }
+            }
+            assertThat(servers).as("the cards live on both instances").hasSize(2);
+            HttpResponse<String> scored = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + p2 + "/score")).POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"event_id\":\"q1\",\"entity\":\"card-000007\",\"ts\":" + (T0 + 5_000) + ",\"amount\":99.5,"
+                            + "\"merchant\":\"m-0001\",\"country\":\"DE\",\"merchant_risk\":0.1,\"foreign\":0}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(scored.statusCode()).as(scored.body()).isEqualTo(200);
+            assertThat(json(scored.body().getBytes(StandardCharsets.UTF_8))).containsKeys("score", "features");
             one.kill();
             try (Reader out = new Reader(bs, "b-scores"); Reader dead = new Reader(bs, "b-tx.dlq")) {
                 await("every event scored or dead-lettered", Duration.ofSeconds(180),
@@ -240,6 +272,26 @@ class StreamOnKafkaTest {
                 assertExactlyOnce(in, out.readToEnd(Duration.ofSeconds(30)), dead.readToEnd(Duration.ofSeconds(30)));
             }
         }
+    }
+
+    static String[] withHttp(String[] args) {
+        String[] out = java.util.Arrays.copyOf(args, args.length + 2);
+        out[args.length] = "--http-port";
+        out[args.length + 1] = "0";
+        return out;
+    }
+
+    /** The HTTP port the instance logged. */
+    static int httpPort(StreamProcess app) {
+        await("the HTTP port", Duration.ofSeconds(60), () -> app.logText().contains("http on port "), app);
+        String log = app.logText();
+        int i = log.indexOf("http on port ") + "http on port ".length();
+        return Integer.parseInt(log.substring(i, log.indexOf(':', i)));
+    }
+
+    static HttpResponse<String> get(int port, String path) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** The instance's latest assignment (as it logs it) is not empty. */
