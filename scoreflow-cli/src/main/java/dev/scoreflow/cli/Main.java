@@ -4,6 +4,7 @@ import dev.scoreflow.spark.BatchCommand;
 import dev.scoreflow.streaming.BrokerCommand;
 import dev.scoreflow.streaming.ConsumeCommand;
 import dev.scoreflow.streaming.FeaturesCommand;
+import dev.scoreflow.streaming.LagCommand;
 import dev.scoreflow.streaming.ProduceCommand;
 import dev.scoreflow.streaming.StreamCommand;
 import picocli.CommandLine;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "scoreflow", mixinStandardHelpOptions = true, version = "scoreflow 0.1.0",
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
         subcommands = {DemoCommand.class, ServeCommand.class, BatchCommand.class, BrokerCommand.class,
-                ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class,
+                ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class, LagCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {

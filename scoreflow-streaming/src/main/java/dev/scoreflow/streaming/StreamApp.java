@@ -36,6 +36,8 @@ public final class StreamApp implements AutoCloseable {
     private KafkaStreams streams;
     private StreamHttp http;
     private String advertised;
+    private LagMonitor lag;
+    private java.util.concurrent.ScheduledExecutorService lagPoller;
 
     private StreamApp(Builder b) {
         this.b = b;
@@ -101,6 +103,33 @@ public final class StreamApp implements AutoCloseable {
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.start();
+        startLagMonitor();
+    }
+
+    /**
+     * Every 10 s, the group's lag per input partition and how long until unread records reach the topic's
+     * retention (gauges on /metrics); a warning in the log when records are deleted unread or will be within 20 %
+     * of the retention time: the lecture's warning about Kafka deleting what nobody has read yet.
+     */
+    private void startLagMonitor() {
+        lag = LagMonitor.create(b.client, b.applicationId, b.inputTopic, System::currentTimeMillis);
+        lag.register(metrics.registry);
+        AlertThreshold threshold = AlertThreshold.parse("20%");
+        lagPoller = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "stream-lag-monitor");
+            t.setDaemon(true);
+            return t;
+        });
+        lagPoller.scheduleWithFixedDelay(() -> {
+            try {
+                for (String alert : lag.alerts(lag.poll(), threshold)) {
+                    LOG.warn("lag: {}", alert);
+                }
+            } catch (RuntimeException e) {
+                // no offsets committed yet, or the cluster is away for a moment: the next look tries again
+                LOG.debug("lag monitor: {}", e.toString());
+            }
+        }, 10, 10, java.util.concurrent.TimeUnit.SECONDS);
     }
 
     private String partsTopic() {
@@ -258,6 +287,11 @@ public final class StreamApp implements AutoCloseable {
 
     /** Stops processing within {@code timeout}, committing what was processed, and closes the scorer. */
     public synchronized void close(Duration timeout) {
+        if (lagPoller != null) {
+            lagPoller.shutdownNow();
+            lag.close();
+            lagPoller = null;
+        }
         if (http != null) {
             http.close();
             http = null;

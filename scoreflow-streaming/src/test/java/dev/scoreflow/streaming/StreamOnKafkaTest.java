@@ -78,7 +78,11 @@ class StreamOnKafkaTest {
     }
 
     static String[] streamArgs(String bootstrap, String prefix, Path state) throws Exception {
+        Path rules = Files.createTempFile(dir, "rules", ".txt");
+        // fires in the first window and resolves in none: one alert, however often the app restarts
+        Files.writeString(rules, "busy: count > 10\n");
         return new String[]{"--client-config", clientConfig(bootstrap).toString(), "--bootstrap-servers", bootstrap,
+            "--rules", rules.toString(), "--stats-window", "2s",
             "--input-topic", prefix + "-tx", "--output-topic", prefix + "-scores", "--model",
             TestModels.fraud().toString(), "--features", TestModels.fraudFeatures().toString(), "--application-id",
             prefix + "-app", "--state-dir", state.toString()};
@@ -217,6 +221,11 @@ class StreamOnKafkaTest {
             Map<String, Map<String, Object>> byId = assertExactlyOnce(in, out.readToEnd(Duration.ofSeconds(30)),
                     dead.readToEnd(Duration.ofSeconds(30)));
             assertParity(in, byId);
+            try (Reader alerts = new Reader(bs, "a-tx.alerts")) {
+                List<Object> ids = alerts.readToEnd(Duration.ofSeconds(30)).stream()
+                        .map(r -> json(r.value()).get("alert_id")).toList();
+                assertThat(ids).as("the rule fired once, across the kill and restart").hasSize(1);
+            }
         }
     }
 
