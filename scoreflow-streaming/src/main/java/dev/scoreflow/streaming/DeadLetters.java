@@ -25,6 +25,11 @@ final class DeadLetters {
     }
 
     static Record<Object, Object> of(Rejection r, Event.Origin origin, byte[] value, long recordTs, long now) {
+        return new Record<>(origin.key(), value, recordTs, headers(r, origin, now));
+    }
+
+    /** The headers of a dead letter: why, from where, when. */
+    static Headers headers(Rejection r, Event.Origin origin, long now) {
         Headers h = new RecordHeaders();
         String detail = r.getMessage().length() > MAX_DETAIL_CHARS
                 ? r.getMessage().substring(0, MAX_DETAIL_CHARS) + "..." : r.getMessage();
@@ -34,7 +39,7 @@ final class DeadLetters {
         h.add(PARTITION, utf8(Integer.toString(origin.partition())));
         h.add(OFFSET, utf8(Long.toString(origin.offset())));
         h.add(TIME, utf8(Long.toString(now)));
-        return new Record<>(origin.key(), value, recordTs, h);
+        return h;
     }
 
     private static byte[] utf8(String s) {

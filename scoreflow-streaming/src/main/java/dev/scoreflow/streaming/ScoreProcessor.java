@@ -5,15 +5,12 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Scores one event: reads its entity's history (the materialized view), computes the feature vector, scores it,
@@ -33,8 +30,7 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
     private KeyValueStore<String, byte[]> histories;
     private KeyValueStore<String, Long> streamTimes;
     private long streamTime = Long.MIN_VALUE;
-    private KeyValueStore<Long, byte[]> deltas;
-    private final TreeMap<Long, WindowStats> open = new TreeMap<>();
+    private WindowParts parts;
 
     ScoreProcessor(ScoringTopology.Settings settings) {
         this.settings = settings;
@@ -48,42 +44,10 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
         this.streamTimes = context.getStateStore(ScoringTopology.STREAM_TIME_STORE);
         Long t = streamTimes.get(STREAM_TIME_KEY);
         streamTime = t == null ? Long.MIN_VALUE : t;
-        if (settings.stats() != null) {
-            deltas = context.getStateStore(ScoringTopology.STATS_DELTAS_STORE);
-            open.clear(); // a task revived after an abort inits again: the store is the truth, not this memory
-            try (KeyValueIterator<Long, byte[]> it = deltas.all()) {
-                it.forEachRemaining(kv -> open.put(kv.key, WindowStats.fromBytes(kv.value)));
-            }
-            context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME, now -> flush(Long.MAX_VALUE));
-        }
-    }
-
-    private void addToWindows(long ts, float score, boolean positive, float[] x) {
-        ScoringTopology.StatsSettings st = settings.stats();
-        long last = Math.floorDiv(ts, st.hopMs()) * st.hopMs();
-        for (long start = last; start > ts - st.windowMs(); start -= st.hopMs()) {
-            WindowStats w = open.computeIfAbsent(start, s -> new WindowStats(s, x.length));
-            w.add(ts, score, positive, x);
-            deltas.put(start, w.toBytes());
-        }
-    }
-
-    /** Sends the parts of the windows that end at or before {@code until} to the aggregator. */
-    private void flush(long until) {
-        long windowMs = settings.stats().windowMs();
-        Iterator<Map.Entry<Long, WindowStats>> it = open.entrySet().iterator();
-        while (it.hasNext()) {
-            Map.Entry<Long, WindowStats> e = it.next();
-            if (until != Long.MAX_VALUE && e.getKey() + windowMs > until) {
-                break; // sorted by start: the later ones end later
-            }
-            // the part's time tells the aggregator how far this task has got: never past the part's own window
-            // end plus grace, so that the parts of later windows sent in the same flush are not closed out
-            long end = e.getKey() + windowMs + settings.graceMs();
-            ctx.forward(new Record<>("all", e.getValue().toBytes(), Math.min(Math.max(streamTime,
-                    e.getValue().maxEventTs), end)), ScoringTopology.TO_STATS);
-            deltas.delete(e.getKey());
-            it.remove();
+        if (settings.stats() != null && settings.scorer() != null) { // remote: counted from the outputs
+            parts = new WindowParts(settings, context);
+            context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME,
+                    now -> parts.flush(Long.MAX_VALUE, streamTime));
         }
     }
 
@@ -96,6 +60,13 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
             EntityHistory.Values values = EntityHistory.Values.of(e, spec);
             EntityHistory history = load(e.entity());
             float[] x = history.features(spec, values);
+            if (settings.scorer() == null) {
+                // scored remotely, by the next stage: keep the state and pass the vector on
+                boolean late = update(e, values, history);
+                ctx.forward(new Record<>(e.entity(), new EnrichedEvent(e.eventId(), e.entity(), e.ts(), late, x,
+                        e.raw(), e.origin()).toBytes(), r.timestamp()), ScoringTopology.TO_REMOTE);
+                return;
+            }
             float score;
             try {
                 score = settings.scorer().score(x);
@@ -105,24 +76,14 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
             if (!Float.isFinite(score)) {
                 throw new Rejection(Rejection.SCORING_FAILED, "the model gave a score that is not finite: " + score);
             }
-            EntityHistory next = history.append(values, settings.keepHistoryMs(), settings.maxHistory());
-            if (next.truncated() > 0) {
-                metrics.historyTruncated.inc(next.truncated());
-            }
-            histories.put(e.entity(), next.toBytes(spec));
-            boolean late = streamTime != Long.MIN_VALUE && e.ts() < streamTime - settings.graceMs();
-            if (e.ts() > streamTime) {
-                streamTime = e.ts();
-                streamTimes.put(STREAM_TIME_KEY, streamTime);
-            }
+            boolean late = update(e, values, history);
             long now = settings.clock().getAsLong();
             boolean positive = score >= settings.threshold();
-            ctx.forward(new Record<>(e.entity(), output(e, x, score, late, now), r.timestamp()), ScoringTopology.SCORES);
-            if (settings.stats() != null && !late) {
-                addToWindows(e.ts(), score, positive, x);
-                if (!open.isEmpty() && open.firstKey() + settings.stats().windowMs() <= streamTime) {
-                    flush(streamTime);
-                }
+            ctx.forward(new Record<>(e.entity(), output(e.eventId(), e.entity(), e.ts(), names, x, score,
+                    settings.threshold(), settings.scorer().modelName(), settings.scorer().modelVersion(), late, now),
+                    r.timestamp()), ScoringTopology.SCORES);
+            if (parts != null && !late) {
+                parts.add(e.ts(), score, positive, x, streamTime);
             }
             metrics.scored.inc(1);
             metrics.latency.observe(Math.max(0, now - r.timestamp()) / 1000.0);
@@ -139,6 +100,21 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
         }
     }
 
+    /** Stores the history with the event added and moves the stream time; returns whether the event is late. */
+    private boolean update(Event e, EntityHistory.Values values, EntityHistory history) {
+        EntityHistory next = history.append(values, settings.keepHistoryMs(), settings.maxHistory());
+        if (next.truncated() > 0) {
+            settings.metrics().historyTruncated.inc(next.truncated());
+        }
+        histories.put(e.entity(), next.toBytes(settings.spec()));
+        boolean late = streamTime != Long.MIN_VALUE && e.ts() < streamTime - settings.graceMs();
+        if (e.ts() > streamTime) {
+            streamTime = e.ts();
+            streamTimes.put(STREAM_TIME_KEY, streamTime);
+        }
+        return late;
+    }
+
     private EntityHistory load(String entity) {
         byte[] b = histories.get(entity);
         if (b == null) {
@@ -152,15 +128,17 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
         return h;
     }
 
-    private String output(Event e, float[] x, float score, boolean late, long now) {
+    /** The output record's value: one scored event (also what the remote stage writes). */
+    static String output(String eventId, String entity, long ts, List<String> names, float[] x, float score,
+                         double threshold, String model, String version, boolean late, long now) {
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("event_id", e.eventId());
-        out.put("entity", e.entity());
-        out.put("ts", e.ts());
+        out.put("event_id", eventId);
+        out.put("entity", entity);
+        out.put("ts", ts);
         out.put("score", exact(score));
-        out.put("prediction", score >= settings.threshold() ? 1 : 0);
-        out.put("model", settings.scorer().modelName());
-        out.put("model_version", settings.scorer().modelVersion());
+        out.put("prediction", score >= threshold ? 1 : 0);
+        out.put("model", model);
+        out.put("model_version", version);
         Map<String, Object> features = new LinkedHashMap<>();
         for (int i = 0; i < x.length; i++) {
             features.put(names.get(i), exact(x[i]));

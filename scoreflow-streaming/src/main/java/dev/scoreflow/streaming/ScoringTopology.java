@@ -36,6 +36,9 @@ final class ScoringTopology {
     static final String HISTORY_STORE = "entity-history";
     static final String STREAM_TIME_STORE = "stream-time";
     static final String TO_STATS = "to-stats";
+    static final String TO_REMOTE = "to-remote";
+    static final String SCORED = "scored";
+    static final String SCORED_STATS = "scored-stats";
     static final String STATS_PARTS = "stats-parts";
     static final String STATS = "stats";
     static final String WINDOW_STATS = "window-stats";
@@ -47,11 +50,14 @@ final class ScoringTopology {
 
     /**
      * What the topology needs. {@code byEntityTopic} non-null repartitions the input by entity through that topic
-     * (which must exist with as many partitions as the input); {@code lateTopic} may be null.
+     * (which must exist with as many partitions as the input); {@code lateTopic} may be null. A null {@code scorer}
+     * means remote scoring: the score step writes each event with its vector to {@code remoteTopic} for the remote
+     * stage ({@link RemoteScorer}), and the statistics read the output topic that stage writes.
      */
     record Settings(String inputTopic, String outputTopic, String deadLetterTopic, String lateTopic,
                     String byEntityTopic, FeatureSpec spec, EventScorer scorer, double threshold, long graceMs,
-                    int maxHistory, StreamMetrics metrics, LongSupplier clock, StatsSettings stats) {
+                    int maxHistory, StreamMetrics metrics, LongSupplier clock, StatsSettings stats,
+                    String remoteTopic) {
 
         /** History an entity keeps: the longest window, and the grace period for events that arrive late. */
         long keepHistoryMs() {
@@ -99,12 +105,17 @@ final class ScoringTopology {
             scoreParent = PARSE_AGAIN;
         }
         t.addProcessor(SCORE, () -> new ScoreProcessor(s), scoreParent);
+        // cached: an entity updated several times between two commits reaches RocksDB and its changelog once
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HISTORY_STORE),
-                Serdes.String(), Serdes.ByteArray()), SCORE);
+                Serdes.String(), Serdes.ByteArray()).withCachingEnabled(), SCORE);
         Serde<Long> longs = Serdes.Long();
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STREAM_TIME_STORE),
-                Serdes.String(), longs), SCORE);
-        t.addSink(SCORES, s.outputTopic(), keys(), values(), SCORE);
+                Serdes.String(), longs).withCachingEnabled(), SCORE);
+        if (s.scorer() != null) {
+            t.addSink(SCORES, s.outputTopic(), keys(), values(), SCORE);
+        } else {
+            t.addSink(TO_REMOTE, s.remoteTopic(), keys(), values(), SCORE);
+        }
         if (s.byEntityTopic() == null) {
             t.addSink(DEAD_LETTERS, s.deadLetterTopic(), keys(), values(), PARSE, SCORE);
         } else {
@@ -115,9 +126,15 @@ final class ScoringTopology {
         }
         if (s.stats() != null) {
             StatsSettings st = s.stats();
+            String counter = SCORE;
+            if (s.scorer() == null) {
+                t.addSource(SCORED, bytes, bytes, s.outputTopic());
+                t.addProcessor(SCORED_STATS, () -> new ScoredStatsProcessor(s), SCORED);
+                counter = SCORED_STATS;
+            }
             t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_DELTAS_STORE),
-                    longs, Serdes.ByteArray()).withCachingEnabled(), SCORE);
-            t.addSink(TO_STATS, st.partsTopic(), keys(), values(), SCORE);
+                    longs, Serdes.ByteArray()).withCachingEnabled(), counter);
+            t.addSink(TO_STATS, st.partsTopic(), keys(), values(), counter);
             t.addSource(STATS_PARTS, new org.apache.kafka.common.serialization.StringDeserializer(), bytes,
                     st.partsTopic());
             t.addProcessor(STATS, () -> new StatsProcessor(s), STATS_PARTS);

@@ -37,6 +37,7 @@ public final class StreamApp implements AutoCloseable {
     private StreamHttp http;
     private String advertised;
     private LagMonitor lag;
+    private RemoteScorer remote;
     private java.util.concurrent.ScheduledExecutorService lagPoller;
 
     private StreamApp(Builder b) {
@@ -60,6 +61,9 @@ public final class StreamApp implements AutoCloseable {
             if (b.repartition) {
                 Topics.ensure(admin, byEntityTopic(), partitions, Map.of());
             }
+            if (b.remote != null) {
+                Topics.ensure(admin, remoteTopic(), partitions, Map.of());
+            }
             if (b.statsWindowMs > 0) {
                 // one partition: the one place that sums every task's statistics
                 Topics.ensure(admin, partsTopic(), 1, Map.of());
@@ -72,7 +76,7 @@ public final class StreamApp implements AutoCloseable {
                 b.referenceWindows, partsTopic(), b.windowStatsTopic, b.alertsTopic);
         ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
                 b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
-                b.graceMs, b.maxHistory, metrics, b.clock, stats);
+                b.graceMs, b.maxHistory, metrics, b.clock, stats, b.remote == null ? null : remoteTopic());
         Properties p = new Properties();
         p.putAll(b.client);
         if (b.httpPort != null) {
@@ -103,6 +107,12 @@ public final class StreamApp implements AutoCloseable {
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.start();
+        if (b.remote != null) {
+            remote = new RemoteScorer(new RemoteScorer.Settings(b.client, b.applicationId + "-remote", remoteTopic(),
+                    b.outputTopic, b.deadLetterTopic, b.lateTopic, b.remoteBatchRows, b.spec.names(), b.threshold,
+                    b.remoteModel, "remote", metrics, b.clock), b.remote);
+            remote.start();
+        }
         startLagMonitor();
     }
 
@@ -130,6 +140,10 @@ public final class StreamApp implements AutoCloseable {
                 LOG.debug("lag monitor: {}", e.toString());
             }
         }, 10, 10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    private String remoteTopic() {
+        return b.applicationId + "-features";
     }
 
     private String partsTopic() {
@@ -254,9 +268,13 @@ public final class StreamApp implements AutoCloseable {
         float[] x = h.features(b.spec, values);
         float score;
         try {
-            score = b.scorer.score(x);
-        } catch (RuntimeException failure) {
+            score = b.scorer != null ? b.scorer.score(x)
+                    : b.remote.score(dev.scoreflow.api.FloatMatrix.of(x, 1, x.length)).get(30, java.util.concurrent.TimeUnit.SECONDS)[0];
+        } catch (RuntimeException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException failure) {
             throw new Rejection(Rejection.SCORING_FAILED, "the model failed: " + failure.getMessage());
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new Rejection(Rejection.SCORING_FAILED, "interrupted");
         }
         Map<String, Object> out = new java.util.LinkedHashMap<>();
         out.put("event_id", e.eventId());
@@ -264,8 +282,8 @@ public final class StreamApp implements AutoCloseable {
         out.put("ts", e.ts());
         out.put("score", ScoreProcessor.exact(score));
         out.put("prediction", score >= b.threshold ? 1 : 0);
-        out.put("model", b.scorer.modelName());
-        out.put("model_version", b.scorer.modelVersion());
+        out.put("model", b.scorer != null ? b.scorer.modelName() : b.remoteModel);
+        out.put("model_version", b.scorer != null ? b.scorer.modelVersion() : "remote");
         Map<String, Object> features = new java.util.LinkedHashMap<>();
         java.util.List<String> names = b.spec.names();
         for (int i = 0; i < x.length; i++) {
@@ -277,7 +295,8 @@ public final class StreamApp implements AutoCloseable {
 
     /** Why the app stopped on its own, or null. */
     public Throwable failed() {
-        return failure.get();
+        Throwable remoteFailure = remote == null ? null : remote.failed();
+        return failure.get() != null ? failure.get() : remoteFailure;
     }
 
     /** The Kafka Streams state (CREATED before {@link #start}). */
@@ -296,11 +315,20 @@ public final class StreamApp implements AutoCloseable {
             http.close();
             http = null;
         }
+        if (remote != null) {
+            remote.close();
+            remote = null;
+        }
         if (streams != null) {
             streams.close(timeout);
             streams = null;
         }
-        b.scorer.close();
+        if (b.scorer != null) {
+            b.scorer.close();
+        }
+        if (b.remote != null) {
+            b.remote.close();
+        }
     }
 
     @Override
@@ -335,6 +363,9 @@ public final class StreamApp implements AutoCloseable {
         private String windowStatsTopic;
         private String alertsTopic;
         private Integer httpPort;
+        private dev.scoreflow.client.ScoringClient remote;
+        private String remoteModel;
+        private int remoteBatchRows = 256;
         private String httpBindHost = "0.0.0.0";
         private String advertisedHost = "127.0.0.1";
 
@@ -365,6 +396,23 @@ public final class StreamApp implements AutoCloseable {
         /** Scores in-process with {@code model}; the app closes it. */
         public Builder model(Model model, String name, String version) {
             return scorer(new InProcessScorer(model, name, version));
+        }
+
+        /**
+         * Scores through Scoreflow (or any Open Inference Protocol) servers with {@code client} (the app closes it),
+         * {@code batchRows} events per request, at least once: a features stage (Kafka Streams) writes each event
+         * with its vector to an internal topic, and a remote stage scores those in batches and writes the outputs
+         * in each partition's order. {@code modelName} is written with every score.
+         */
+        public Builder remote(dev.scoreflow.client.ScoringClient client, String modelName, int batchRows) {
+            if (batchRows < 1 || batchRows > 100_000) {
+                throw new IllegalArgumentException("batch rows must be in [1, 100000], was " + batchRows);
+            }
+            this.remote = Objects.requireNonNull(client, "client");
+            this.remoteModel = Objects.requireNonNull(modelName, "modelName");
+            this.remoteBatchRows = batchRows;
+            this.scorer = null;
+            return this;
         }
 
         Builder scorer(EventScorer scorer) {
@@ -495,10 +543,10 @@ public final class StreamApp implements AutoCloseable {
             if (inputTopic == null) {
                 throw new IllegalArgumentException("topics are not set");
             }
-            if (spec == null || scorer == null) {
-                throw new IllegalArgumentException("features and a model are needed");
+            if (spec == null || (scorer == null && remote == null)) {
+                throw new IllegalArgumentException("features and a model (or servers) are needed");
             }
-            if (scorer.featureCount() != spec.size()) {
+            if (scorer != null && scorer.featureCount() != spec.size()) {
                 throw new IllegalArgumentException("the model " + scorer.modelName() + " takes "
                         + scorer.featureCount() + " features, but " + spec.source() + " declares " + spec.size()
                         + ": " + spec.names());

@@ -40,9 +40,25 @@ public final class StreamCommand implements Callable<Integer> {
             + "period (default: <input>.late; they are scored too).")
     String lateTopic;
 
-    @Option(names = "--model", paramLabel = "FILE", description = "ONNX model (default: the bundled fraud model, "
-            + "models/fraud/1/model.onnx).")
+    @Option(names = "--model", paramLabel = "FILE", description = "ONNX model, scored in-process (default: the "
+            + "bundled fraud model, models/fraud/1/model.onnx).")
     Path model;
+
+    @Option(names = "--endpoint", paramLabel = "URL[,URL...]", description = "Score through these Scoreflow (or "
+            + "Open Inference Protocol) servers instead, in batches, balanced, retried, at least once.")
+    String endpoints;
+
+    @Option(names = "--server-model", paramLabel = "NAME", description = "With --endpoint: the model's name on the "
+            + "servers (default: the servers' default model).")
+    String serverModel;
+
+    @Option(names = "--protocol", defaultValue = "seed", paramLabel = "seed|v2", description = "With --endpoint: "
+            + "the protocol (default: ${DEFAULT-VALUE}).")
+    String protocol;
+
+    @Option(names = "--batch-rows", defaultValue = "256", paramLabel = "N", description = "With --endpoint: events "
+            + "per request (default: ${DEFAULT-VALUE}).")
+    int batchRows;
 
     @Option(names = "--features", paramLabel = "FILE", description = "The model's inputs, declared (default: with "
             + "the bundled model, models/fraud/features.txt; see the README for the format).")
@@ -136,19 +152,33 @@ public final class StreamCommand implements Callable<Integer> {
         Path home = Path.of(System.getProperty("scoreflow.home", "."));
         Path modelFile = model != null ? model : home.resolve("models/fraud/1/model.onnx");
         Path featuresFile = features != null ? features
-                : model == null ? home.resolve("models/fraud/features.txt") : null;
+                : model == null ? home.resolve("models/fraud/features.txt") : null; // the servers' fraud model too
         if (featuresFile == null) {
             throw new IllegalArgumentException("--features is needed with --model: it declares the model's inputs");
         }
+        if (model != null && endpoints != null) {
+            throw new IllegalArgumentException("give --model (in-process) or --endpoint (servers), not both");
+        }
         FeatureSpec spec = FeatureSpec.read(featuresFile);
-        OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1);
-        String name = modelName(modelFile);
-        StreamApp.Builder b = StreamApp.builder()
+        StreamApp.Builder b = StreamApp.builder();
+        String name;
+        if (endpoints != null) {
+            name = serverModel != null ? serverModel : "default";
+            dev.scoreflow.client.ClientConfig.Builder cc = dev.scoreflow.client.ClientConfig.builder(endpoints)
+                    .protocol(dev.scoreflow.client.Protocol.valueOf(protocol.toUpperCase(java.util.Locale.ROOT)));
+            if (serverModel != null) {
+                cc.model(serverModel);
+            }
+            b.features(spec).remote(dev.scoreflow.client.ScoringClient.create(cc.build()), name, batchRows);
+        } else {
+            OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1);
+            name = modelName(modelFile);
+            b.features(spec).model(onnx, name, version(modelFile));
+        }
+        b
                 .client(kafka.properties())
                 .topics(inputTopic, outputTopic, dlqTopic != null ? dlqTopic : inputTopic + ".dlq",
                         lateTopic != null ? lateTopic : inputTopic + ".late")
-                .features(spec)
-                .model(onnx, name, version(modelFile))
                 .threshold(threshold).graceMs(graceMs).maxHistory(maxHistory)
                 .applicationId(applicationId)
                 .stateDir(stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "scoreflow-streams"))

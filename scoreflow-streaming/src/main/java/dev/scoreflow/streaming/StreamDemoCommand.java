@@ -109,6 +109,7 @@ public final class StreamDemoCommand implements Callable<Integer> {
             System.out.println("features of card-000042 now (GET /features/card-000042 would answer this):");
             System.out.println("  " + (lookup == null ? "(no events for it)" : Json.write(lookup)));
             done.set(true);
+            alerts.join(5_000); // before the broker stops, so the reader does not complain about it
             app.close(Duration.ofSeconds(30));
             return app.failed() == null && m.eventsIn.value() == count ? 0 : 1;
         }

@@ -230,6 +230,74 @@ class StreamOnKafkaTest {
     }
 
     @Test
+    void scoresThroughARealServerAtLeastOnceInOrderPerPartitionThroughASigkill() throws Exception {
+        String bs = broker.bootstrapServers();
+        List<TransactionGenerator.Txn> in = produce(bs, "d-tx", EVENTS, 14);
+        dev.scoreflow.runtime.ModelRepository repo = dev.scoreflow.runtime.ModelRepository.builder()
+                .threads(new dev.scoreflow.runtime.ThreadBudget(1, 1)).model("fraud", TestModels.fraud()).build();
+        try (dev.scoreflow.server.ScoringServer server = dev.scoreflow.server.ScoringServer.builder(repo).port(0)
+                .host("127.0.0.1").start()) {
+            String[] args = remote(streamArgs(bs, "d", dir.resolve("d")), server.uri().toString());
+            try (StreamProcess first = new StreamProcess(dir.resolve("d1.log"), args)) {
+                try (Reader out = new Reader(bs, waitForTopic(bs, "d-scores", first))) {
+                    await("a third of the events scored", Duration.ofSeconds(120), () -> out.poll() >= EVENTS / 3,
+                            first);
+                }
+                first.kill();
+            }
+            try (StreamProcess second = new StreamProcess(dir.resolve("d2.log"), args);
+                 Reader out = new Reader(bs, "d-scores"); Reader dead = new Reader(bs, "d-tx.dlq")) {
+                Set<String> seen = new HashSet<>();
+                int[] read = {0, 0};
+                await("every event scored or dead-lettered at least once", Duration.ofSeconds(180), () -> {
+                    out.poll();
+                    dead.poll();
+                    for (; read[0] < out.records.size(); read[0]++) {
+                        seen.add((String) json(out.records.get(read[0]).value()).get("event_id"));
+                    }
+                    return seen.size() + dead.records.size() >= EVENTS;
+                }, second);
+                assertThat(second.stop()).as("clean stop on SIGTERM:\n%s", second.logText()).isTrue();
+                List<ConsumerRecord<byte[], byte[]>> scored = out.readToEnd(Duration.ofSeconds(30));
+                // at least once: duplicates may follow the kill; the first of each is in its partition's order
+                Map<String, Map<String, Object>> byId = new HashMap<>();
+                Map<String, List<String>> orderPerEntity = new HashMap<>();
+                for (ConsumerRecord<byte[], byte[]> r : scored) {
+                    Map<String, Object> s = json(r.value());
+                    if (byId.putIfAbsent((String) s.get("event_id"), s) == null) {
+                        orderPerEntity.computeIfAbsent((String) s.get("entity"), k -> new ArrayList<>())
+                                .add((String) s.get("event_id"));
+                    }
+                }
+                Map<String, List<String>> expectedOrder = new HashMap<>();
+                for (TransactionGenerator.Txn t : in) {
+                    if (t.malformed() == null) {
+                        Map<String, Object> e = json(t.value());
+                        expectedOrder.computeIfAbsent((String) e.get("entity"), k -> new ArrayList<>())
+                                .add((String) e.get("event_id"));
+                    }
+                }
+                assertThat(orderPerEntity).isEqualTo(expectedOrder);
+                assertThat(dead.records).hasSize((int) in.stream().filter(t -> t.malformed() != null).count());
+                assertParity(in, byId);
+            }
+        }
+    }
+
+    static String[] remote(String[] args, String endpoint) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--model")) {
+                i++; // scored by the server instead
+                continue;
+            }
+            out.add(args[i]);
+        }
+        out.addAll(List.of("--endpoint", endpoint, "--server-model", "fraud", "--batch-rows", "100"));
+        return out.toArray(String[]::new);
+    }
+
+    @Test
     void twoInstancesSplitThePartitionsAndOneTakesOverWhenTheOtherIsKilled() throws Exception {
         String bs = broker.bootstrapServers();
         produce(bs, "b-tx", 0, 12);
