@@ -4,8 +4,8 @@
 # through a Scoreflow server (at least once), with features, statistics and rules on; then each scorer's
 # event-to-score latency at half its measured rate. One broker (`scoreflow broker`, a separate JVM) on this machine.
 #
-#   scoreflow-benchmarks/stream-bench.sh            # 200,000 events, 20 s of latency per scorer: about 5 min
-# Knobs: EVENTS (200000) LATENCY_SECONDS (20) CARDS (50000) JAVA_HOME
+#   scoreflow-benchmarks/stream-bench.sh            # 600,000 events, 20 s of latency per scorer: about 8 min
+# Knobs: EVENTS (600000) LATENCY_SECONDS (20) CARDS (50000) JAVA_HOME
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -24,5 +24,5 @@ for _ in $(seq 120); do grep -q "kafka ready" "$RES/broker.log" && break; sleep 
 { echo "date: $(date -Is)"; echo "cpus: $(nproc)"; echo "java: $("$JAVA" -version 2>&1 | head -1)"
   echo "load before start: $(cat /proc/loadavg)"; } | tee "$RES/env.txt"
 "$JAVA" --enable-native-access=ALL-UNNAMED -Xms1g -Xmx2g -cp "$CP" dev.scoreflow.benchmarks.StreamBench \
-    127.0.0.1:$PORT "$ROOT" "${EVENTS:-200000}" "${LATENCY_SECONDS:-20}" "${CARDS:-50000}" 2> "$RES/bench.log" | tee "$RES/summary.md"
+    127.0.0.1:$PORT "$ROOT" "${EVENTS:-600000}" "${LATENCY_SECONDS:-20}" "${CARDS:-50000}" 2> "$RES/bench.log" | tee "$RES/summary.md"
 echo "results: $RES"

@@ -57,7 +57,7 @@ final class ScoringTopology {
     record Settings(String inputTopic, String outputTopic, String deadLetterTopic, String lateTopic,
                     String byEntityTopic, FeatureSpec spec, EventScorer scorer, double threshold, long graceMs,
                     int maxHistory, StreamMetrics metrics, LongSupplier clock, StatsSettings stats,
-                    String remoteTopic) {
+                    String remoteTopic, boolean inMemoryState) {
 
         /** History an entity keeps: the longest window, and the grace period for events that arrive late. */
         long keepHistoryMs() {
@@ -87,6 +87,14 @@ final class ScoringTopology {
     private ScoringTopology() {
     }
 
+    /**
+     * A key-value store in RocksDB (the default: state larger than memory) or in the heap (faster); either way
+     * backed by a changelog topic, so a restarted or moved task gets it back.
+     */
+    private static org.apache.kafka.streams.state.KeyValueBytesStoreSupplier store(Settings s, String name) {
+        return s.inMemoryState() ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name);
+    }
+
     static Topology build(Settings s) {
         Topology t = new Topology();
         ByteArrayDeserializer bytes = new ByteArrayDeserializer();
@@ -106,10 +114,10 @@ final class ScoringTopology {
         }
         t.addProcessor(SCORE, () -> new ScoreProcessor(s), scoreParent);
         // cached: an entity updated several times between two commits reaches RocksDB and its changelog once
-        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HISTORY_STORE),
+        t.addStateStore(Stores.keyValueStoreBuilder(store(s, HISTORY_STORE),
                 Serdes.String(), Serdes.ByteArray()).withCachingEnabled(), SCORE);
         Serde<Long> longs = Serdes.Long();
-        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STREAM_TIME_STORE),
+        t.addStateStore(Stores.keyValueStoreBuilder(store(s, STREAM_TIME_STORE),
                 Serdes.String(), longs).withCachingEnabled(), SCORE);
         if (s.scorer() != null) {
             t.addSink(SCORES, s.outputTopic(), keys(), values(), SCORE);
@@ -132,17 +140,17 @@ final class ScoringTopology {
                 t.addProcessor(SCORED_STATS, () -> new ScoredStatsProcessor(s), SCORED);
                 counter = SCORED_STATS;
             }
-            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_DELTAS_STORE),
+            t.addStateStore(Stores.keyValueStoreBuilder(store(s, STATS_DELTAS_STORE),
                     longs, Serdes.ByteArray()).withCachingEnabled(), counter);
             t.addSink(TO_STATS, st.partsTopic(), keys(), values(), counter);
             t.addSource(STATS_PARTS, new org.apache.kafka.common.serialization.StringDeserializer(), bytes,
                     st.partsTopic());
             t.addProcessor(STATS, () -> new StatsProcessor(s), STATS_PARTS);
-            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_WINDOWS_STORE),
+            t.addStateStore(Stores.keyValueStoreBuilder(store(s, STATS_WINDOWS_STORE),
                     longs, Serdes.ByteArray()), STATS);
-            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATS_META_STORE),
+            t.addStateStore(Stores.keyValueStoreBuilder(store(s, STATS_META_STORE),
                     Serdes.String(), Serdes.ByteArray()), STATS);
-            t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(RULE_STATE_STORE),
+            t.addStateStore(Stores.keyValueStoreBuilder(store(s, RULE_STATE_STORE),
                     Serdes.String(), Serdes.ByteArray()), STATS);
             t.addSink(WINDOW_STATS, st.windowStatsTopic(), keys(), values(), STATS);
             t.addSink(ALERTS, st.alertsTopic(), keys(), values(), STATS);

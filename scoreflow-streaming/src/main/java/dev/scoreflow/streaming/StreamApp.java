@@ -76,7 +76,7 @@ public final class StreamApp implements AutoCloseable {
                 b.referenceWindows, partsTopic(), b.windowStatsTopic, b.alertsTopic);
         ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
                 b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
-                b.graceMs, b.maxHistory, metrics, b.clock, stats, b.remote == null ? null : remoteTopic());
+                b.graceMs, b.maxHistory, metrics, b.clock, stats, b.remote == null ? null : remoteTopic(), b.inMemoryState);
         Properties p = new Properties();
         p.putAll(b.client);
         if (b.httpPort != null) {
@@ -366,6 +366,7 @@ public final class StreamApp implements AutoCloseable {
         private dev.scoreflow.client.ScoringClient remote;
         private String remoteModel;
         private int remoteBatchRows = 256;
+        private boolean inMemoryState;
         private String httpBindHost = "0.0.0.0";
         private String advertisedHost = "127.0.0.1";
 
@@ -527,6 +528,15 @@ public final class StreamApp implements AutoCloseable {
             this.httpBindHost = Objects.requireNonNull(bindHost, "bindHost");
             this.httpPort = port;
             this.advertisedHost = Objects.requireNonNull(advertisedHost, "advertisedHost");
+            return this;
+        }
+
+        /**
+         * Keeps the state stores in the heap instead of RocksDB: faster, but the entities' histories must fit in
+         * memory, and a restarted instance restores all of them from the changelogs before it scores again.
+         */
+        public Builder inMemoryState(boolean inMemory) {
+            this.inMemoryState = inMemory;
             return this;
         }
 

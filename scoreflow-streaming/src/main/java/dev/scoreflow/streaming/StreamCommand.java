@@ -101,6 +101,11 @@ public final class StreamCommand implements Callable<Integer> {
             + "(default: Kafka Streams': 100 with exactly-once, 30000 at-least-once).")
     Long commitIntervalMs;
 
+    @Option(names = "--state-store", defaultValue = "rocksdb", paramLabel = "rocksdb|memory", description = "Where "
+            + "the features and statistics state lives: RocksDB (state larger than memory) or the heap (faster; "
+            + "restored in full from the changelogs after a restart) (default: ${DEFAULT-VALUE}).")
+    String stateStore;
+
     @Option(names = "--repartition", description = "The input is not keyed by entity: repartition it through an "
             + "internal topic first (default: the input is keyed by entity, as 'scoreflow produce' writes it).")
     boolean repartition;
@@ -183,6 +188,10 @@ public final class StreamCommand implements Callable<Integer> {
                 .applicationId(applicationId)
                 .stateDir(stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "scoreflow-streams"))
                 .threads(threads).standbyReplicas(standbyReplicas).guarantee(guarantee).repartition(repartition);
+        if (!stateStore.equals("rocksdb") && !stateStore.equals("memory")) {
+            throw new IllegalArgumentException("--state-store must be rocksdb or memory, was " + stateStore);
+        }
+        b.inMemoryState(stateStore.equals("memory"));
         if (commitIntervalMs != null) {
             b.commitIntervalMs(commitIntervalMs);
         }

@@ -97,7 +97,7 @@ class ScoringTopologyTest {
         FeatureSpec fs = FeatureSpec.parse(spec, "test");
         ScoringTopology.Settings s = new ScoringTopology.Settings("events", "scores", "dlq", "late",
                 repartition ? "app-by-entity" : null, fs, new SquashScorer(fs.size()), 0.5, graceMs, maxHistory,
-                metrics, wallClock::get, null, null);
+                metrics, wallClock::get, null, null, false);
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "app");
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
