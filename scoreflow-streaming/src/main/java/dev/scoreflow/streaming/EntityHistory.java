@@ -3,12 +3,8 @@ package dev.scoreflow.streaming;
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.streaming.FeatureSpec.Feature;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
@@ -24,7 +20,7 @@ import java.util.Set;
  * serialized form is what the state store and its changelog hold.
  */
 final class EntityHistory {
-    private static final byte FORMAT = 1;
+    private static final byte FORMAT = 2;
     /** Distinct-counted values longer than this are cut: a hostile event must not bloat the state. */
     static final int MAX_VALUE_CHARS = 256;
 
@@ -317,61 +313,71 @@ final class EntityHistory {
         return i < ts.length ? ts[i] : cur.ts();
     }
 
-    /** The serialized form: format, field names (so a changed spec is noticed), then the entries. */
+    /**
+     * The serialized form, written for every event (so kept compact and cheap): format, a fingerprint of the
+     * fields (so a changed features file is noticed), the entry count, then per entry the event time, the numeric
+     * values and the distinct-counted values (UTF-8, length-prefixed).
+     */
     byte[] toBytes(FeatureSpec spec) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + ts.length * (8 + 8 * numeric.length + 8 * distinct.length));
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            out.writeByte(FORMAT);
-            out.writeUTF(String.join(",", spec.numericFields()) + ";" + String.join(",", spec.distinctFields()));
-            out.writeInt(ts.length);
+        int size = 1 + 4 + 4 + ts.length * (8 + 8 * numeric.length);
+        byte[][][] text = new byte[distinct.length][ts.length][];
+        for (int f = 0; f < distinct.length; f++) {
             for (int i = 0; i < ts.length; i++) {
-                out.writeLong(ts[i]);
-                for (double[] col : numeric) {
-                    out.writeDouble(col[i]);
-                }
-                for (String[] col : distinct) {
-                    out.writeUTF(col[i]);
-                }
+                text[f][i] = distinct[f][i].getBytes(StandardCharsets.UTF_8);
+                size += 2 + text[f][i].length;
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
-        return bytes.toByteArray();
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(FORMAT).putInt(fingerprint(spec)).putInt(ts.length);
+        for (int i = 0; i < ts.length; i++) {
+            out.putLong(ts[i]);
+            for (double[] col : numeric) {
+                out.putDouble(col[i]);
+            }
+            for (byte[][] col : text) {
+                out.putShort((short) col[i].length).put(col[i]);
+            }
+        }
+        return out.array();
+    }
+
+    /** Which fields a history was written for: a changed features file gives another fingerprint. */
+    static int fingerprint(FeatureSpec spec) {
+        return (String.join(",", spec.numericFields()) + ";" + String.join(",", spec.distinctFields())).hashCode();
     }
 
     /**
      * Reads a serialized history. One written for other fields (the features file changed) is not used: the entity
      * starts afresh, which the caller counts.
      *
-     * @return the history, or null if it was written for other fields
+     * @return the history, or null if it was written for other fields or in an older format
      */
     static EntityHistory fromBytes(byte[] b, FeatureSpec spec) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(b))) {
-            if (in.readByte() != FORMAT) {
+        ByteBuffer in = ByteBuffer.wrap(b);
+        try {
+            if (in.get() != FORMAT || in.getInt() != fingerprint(spec)) {
                 return null;
             }
-            String fields = in.readUTF();
-            if (!fields.equals(String.join(",", spec.numericFields()) + ";" + String.join(",", spec.distinctFields()))) {
-                return null;
-            }
-            int n = in.readInt();
+            int n = in.getInt();
             int nn = spec.numericFields().length;
             int nd = spec.distinctFields().length;
             long[] ts = new long[n];
             double[][] num = new double[nn][n];
             String[][] dis = new String[nd][n];
             for (int i = 0; i < n; i++) {
-                ts[i] = in.readLong();
+                ts[i] = in.getLong();
                 for (int f = 0; f < nn; f++) {
-                    num[f][i] = in.readDouble();
+                    num[f][i] = in.getDouble();
                 }
                 for (int f = 0; f < nd; f++) {
-                    dis[f][i] = in.readUTF();
+                    int len = in.getShort() & 0xffff;
+                    dis[f][i] = new String(b, in.position(), len, StandardCharsets.UTF_8);
+                    in.position(in.position() + len);
                 }
             }
             return new EntityHistory(ts, num, dis, 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("a corrupt entity history in the state store", e);
+        } catch (java.nio.BufferUnderflowException | IllegalArgumentException | NegativeArraySizeException e) {
+            throw new IllegalStateException("a corrupt entity history in the state store", e);
         }
     }
 }
