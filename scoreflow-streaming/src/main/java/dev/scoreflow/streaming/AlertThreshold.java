@@ -38,14 +38,8 @@ record AlertThreshold(String text, double fraction, long millis) {
         }
         Matcher d = DURATION.matcher(t);
         if (d.matches()) {
-            double unit = switch (d.group(2)) {
-                case "ms" -> 1;
-                case "s" -> 1_000;
-                case "m" -> 60_000;
-                case "h" -> 3_600_000;
-                default -> 86_400_000;
-            };
-            return new AlertThreshold(text, Double.NaN, Math.round(Double.parseDouble(d.group(1)) * unit));
+            return new AlertThreshold(text, Double.NaN,
+                    Math.round(Double.parseDouble(d.group(1)) * Durations.unitMs(d.group(2))));
         }
         try {
             Duration iso = Duration.parse(text.trim());

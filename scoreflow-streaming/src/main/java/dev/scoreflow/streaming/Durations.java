@@ -17,14 +17,18 @@ final class Durations {
             throw new IllegalArgumentException(option + " must be a duration like 500ms, 10s, 5m, 1h or 2d, was '"
                     + text + "'");
         }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "ms" : m.group(2);
-        return n * switch (unit) {
+        return Long.parseLong(m.group(1)) * unitMs(m.group(2) == null ? "ms" : m.group(2));
+    }
+
+    /** Milliseconds in one {@code ms}, {@code s}, {@code m}, {@code h} or {@code d}. */
+    static long unitMs(String unit) {
+        return switch (unit) {
             case "ms" -> 1L;
             case "s" -> 1_000L;
             case "m" -> 60_000L;
             case "h" -> 3_600_000L;
-            default -> 86_400_000L;
+            case "d" -> 86_400_000L;
+            default -> throw new IllegalArgumentException("unknown time unit '" + unit + "' (ms, s, m, h, d)");
         };
     }
 }

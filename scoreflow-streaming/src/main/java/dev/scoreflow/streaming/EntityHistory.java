@@ -101,33 +101,17 @@ final class EntityHistory {
      * @throws Rejection if an element is not finite as a float32
      */
     float[] features(FeatureSpec spec, Values cur) {
-        String[] nf = spec.numericFields();
-        String[] df = spec.distinctFields();
         float[] out = new float[spec.size()];
         int k = 0;
         for (Feature f : spec.features()) {
             double v = switch (f.kind()) {
-                case RAW -> cur.numeric()[indexOf(nf, f.field())];
-                case COUNT -> count(cur.ts(), f.windowMs()) + 1;
-                case SUM -> sum(indexOf(nf, f.field()), cur, f.windowMs());
-                case MEAN -> sum(indexOf(nf, f.field()), cur, f.windowMs()) / (count(cur.ts(), f.windowMs()) + 1);
-                case MIN -> extreme(indexOf(nf, f.field()), cur, f.windowMs(), false);
-                case MAX -> extreme(indexOf(nf, f.field()), cur, f.windowMs(), true);
-                case DISTINCT -> distinctCount(indexOf(df, f.field()), cur, f.windowMs());
+                case RAW -> cur.numeric()[indexOf(spec.numericFields(), f.field())];
                 case RATIO -> {
-                    int i = indexOf(nf, f.field());
-                    double mean = sum(i, cur, f.windowMs()) / (count(cur.ts(), f.windowMs()) + 1);
-                    yield mean == 0 ? 0 : cur.numeric()[i] / mean;
+                    double mean = aggregate(f, spec, cur.ts(), cur);
+                    yield mean == 0 ? 0 : cur.numeric()[indexOf(spec.numericFields(), f.field())] / mean;
                 }
-                case SECONDS_SINCE_PREVIOUS -> {
-                    long prev = Long.MIN_VALUE;
-                    for (long t : ts) {
-                        if (t <= cur.ts() && t > prev) {
-                            prev = t;
-                        }
-                    }
-                    yield prev == Long.MIN_VALUE ? -1 : (cur.ts() - prev) / 1000.0;
-                }
+                case SECONDS_SINCE_PREVIOUS -> secondsSincePrevious(cur.ts());
+                default -> aggregate(f, spec, cur.ts(), cur);
             };
             float x = (float) v;
             if (!Float.isFinite(x)) {
@@ -146,47 +130,11 @@ final class EntityHistory {
      */
     Map<String, Double> snapshot(FeatureSpec spec, long asOf) {
         Map<String, Double> out = new java.util.LinkedHashMap<>();
-        String[] nf = spec.numericFields();
-        String[] df = spec.distinctFields();
         for (Feature f : spec.features()) {
             switch (f.kind()) {
                 case RAW, RATIO -> { }
-                case COUNT -> out.put(f.name(), (double) count(asOf, f.windowMs()));
-                case SECONDS_SINCE_PREVIOUS -> {
-                    long prev = Long.MIN_VALUE;
-                    for (long t : ts) {
-                        if (t <= asOf && t > prev) {
-                            prev = t;
-                        }
-                    }
-                    out.put(f.name(), prev == Long.MIN_VALUE ? -1 : (asOf - prev) / 1000.0);
-                }
-                default -> {
-                    int field = f.kind() == FeatureSpec.Kind.DISTINCT ? indexOf(df, f.field()) : indexOf(nf, f.field());
-                    double acc = f.kind() == FeatureSpec.Kind.MIN ? Double.POSITIVE_INFINITY
-                            : f.kind() == FeatureSpec.Kind.MAX ? Double.NEGATIVE_INFINITY : 0;
-                    int n = 0;
-                    Set<String> seen = new HashSet<>();
-                    for (int i = 0; i < ts.length; i++) {
-                        if (!inWindow(ts[i], asOf, f.windowMs())) {
-                            continue;
-                        }
-                        n++;
-                        switch (f.kind()) {
-                            case SUM, MEAN -> acc += numeric[field][i];
-                            case MIN -> acc = Math.min(acc, numeric[field][i]);
-                            case MAX -> acc = Math.max(acc, numeric[field][i]);
-                            default -> seen.add(distinct[field][i]);
-                        }
-                    }
-                    double v = switch (f.kind()) {
-                        case MEAN -> n == 0 ? Double.NaN : acc / n;
-                        case DISTINCT -> seen.size();
-                        case MIN, MAX -> n == 0 ? Double.NaN : acc;
-                        default -> acc;
-                    };
-                    out.put(f.name(), v);
-                }
+                case SECONDS_SINCE_PREVIOUS -> out.put(f.name(), secondsSincePrevious(asOf));
+                default -> out.put(f.name(), aggregate(f, spec, asOf, null));
             }
         }
         return out;
@@ -205,48 +153,65 @@ final class EntityHistory {
         return t <= now && t > now - window;
     }
 
-    private int count(long now, long window) {
-        int c = 0;
+    /** From the latest event at or before {@code now} to {@code now}, in seconds; -1 if there is none. */
+    private double secondsSincePrevious(long now) {
+        long prev = Long.MIN_VALUE;
         for (long t : ts) {
-            if (inWindow(t, now, window)) {
-                c++;
+            if (t <= now && t > prev) {
+                prev = t;
             }
         }
-        return c;
+        return prev == Long.MIN_VALUE ? -1 : (now - prev) / 1000.0;
     }
 
-    private double sum(int field, Values cur, long window) {
-        double s = cur.numeric()[field];
-        double[] col = numeric[field];
-        for (int i = 0; i < ts.length; i++) {
-            if (inWindow(ts[i], cur.ts(), window)) {
-                s += col[i];
+    /**
+     * The window aggregate {@code f} (count, sum, mean, min, max, distinct; a ratio's mean) at {@code now} over the
+     * history's events in the window, and {@code cur} first if it is not null. A mean, min or max over no events
+     * is NaN.
+     */
+    private double aggregate(Feature f, FeatureSpec spec, long now, Values cur) {
+        FeatureSpec.Kind kind = f.kind();
+        boolean distinctKind = kind == FeatureSpec.Kind.DISTINCT;
+        int field = f.field() == null ? -1
+                : indexOf(distinctKind ? spec.distinctFields() : spec.numericFields(), f.field());
+        Set<String> seen = distinctKind ? new HashSet<>() : null;
+        double acc = kind == FeatureSpec.Kind.MIN ? Double.POSITIVE_INFINITY
+                : kind == FeatureSpec.Kind.MAX ? Double.NEGATIVE_INFINITY : 0;
+        int n = 0;
+        if (cur != null) {
+            n++;
+            if (distinctKind) {
+                seen.add(cur.distinct()[field]);
+            } else if (field >= 0) {
+                acc = combine(kind, acc, cur.numeric()[field]);
             }
         }
-        return s;
+        for (int i = 0; i < ts.length; i++) {
+            if (!inWindow(ts[i], now, f.windowMs())) {
+                continue;
+            }
+            n++;
+            if (distinctKind) {
+                seen.add(distinct[field][i]);
+            } else if (field >= 0) {
+                acc = combine(kind, acc, numeric[field][i]);
+            }
+        }
+        return switch (kind) {
+            case COUNT -> n;
+            case DISTINCT -> seen.size();
+            case MEAN, RATIO -> n == 0 ? Double.NaN : acc / n;
+            case MIN, MAX -> n == 0 ? Double.NaN : acc;
+            default -> acc;
+        };
     }
 
-    private double extreme(int field, Values cur, long window, boolean max) {
-        double e = cur.numeric()[field];
-        double[] col = numeric[field];
-        for (int i = 0; i < ts.length; i++) {
-            if (inWindow(ts[i], cur.ts(), window)) {
-                e = max ? Math.max(e, col[i]) : Math.min(e, col[i]);
-            }
-        }
-        return e;
-    }
-
-    private int distinctCount(int field, Values cur, long window) {
-        Set<String> seen = new HashSet<>();
-        seen.add(cur.distinct()[field]);
-        String[] col = distinct[field];
-        for (int i = 0; i < ts.length; i++) {
-            if (inWindow(ts[i], cur.ts(), window)) {
-                seen.add(col[i]);
-            }
-        }
-        return seen.size();
+    private static double combine(FeatureSpec.Kind kind, double acc, double v) {
+        return switch (kind) {
+            case MIN -> Math.min(acc, v);
+            case MAX -> Math.max(acc, v);
+            default -> acc + v;
+        };
     }
 
     private static int indexOf(String[] names, String name) {

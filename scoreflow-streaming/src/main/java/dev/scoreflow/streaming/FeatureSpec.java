@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -92,25 +91,8 @@ public final class FeatureSpec {
     /** Parses definitions; {@code source} names them in error messages. @throws StreamingException on a bad line */
     public static FeatureSpec parse(String text, String source) {
         List<Feature> out = new ArrayList<>();
-        Set<String> names = new HashSet<>();
-        String[] lines = text.split("\r?\n", -1);
-        for (int n = 0; n < lines.length; n++) {
-            String line = lines[n];
-            int hash = line.indexOf('#');
-            line = (hash >= 0 ? line.substring(0, hash) : line).strip();
-            if (line.isEmpty()) {
-                continue;
-            }
-            String where = source + " line " + (n + 1) + ": ";
-            Matcher m = LINE.matcher(line);
-            if (!m.matches()) {
-                throw new StreamingException(where + "expected 'name = expression', got '" + line + "'");
-            }
-            String name = m.group(1);
-            if (!names.add(name)) {
-                throw new StreamingException(where + "'" + name + "' is declared twice");
-            }
-            out.add(expression(name, m.group(2).strip(), where));
+        for (Definitions.Line l : Definitions.lines(text, source, LINE, "'name = expression'")) {
+            out.add(expression(l.name(), l.match().group(2).strip(), l.where()));
         }
         if (out.isEmpty()) {
             throw new StreamingException(source + ": declares no features (one 'name = expression' per line)");

@@ -5,9 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -76,25 +74,12 @@ final class Rules {
 
     static Rules parse(String text, String source, FeatureSpec features) {
         List<Rule> out = new ArrayList<>();
-        Set<String> names = new HashSet<>();
-        String[] lines = text.split("\r?\n", -1);
-        for (int n = 0; n < lines.length; n++) {
-            String line = lines[n];
-            int hash = line.indexOf('#');
-            line = (hash >= 0 ? line.substring(0, hash) : line).strip();
-            if (line.isEmpty()) {
-                continue;
-            }
-            String where = source + " line " + (n + 1) + ": ";
-            Matcher m = LINE.matcher(line);
-            if (!m.matches()) {
-                throw new StreamingException(where + "expected 'name: statistic > value [for N windows]', got '"
-                        + line + "'");
-            }
-            String name = m.group(1);
-            if (!names.add(name)) {
-                throw new StreamingException(where + "rule '" + name + "' is declared twice");
-            }
+        for (Definitions.Line l : Definitions.lines(text, source, LINE,
+                "'name: statistic > value [for N windows]'")) {
+            Matcher m = l.match();
+            String name = l.name();
+            String line = l.text();
+            String where = l.where();
             String stat = m.group(2).strip();
             double threshold;
             try {

@@ -106,7 +106,7 @@ final class ScoringTopology {
         } else {
             t.addProcessor(PARSE, () -> new ParseProcessor(ParseProcessor.Role.REPARTITION, s.metrics(), s.clock()),
                     INPUT);
-            t.addSink(TO_BY_ENTITY, s.byEntityTopic(), keys(), values(), PARSE);
+            t.addSink(TO_BY_ENTITY, s.byEntityTopic(), any(), any(), PARSE);
             t.addSource(BY_ENTITY, bytes, bytes, s.byEntityTopic());
             t.addProcessor(PARSE_AGAIN, () -> new ParseProcessor(ParseProcessor.Role.AFTER_REPARTITION, s.metrics(),
                     s.clock()), BY_ENTITY);
@@ -120,17 +120,17 @@ final class ScoringTopology {
         t.addStateStore(Stores.keyValueStoreBuilder(store(s, STREAM_TIME_STORE),
                 Serdes.String(), longs).withCachingEnabled(), SCORE);
         if (s.scorer() != null) {
-            t.addSink(SCORES, s.outputTopic(), keys(), values(), SCORE);
+            t.addSink(SCORES, s.outputTopic(), any(), any(), SCORE);
         } else {
-            t.addSink(TO_REMOTE, s.remoteTopic(), keys(), values(), SCORE);
+            t.addSink(TO_REMOTE, s.remoteTopic(), any(), any(), SCORE);
         }
         if (s.byEntityTopic() == null) {
-            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), keys(), values(), PARSE, SCORE);
+            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), any(), any(), PARSE, SCORE);
         } else {
-            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), keys(), values(), PARSE, PARSE_AGAIN, SCORE);
+            t.addSink(DEAD_LETTERS, s.deadLetterTopic(), any(), any(), PARSE, PARSE_AGAIN, SCORE);
         }
         if (s.lateTopic() != null) {
-            t.addSink(LATE, s.lateTopic(), keys(), values(), SCORE);
+            t.addSink(LATE, s.lateTopic(), any(), any(), SCORE);
         }
         if (s.stats() != null) {
             StatsSettings st = s.stats();
@@ -142,7 +142,7 @@ final class ScoringTopology {
             }
             t.addStateStore(Stores.keyValueStoreBuilder(store(s, STATS_DELTAS_STORE),
                     longs, Serdes.ByteArray()).withCachingEnabled(), counter);
-            t.addSink(TO_STATS, st.partsTopic(), keys(), values(), counter);
+            t.addSink(TO_STATS, st.partsTopic(), any(), any(), counter);
             t.addSource(STATS_PARTS, new org.apache.kafka.common.serialization.StringDeserializer(), bytes,
                     st.partsTopic());
             t.addProcessor(STATS, () -> new StatsProcessor(s), STATS_PARTS);
@@ -152,19 +152,16 @@ final class ScoringTopology {
                     Serdes.String(), Serdes.ByteArray()), STATS);
             t.addStateStore(Stores.keyValueStoreBuilder(store(s, RULE_STATE_STORE),
                     Serdes.String(), Serdes.ByteArray()), STATS);
-            t.addSink(WINDOW_STATS, st.windowStatsTopic(), keys(), values(), STATS);
-            t.addSink(ALERTS, st.alertsTopic(), keys(), values(), STATS);
+            t.addSink(WINDOW_STATS, st.windowStatsTopic(), any(), any(), STATS);
+            t.addSink(ALERTS, st.alertsTopic(), any(), any(), STATS);
         }
         return t;
     }
 
-    /** Keys are entity strings or, for dead letters, the original key bytes. */
-    private static Serializer<Object> keys() {
-        return new AnySerializer();
-    }
-
-    /** Values are JSON strings or original bytes. */
-    private static Serializer<Object> values() {
+    /**
+     * Keys are entity strings or, for dead letters, the original key bytes; values JSON strings or original bytes.
+     */
+    private static Serializer<Object> any() {
         return new AnySerializer();
     }
 

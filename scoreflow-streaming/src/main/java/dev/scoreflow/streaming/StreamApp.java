@@ -188,19 +188,8 @@ public final class StreamApp implements AutoCloseable {
      * many events the history holds). Null if this instance does not hold the entity (another instance does, or
      * it has no events).
      */
-    public synchronized Map<String, Object> features(String entity, Long asOf) {
-        if (streams == null || streams.state() != KafkaStreams.State.RUNNING) {
-            return null;
-        }
-        org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, byte[]> store;
-        try {
-            store = streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
-                    ScoringTopology.HISTORY_STORE, org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
-        } catch (org.apache.kafka.streams.errors.InvalidStateStoreException e) {
-            return null; // rebalancing
-        }
-        byte[] b = store.get(entity);
-        EntityHistory h = b == null ? null : EntityHistory.fromBytes(b, this.b.spec);
+    public Map<String, Object> features(String entity, Long asOf) {
+        EntityHistory h = localHistory(entity);
         if (h == null || h.size() == 0) {
             return null;
         }
@@ -210,7 +199,7 @@ public final class StreamApp implements AutoCloseable {
         out.put("as_of", at);
         out.put("events", h.size());
         Map<String, Object> f = new java.util.LinkedHashMap<>();
-        h.snapshot(this.b.spec, at).forEach((k, v) -> f.put(k, Double.isFinite(v) ? v : null));
+        h.snapshot(b.spec, at).forEach((k, v) -> f.put(k, Double.isFinite(v) ? v : null));
         out.put("features", f);
         return out;
     }
@@ -249,20 +238,15 @@ public final class StreamApp implements AutoCloseable {
 
     /**
      * Scores {@code e} at request time with its entity's live features from this instance's state, as the stream
-     * would if the event arrived now, without adding it to the state.
+     * would if the event arrived now, without adding it to the state: the output record's JSON, or null while
+     * the state cannot be read.
      *
      * @throws Rejection if the event cannot be scored (what it would be dead-lettered for)
      */
-    Map<String, Object> scoreAtRequest(Event e) {
-        org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, byte[]> store;
-        synchronized (this) {
-            store = streams.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(
-                    ScoringTopology.HISTORY_STORE, org.apache.kafka.streams.state.QueryableStoreTypes.keyValueStore()));
-        }
-        byte[] stored = store.get(e.entity());
-        EntityHistory h = stored == null ? null : EntityHistory.fromBytes(stored, b.spec);
+    String scoreAtRequest(Event e) {
+        EntityHistory h = localHistory(e.entity());
         if (h == null) {
-            h = EntityHistory.empty(b.spec);
+            return null;
         }
         EntityHistory.Values values = EntityHistory.Values.of(e, b.spec);
         float[] x = h.features(b.spec, values);
@@ -276,21 +260,32 @@ public final class StreamApp implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new Rejection(Rejection.SCORING_FAILED, "interrupted");
         }
-        Map<String, Object> out = new java.util.LinkedHashMap<>();
-        out.put("event_id", e.eventId());
-        out.put("entity", e.entity());
-        out.put("ts", e.ts());
-        out.put("score", ScoreProcessor.exact(score));
-        out.put("prediction", score >= b.threshold ? 1 : 0);
-        out.put("model", b.scorer != null ? b.scorer.modelName() : b.remoteModel);
-        out.put("model_version", b.scorer != null ? b.scorer.modelVersion() : "remote");
-        Map<String, Object> features = new java.util.LinkedHashMap<>();
-        java.util.List<String> names = b.spec.names();
-        for (int i = 0; i < x.length; i++) {
-            features.put(names.get(i), ScoreProcessor.exact(x[i]));
+        return ScoreProcessor.output(e.eventId(), e.entity(), e.ts(), b.spec.names(), x, score, b.threshold,
+                b.scorer != null ? b.scorer.modelName() : b.remoteModel,
+                b.scorer != null ? b.scorer.modelVersion() : "remote", false, b.clock.getAsLong());
+    }
+
+    /**
+     * The entity's history in this instance's store (empty if it has no events there), or null while the store
+     * cannot be read (not running, or the partitions are being reassigned).
+     */
+    private EntityHistory localHistory(String entity) {
+        KafkaStreams s;
+        synchronized (this) {
+            s = streams;
         }
-        out.put("features", features);
-        return out;
+        if (s == null || s.state() != KafkaStreams.State.RUNNING) {
+            return null;
+        }
+        byte[] bytes;
+        try {
+            bytes = s.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(ScoringTopology.HISTORY_STORE,
+                    org.apache.kafka.streams.state.QueryableStoreTypes.<String, byte[]>keyValueStore())).get(entity);
+        } catch (org.apache.kafka.streams.errors.InvalidStateStoreException e) {
+            return null;
+        }
+        EntityHistory h = bytes == null ? null : EntityHistory.fromBytes(bytes, b.spec);
+        return h != null ? h : EntityHistory.empty(b.spec);
     }
 
     /** Why the app stopped on its own, or null. */

@@ -62,6 +62,7 @@ public final class StreamDemoCommand implements Callable<Integer> {
         Path home = Path.of(System.getProperty("scoreflow.home", "."));
         Path dir = workDir != null ? workDir : Files.createTempDirectory("scoreflow-demo-stream");
         long count = (long) seconds * rate;
+        long windowMs = Durations.parseMs(statsWindow, "--stats-window");
         Log.info("starting a Kafka broker in " + dir.resolve("kafka"));
         try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("kafka"), "127.0.0.1", 0, Map.of())) {
             String bs = broker.bootstrapServers();
@@ -77,7 +78,7 @@ public final class StreamDemoCommand implements Callable<Integer> {
                     .features(spec)
                     .model(OnnxModel.load(home.resolve("models/fraud/1/model.onnx"), ModelConfig.defaults(), 1),
                             "fraud", "1")
-                    .statistics(Durations.parseMs(statsWindow, "--stats-window"), 0,
+                    .statistics(windowMs, 0,
                             home.resolve("models/fraud/rules.txt"), 3, "transactions.stats", "transactions.alerts")
                     .applicationId("scoreflow-demo").stateDir(dir.resolve("state"))
                     .build();
@@ -97,7 +98,7 @@ public final class StreamDemoCommand implements Callable<Integer> {
                 LockSupport.parkNanos(200_000_000L);
             }
             // one more window and its grace, so the last windows close (and the silence rule sees the stream stop)
-            long settle = Durations.parseMs(statsWindow, "--stats-window") * 3 + 5_000;
+            long settle = windowMs * 3 + 5_000;
             Log.info("all events in; waiting " + settle / 1000 + " s for the last windows to close");
             LockSupport.parkNanos(settle * 1_000_000L);
             StreamMetrics m = app.metrics();

@@ -156,9 +156,14 @@ final class StreamHttp implements AutoCloseable {
             json(ex, 503, Map.of("error", "the partitions are being reassigned; try again"));
         } else if (owner.local()) {
             try {
-                Map<String, Object> scored = app.scoreAtRequest(e);
+                String scored = app.scoreAtRequest(e);
+                if (scored == null) {
+                    ex.getResponseHeaders().add("Retry-After", "1");
+                    json(ex, 503, Map.of("error", "the partitions are being reassigned; try again"));
+                    return;
+                }
                 ex.getResponseHeaders().add(SERVED_BY, app.advertised());
-                json(ex, 200, scored);
+                send(ex, 200, "application/json", scored);
             } catch (Rejection r) {
                 json(ex, r.reason().equals(Rejection.SCORING_FAILED) ? 500 : 400,
                         Map.of("error", r.getMessage(), "reason", r.reason()));
