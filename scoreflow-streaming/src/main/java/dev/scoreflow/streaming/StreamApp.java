@@ -72,7 +72,7 @@ public final class StreamApp implements AutoCloseable {
             }
         }
         ScoringTopology.StatsSettings stats = b.statsWindowMs == 0 ? null : new ScoringTopology.StatsSettings(
-                b.statsWindowMs, b.statsHopMs == 0 ? b.statsWindowMs : b.statsHopMs, b.rules, null,
+                b.statsWindowMs, b.statsHopMs == 0 ? b.statsWindowMs : b.statsHopMs, b.rules, b.reference,
                 b.referenceWindows, partsTopic(), b.windowStatsTopic, b.alertsTopic);
         ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
                 b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
@@ -355,6 +355,7 @@ public final class StreamApp implements AutoCloseable {
         private long statsHopMs;
         private Rules rules = Rules.none();
         private int referenceWindows = 3;
+        private WindowStats reference;
         private String windowStatsTopic;
         private String alertsTopic;
         private Integer httpPort;
@@ -508,6 +509,19 @@ public final class StreamApp implements AutoCloseable {
             this.referenceWindows = referenceWindows;
             this.windowStatsTopic = Objects.requireNonNull(statsTopic, "statsTopic");
             this.alertsTopic = Objects.requireNonNull(alertsTopic, "alertsTopic");
+            return this;
+        }
+
+        /**
+         * PSI compares with the distribution of a file of scored events (JSON lines as on the output topic, or as
+         * {@code scoreflow consume} prints them) instead of the first closed windows; read now, so a bad file fails
+         * here, naming its line.
+         */
+        public Builder reference(Path scoredEvents) {
+            if (statsWindowMs == 0) {
+                throw new IllegalStateException("set the statistics before their reference");
+            }
+            this.reference = ReferenceFile.read(scoredEvents, spec);
             return this;
         }
 

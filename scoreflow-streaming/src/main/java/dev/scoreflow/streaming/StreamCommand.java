@@ -127,6 +127,11 @@ public final class StreamCommand implements Callable<Integer> {
             + "the first N closed windows that have events (default: ${DEFAULT-VALUE}).")
     int referenceWindows;
 
+    @Option(names = "--reference", paramLabel = "FILE", description = "PSI compares with the scores and features of "
+            + "this file instead: JSON lines of scored events as the output topic holds them (e.g. saved with "
+            + "'scoreflow consume --topic OUT --from-beginning --max 50000 > FILE').")
+    Path reference;
+
     @Option(names = "--stats-topic", paramLabel = "TOPIC", description = "Closed windows' statistics (default: "
             + "<input>.stats).")
     String statsTopic;
@@ -200,8 +205,11 @@ public final class StreamCommand implements Callable<Integer> {
             b.statistics(window, statsHop == null ? 0 : Durations.parseMs(statsHop, "--stats-hop"), rules,
                     referenceWindows, statsTopic != null ? statsTopic : inputTopic + ".stats",
                     alertsTopic != null ? alertsTopic : inputTopic + ".alerts");
-        } else if (rules != null) {
-            throw new IllegalArgumentException("--rules needs statistics: --stats-window must be > 0");
+            if (reference != null) {
+                b.reference(reference);
+            }
+        } else if (rules != null || reference != null) {
+            throw new IllegalArgumentException("--rules and --reference need statistics: --stats-window must be > 0");
         }
         if (httpPort != null) {
             b.http(httpHost, httpPort, advertisedHost);

@@ -9,9 +9,12 @@ import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -21,6 +24,7 @@ import java.util.Properties;
 import static dev.scoreflow.streaming.ScoringTopologyTest.T0;
 import static dev.scoreflow.streaming.ScoringTopologyTest.event;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /** Windowed statistics and rules with explicit event times and a driven wall clock. */
@@ -38,10 +42,16 @@ class StatsTopologyTest {
     TestOutputTopic<String, String> alerts;
     StreamMetrics metrics = new StreamMetrics();
 
+    static final FeatureSpec AMOUNT = FeatureSpec.parse("amount = amount", "test");
+
     void start(long windowMs, long hopMs, long graceMs, String rules) {
-        FeatureSpec fs = FeatureSpec.parse("amount = amount", "test");
+        start(windowMs, hopMs, graceMs, rules, null);
+    }
+
+    void start(long windowMs, long hopMs, long graceMs, String rules, WindowStats reference) {
+        FeatureSpec fs = AMOUNT;
         ScoringTopology.StatsSettings stats = new ScoringTopology.StatsSettings(windowMs, hopMs,
-                Rules.parse(rules, "rules", fs), null, 1, "parts", "window-stats", "alerts");
+                Rules.parse(rules, "rules", fs), reference, 1, "parts", "window-stats", "alerts");
         ScoringTopology.Settings s = new ScoringTopology.Settings("events", "scores", "dlq", null, null, fs,
                 new ScoringTopologyTest.SquashScorer(1), 0.5, graceMs, 1000, metrics, () -> T0, stats, null, false);
         Properties p = new Properties();
@@ -106,6 +116,49 @@ class StatsTopologyTest {
                 "high firing @20.0",
                 "high resolved @30.0", "drift resolved @30.0", "big resolved @30.0");
         assertThat(metrics.alerts.value("high", "firing")).isEqualTo(1);
+    }
+
+    @Test
+    void aReferenceFileOfScoredEventsGivesPsiFromTheFirstWindow(@TempDir Path dir) throws Exception {
+        // the reference: what the output topic holds for amounts of 300, bare and as 'scoreflow consume' prints it
+        String scored = ScoreProcessor.output("r1", "c0", T0, AMOUNT.names(), new float[] {300f}, 0.95f, 0.5,
+                "fraud", "1", false, T0);
+        Path file = dir.resolve("reference.jsonl");
+        Files.writeString(file, scored + "\n\n" + Json.write(Map.of("topic", "scores", "value", json(scored))) + "\n");
+        WindowStats reference = ReferenceFile.read(file, AMOUNT);
+        assertThat(reference.count).isEqualTo(2);
+        start(10_000, 10_000, 2_000, "drift: psi(score) > 0.2\namount_drift: psi(amount) > 0.2", reference);
+        window(T0, -300);            // unlike the reference from the first window on
+        window(T0 + 10_000, 300);    // like it
+        window(T0 + 20_000, 300);
+        driver.advanceWallClockTime(Duration.ofSeconds(1));
+
+        List<Map<String, Object>> closed = windows.readValuesToList().stream().map(StatsTopologyTest::json).toList();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> psi0 = (Map<String, Object>) closed.get(0).get("psi");
+        assertThat((Double) psi0.get("score")).isGreaterThan(1.0);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> psi1 = (Map<String, Object>) closed.get(1).get("psi");
+        assertThat((Double) psi1.get("score")).isCloseTo(0.0, within(1e-9));
+        assertThat((Double) psi1.get("amount")).isCloseTo(0.0, within(1e-9));
+        List<String> transitions = alerts.readValuesToList().stream().map(StatsTopologyTest::json)
+                .map(a -> a.get("rule") + " " + a.get("state") + " @" + ((Double) a.get("window_start") - T0) / 1000)
+                .toList();
+        assertThat(transitions).containsExactly("drift firing @0.0", "amount_drift firing @0.0",
+                "drift resolved @10.0", "amount_drift resolved @10.0");
+    }
+
+    @Test
+    void aBadReferenceFileIsRefusedNamingTheLineAndTheField(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("reference.jsonl");
+        Files.writeString(file, ScoreProcessor.output("r1", "c0", T0, AMOUNT.names(), new float[] {1f}, 0.5f, 0.5,
+                "fraud", "1", false, T0) + "\n{\"score\": 0.3, \"features\": {\"other\": 1}}\n");
+        assertThatThrownBy(() -> ReferenceFile.read(file, AMOUNT)).isInstanceOf(StreamingException.class)
+                .hasMessageContaining("reference.jsonl:2: 'features.amount' must be a finite number, was missing");
+        Files.writeString(file, "not json\n");
+        assertThatThrownBy(() -> ReferenceFile.read(file, AMOUNT)).hasMessageContaining("reference.jsonl:1: not JSON");
+        Files.writeString(file, "\n");
+        assertThatThrownBy(() -> ReferenceFile.read(file, AMOUNT)).hasMessageContaining("has no scored events");
     }
 
     @Test
