@@ -46,9 +46,19 @@ final class ScoreProcessor implements Processor<String, Event, Object, Object> {
         streamTime = t == null ? Long.MIN_VALUE : t;
         if (settings.stats() != null && settings.scorer() != null) { // remote: counted from the outputs
             parts = new WindowParts(settings, context);
-            context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME,
-                    now -> parts.flush(Long.MAX_VALUE, streamTime));
         }
+        context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME, now -> {
+            if (parts != null) {
+                parts.flush(Long.MAX_VALUE, streamTime);
+            }
+            settings.metrics().storeEntries(ScoringTopology.HISTORY_STORE, ctx.taskId(),
+                    histories.approximateNumEntries());
+        });
+    }
+
+    @Override
+    public void close() {
+        settings.metrics().storeEntries(ScoringTopology.HISTORY_STORE, ctx.taskId(), -1);
     }
 
     @Override

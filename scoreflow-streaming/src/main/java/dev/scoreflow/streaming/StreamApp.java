@@ -106,6 +106,7 @@ public final class StreamApp implements AutoCloseable {
             failure.compareAndSet(null, e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
+        registerStoreBytes();
         streams.start();
         if (b.remote != null) {
             remote = new RemoteScorer(new RemoteScorer.Settings(b.client, b.applicationId + "-remote", remoteTopic(),
@@ -114,6 +115,30 @@ public final class StreamApp implements AutoCloseable {
             remote.start();
         }
         startLagMonitor();
+    }
+
+    /**
+     * The RocksDB stores' size on disk and in memtables, from Kafka Streams' own store metrics (recorded at its
+     * default INFO level), summed by store; in-memory stores have no such metric (their entries are counted).
+     */
+    private void registerStoreBytes() {
+        metrics.registry.gauge("scoreflow_stream_store_bytes", "bytes of this instance's RocksDB state stores, by "
+                + "store and where (sst files on disk, memtables)", out -> {
+            Map<String, Double> sums = new java.util.TreeMap<>();
+            streams.metrics().forEach((name, metric) -> {
+                String where = switch (name.name()) {
+                    case "total-sst-files-size" -> "sst";
+                    case "size-all-mem-tables" -> "memtable";
+                    default -> null;
+                };
+                String store = name.tags().get("rocksdb-state-id");
+                if (where != null && store != null && metric.metricValue() instanceof Number n) {
+                    sums.merge("store=\"" + store + "\",where=\"" + where + "\"", n.doubleValue(), Double::sum);
+                }
+            });
+            sums.forEach((labels, v) -> out.append("scoreflow_stream_store_bytes{").append(labels).append("} ")
+                    .append(v.longValue()).append('\n'));
+        });
     }
 
     /**

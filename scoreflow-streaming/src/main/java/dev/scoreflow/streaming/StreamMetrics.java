@@ -2,6 +2,10 @@ package dev.scoreflow.streaming;
 
 import dev.scoreflow.api.internal.Metrics;
 
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
 /** The stream app's counters and histograms, served at {@code /metrics}. Thread-safe. */
 final class StreamMetrics {
     final Metrics registry = new Metrics();
@@ -21,6 +25,8 @@ final class StreamMetrics {
             "rule transitions written to the alerts topic", "rule", "state");
     final Metrics.Counter statsLate = registry.counter("scoreflow_stream_stats_late_events_total",
             "events whose statistics reached the aggregator after their window closed (not in its statistics)");
+    /** Entries of each state store, per task that holds a part of it: "store task" -> entries. */
+    private final Map<String, Long> storeEntries = new ConcurrentHashMap<>();
     private volatile WindowStats lastWindow;
     private volatile long lastWindowMs;
     final Metrics.Histogram latency = registry.histogram("scoreflow_stream_event_to_score_seconds",
@@ -34,6 +40,24 @@ final class StreamMetrics {
                 out -> gauge(out, "scoreflow_stream_window_mean_score", WindowStats::meanScore));
         registry.gauge("scoreflow_stream_window_positive_rate", "share of predictions = 1 in the last closed window",
                 out -> gauge(out, "scoreflow_stream_window_positive_rate", WindowStats::positiveRate));
+        registry.gauge("scoreflow_stream_store_entries", "entries in this instance's state stores (approximate for "
+                + "RocksDB), by store", this::writeStoreEntries);
+    }
+
+    /** What one task's part of a store holds now ({@code entries} < 0: the task left this instance). */
+    void storeEntries(String store, Object task, long entries) {
+        if (entries < 0) {
+            storeEntries.remove(store + " " + task);
+        } else {
+            storeEntries.put(store + " " + task, entries);
+        }
+    }
+
+    private void writeStoreEntries(StringBuilder out) {
+        Map<String, Long> byStore = new TreeMap<>();
+        storeEntries.forEach((k, v) -> byStore.merge(k.substring(0, k.indexOf(' ')), v, Long::sum));
+        byStore.forEach((store, n) -> out.append("scoreflow_stream_store_entries{store=\"").append(store)
+                .append("\"} ").append(n).append('\n'));
     }
 
     void lastWindow(WindowStats w, long windowMs) {

@@ -332,6 +332,9 @@ class StreamOnKafkaTest {
                 }
             }
             assertThat(servers).as("the cards live on both instances").hasSize(2);
+            String metrics = get(p1, "/metrics").body();
+            assertThat(metrics).containsPattern("scoreflow_stream_store_entries\\{store=\"entity-history\"} [1-9]")
+                    .contains("scoreflow_stream_store_bytes{store=\"entity-history\",where=\"memtable\"}");
             HttpResponse<String> scored = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + p2 + "/score")).POST(HttpRequest.BodyPublishers.ofString(
                     "{\"event_id\":\"q1\",\"entity\":\"card-000007\",\"ts\":" + (T0 + 5_000) + ",\"amount\":99.5,"
