@@ -1,12 +1,16 @@
 package dev.scoreflow.streaming;
 
 /**
- * Turns one event's feature vector into a score. Called by one stream thread at a time per instance.
+ * Turns events' feature vectors into scores. Called by one stream thread at a time per instance.
  */
 interface EventScorer extends AutoCloseable {
 
-    /** @throws RuntimeException if the model fails: the event goes to the dead letters */
-    float score(float[] vector);
+    /**
+     * Scores {@code n} vectors laid out one after the other in {@code rows}.
+     *
+     * @throws RuntimeException if the model fails (on any row): the caller finds the bad rows one by one
+     */
+    float[] score(float[] rows, int n);
 
     /** Features the model takes. */
     int featureCount();

@@ -16,8 +16,8 @@ final class InProcessScorer implements EventScorer {
     }
 
     @Override
-    public float score(float[] vector) {
-        return model.score(FloatMatrix.of(vector, 1, vector.length))[0];
+    public float[] score(float[] rows, int n) {
+        return model.score(FloatMatrix.of(rows, n, rows.length / n));
     }
 
     @Override

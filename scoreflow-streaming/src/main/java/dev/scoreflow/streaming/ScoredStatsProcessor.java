@@ -61,5 +61,6 @@ final class ScoredStatsProcessor implements Processor<byte[], byte[], Object, Ob
         }
         streamTime = Math.max(streamTime, ts);
         parts.add(ts, score, positive, x, streamTime);
+        parts.persist();
     }
 }

@@ -35,6 +35,7 @@ final class ScoringTopology {
     static final String LATE = "late";
     static final String HISTORY_STORE = "entity-history";
     static final String STREAM_TIME_STORE = "stream-time";
+    static final String QUEUE_STORE = "score-queue";
     static final String TO_STATS = "to-stats";
     static final String TO_REMOTE = "to-remote";
     static final String SCORED = "scored";
@@ -57,7 +58,12 @@ final class ScoringTopology {
     record Settings(String inputTopic, String outputTopic, String deadLetterTopic, String lateTopic,
                     String byEntityTopic, FeatureSpec spec, EventScorer scorer, double threshold, long graceMs,
                     int maxHistory, StreamMetrics metrics, LongSupplier clock, StatsSettings stats,
-                    String remoteTopic, boolean inMemoryState) {
+                    String remoteTopic, boolean inMemoryState, int batchRows) {
+        Settings {
+            if (batchRows < 1 || batchRows > 100_000) {
+                throw new IllegalArgumentException("batch rows must be in [1, 100000], was " + batchRows);
+            }
+        }
 
         /** History an entity keeps: the longest window, and the grace period for events that arrive late. */
         long keepHistoryMs() {
@@ -120,6 +126,10 @@ final class ScoringTopology {
         t.addStateStore(Stores.keyValueStoreBuilder(store(s, STREAM_TIME_STORE),
                 Serdes.String(), longs).withCachingEnabled(), SCORE);
         if (s.scorer() != null) {
+            // the events waiting for the model (at most batchRows slots): small, so always in the heap; cached, so
+            // a slot filled and emptied between two commits costs its changelog at most one record per commit
+            t.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(QUEUE_STORE),
+                    Serdes.Integer(), Serdes.ByteArray()).withCachingEnabled(), SCORE);
             t.addSink(SCORES, s.outputTopic(), any(), any(), SCORE);
         } else {
             t.addSink(TO_REMOTE, s.remoteTopic(), any(), any(), SCORE);

@@ -76,7 +76,8 @@ public final class StreamApp implements AutoCloseable {
                 b.referenceWindows, partsTopic(), b.windowStatsTopic, b.alertsTopic);
         ScoringTopology.Settings settings = new ScoringTopology.Settings(b.inputTopic, b.outputTopic,
                 b.deadLetterTopic, b.lateTopic, b.repartition ? byEntityTopic() : null, b.spec, b.scorer, b.threshold,
-                b.graceMs, b.maxHistory, metrics, b.clock, stats, b.remote == null ? null : remoteTopic(), b.inMemoryState);
+                b.graceMs, b.maxHistory, metrics, b.clock, stats, b.remote == null ? null : remoteTopic(), b.inMemoryState,
+                b.batchRows);
         Properties p = new Properties();
         p.putAll(b.client);
         if (b.httpPort != null) {
@@ -110,7 +111,7 @@ public final class StreamApp implements AutoCloseable {
         streams.start();
         if (b.remote != null) {
             remote = new RemoteScorer(new RemoteScorer.Settings(b.client, b.applicationId + "-remote", remoteTopic(),
-                    b.outputTopic, b.deadLetterTopic, b.lateTopic, b.remoteBatchRows, b.spec.names(), b.threshold,
+                    b.outputTopic, b.deadLetterTopic, b.lateTopic, b.batchRows, b.spec.names(), b.threshold,
                     b.remoteModel, "remote", metrics, b.clock), b.remote);
             remote.start();
         }
@@ -277,7 +278,7 @@ public final class StreamApp implements AutoCloseable {
         float[] x = h.features(b.spec, values);
         float score;
         try {
-            score = b.scorer != null ? b.scorer.score(x)
+            score = b.scorer != null ? b.scorer.score(x, 1)[0]
                     : b.remote.score(dev.scoreflow.api.FloatMatrix.of(x, 1, x.length)).get(30, java.util.concurrent.TimeUnit.SECONDS)[0];
         } catch (RuntimeException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException failure) {
             throw new Rejection(Rejection.SCORING_FAILED, "the model failed: " + failure.getMessage());
@@ -386,7 +387,7 @@ public final class StreamApp implements AutoCloseable {
         private Integer httpPort;
         private dev.scoreflow.client.ScoringClient remote;
         private String remoteModel;
-        private int remoteBatchRows = 256;
+        private int batchRows = 256;
         private boolean inMemoryState;
         private String httpBindHost = "0.0.0.0";
         private String advertisedHost = "127.0.0.1";
@@ -427,13 +428,22 @@ public final class StreamApp implements AutoCloseable {
          * in each partition's order. {@code modelName} is written with every score.
          */
         public Builder remote(dev.scoreflow.client.ScoringClient client, String modelName, int batchRows) {
+            batchRows(batchRows);
+            this.remote = Objects.requireNonNull(client, "client");
+            this.remoteModel = Objects.requireNonNull(modelName, "modelName");
+            this.scorer = null;
+            return this;
+        }
+
+        /**
+         * Events per model call (default 256): in-process, a task queues at most this many events (for at most a
+         * few milliseconds) and scores them in one ONNX Runtime call; remote, events per request.
+         */
+        public Builder batchRows(int batchRows) {
             if (batchRows < 1 || batchRows > 100_000) {
                 throw new IllegalArgumentException("batch rows must be in [1, 100000], was " + batchRows);
             }
-            this.remote = Objects.requireNonNull(client, "client");
-            this.remoteModel = Objects.requireNonNull(modelName, "modelName");
-            this.remoteBatchRows = batchRows;
-            this.scorer = null;
+            this.batchRows = batchRows;
             return this;
         }
 

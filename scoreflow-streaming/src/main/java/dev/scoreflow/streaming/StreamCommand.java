@@ -56,8 +56,9 @@ public final class StreamCommand implements Callable<Integer> {
             + "the protocol (default: ${DEFAULT-VALUE}).")
     String protocol;
 
-    @Option(names = "--batch-rows", defaultValue = "256", paramLabel = "N", description = "With --endpoint: events "
-            + "per request (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-rows", defaultValue = "256", paramLabel = "N", description = "Events per model call: "
+            + "in-process, a task scores up to N queued events (queued for at most 5 ms) in one call; with "
+            + "--endpoint, events per request (default: ${DEFAULT-VALUE}).")
     int batchRows;
 
     @Option(names = "--features", paramLabel = "FILE", description = "The model's inputs, declared (default: with "
@@ -183,7 +184,7 @@ public final class StreamCommand implements Callable<Integer> {
         } else {
             OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1);
             name = modelName(modelFile);
-            b.features(spec).model(onnx, name, version(modelFile));
+            b.features(spec).model(onnx, name, version(modelFile)).batchRows(batchRows);
         }
         b
                 .client(kafka.properties())

@@ -51,7 +51,15 @@ class ScoringTopologyTest {
         }
 
         @Override
-        public float score(float[] v) {
+        public float[] score(float[] rows, int n) {
+            float[] out = new float[n];
+            for (int i = 0; i < n; i++) {
+                out[i] = score(java.util.Arrays.copyOfRange(rows, i * features, (i + 1) * features));
+            }
+            return out;
+        }
+
+        float score(float[] v) {
             if (v[0] == 13f) {
                 throw new IllegalStateException("unlucky amount");
             }
@@ -93,11 +101,13 @@ class ScoringTopologyTest {
     StreamMetrics metrics = new StreamMetrics();
     AtomicLong wallClock = new AtomicLong(T0 + 3_600_000);
 
+    int batchRows = 1;
+
     void start(String spec, long graceMs, int maxHistory, boolean repartition) {
         FeatureSpec fs = FeatureSpec.parse(spec, "test");
         ScoringTopology.Settings s = new ScoringTopology.Settings("events", "scores", "dlq", "late",
                 repartition ? "app-by-entity" : null, fs, new SquashScorer(fs.size()), 0.5, graceMs, maxHistory,
-                metrics, wallClock::get, null, null, false);
+                metrics, wallClock::get, null, null, false, batchRows);
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "app");
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -142,6 +152,30 @@ class ScoringTopologyTest {
     static String header(TestRecord<byte[], byte[]> r, String name) {
         Header h = r.headers().lastHeader(name);
         return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void queuedEventsAreScoredInOneCallWhenTheQueueIsFullOrAfterAFewMillisecondsInInputOrder() {
+        batchRows = 3;
+        start(ALL_KINDS, 5_000, 10_000, false);
+        send("a", event("e1", "a", T0, 10, "DE"));
+        send("b", event("e2", "b", T0 + 1, 13, "DE")); // the model fails on this one: the batch call fails
+        assertThat(scores.isEmpty()).as("queued").isTrue();
+        send("a", event("e3", "a", T0 + 2, 20, "FR"));
+        assertThat(scores.readValuesToList().stream().map(v -> json(v).get("event_id")).toList())
+                .containsExactly("e1", "e3");
+        assertThat(header(deadLetters.readRecord(), DeadLetters.REASON)).isEqualTo(Rejection.SCORING_FAILED);
+        send("c", event("e4", "c", T0 + 3, 30, "DE"));
+        assertThat(scores.isEmpty()).isTrue();
+        driver.advanceWallClockTime(ScoreProcessor.MAX_QUEUE_WAIT);
+        Map<String, Object> e4 = json(scores.readValue());
+        assertThat(e4).containsEntry("event_id", "e4");
+        assertThat(features(e4)).containsEntry("n_1m", 1.0);
+        assertThat(metrics.scored.value()).isEqualTo(3);
+    }
+
+    static Map<String, Object> json(String v) {
+        return Json.parseObject(java.nio.ByteBuffer.wrap(v.getBytes(StandardCharsets.UTF_8)), "score");
     }
 
     @Test
@@ -279,9 +313,9 @@ class ScoringTopologyTest {
         assertThat(scores.isEmpty()).isTrue();
         assertThat(metrics.eventsIn.value()).isEqualTo(cases.size());
 
-        // the rejected events changed no state: the next event of entity a is its first
+        // the malformed events changed no state; the two the model failed on are in entity a's history
         send("a", event("ok", "a", T0 + 1, 5, "DE"));
-        assertThat(features(nextScore())).containsEntry("n_1h", 1.0).containsEntry("since_prev", -1.0);
+        assertThat(features(nextScore())).containsEntry("n_1h", 3.0).containsEntry("since_prev", 0.001);
     }
 
     @Test

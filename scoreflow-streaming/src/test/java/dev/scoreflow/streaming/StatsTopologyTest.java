@@ -53,7 +53,7 @@ class StatsTopologyTest {
         ScoringTopology.StatsSettings stats = new ScoringTopology.StatsSettings(windowMs, hopMs,
                 Rules.parse(rules, "rules", fs), reference, 1, "parts", "window-stats", "alerts");
         ScoringTopology.Settings s = new ScoringTopology.Settings("events", "scores", "dlq", null, null, fs,
-                new ScoringTopologyTest.SquashScorer(1), 0.5, graceMs, 1000, metrics, () -> T0, stats, null, false);
+                new ScoringTopologyTest.SquashScorer(1), 0.5, graceMs, 1000, metrics, () -> T0, stats, null, false, 1);
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "app");
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
