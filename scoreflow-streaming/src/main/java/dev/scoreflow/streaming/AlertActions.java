@@ -146,6 +146,9 @@ final class AlertActions implements AutoCloseable {
     private KafkaConsumer<byte[], byte[]> consumer;
     private Thread thread;
     private volatile boolean running;
+    /** Guards {@link #acting}: {@link #close} interrupts the thread only while it acts, never inside the consumer. */
+    private final Object actingLock = new Object();
+    private boolean acting;
 
     AlertActions(Settings settings, StreamMetrics metrics, Sleeper sleeper) {
         this.settings = Objects.requireNonNull(settings, "settings");
@@ -247,7 +250,20 @@ final class AlertActions implements AutoCloseable {
                     continue;
                 }
                 for (ConsumerRecord<byte[], byte[]> r : records) {
-                    handle(r.value());
+                    synchronized (actingLock) {
+                        if (!running) {
+                            return;
+                        }
+                        acting = true;
+                    }
+                    try {
+                        handle(r.value());
+                    } finally {
+                        synchronized (actingLock) {
+                            acting = false;
+                            Thread.interrupted(); // an interrupt meant for the actions stops here
+                        }
+                    }
                     commit(new TopicPartition(r.topic(), r.partition()), r.offset() + 1);
                 }
             }
@@ -257,7 +273,6 @@ final class AlertActions implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("alert actions stopped by an unexpected failure", e);
         } finally {
-            Thread.interrupted(); // so that the consumer can close cleanly
             try {
                 consumer.close(Duration.ofSeconds(5));
             } catch (RuntimeException e) {
@@ -267,14 +282,21 @@ final class AlertActions implements AutoCloseable {
     }
 
     private void commit(TopicPartition tp, long next) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = Map.of(tp, new OffsetAndMetadata(next));
         try {
-            consumer.commitSync(Map.of(tp, new OffsetAndMetadata(next)));
+            consumer.commitSync(offsets);
+        } catch (WakeupException e) {
+            // closing, and this alert's actions are done: commit them still (the wakeup is spent), then stop
+            try {
+                consumer.commitSync(offsets, Duration.ofSeconds(5));
+            } catch (KafkaException again) {
+                LOG.info("alert actions: offset {} of {} not committed while closing: {}", next, tp, again.toString());
+            }
+            throw e;
         } catch (CommitFailedException | RebalanceInProgressException e) {
             // the partition moved on: its new owner starts from the last commit, and repeats this alert's actions
             LOG.info("alert actions: offset {} of {} not committed ({}); another instance may repeat it", next, tp,
                     e.getClass().getSimpleName());
-        } catch (WakeupException | InterruptException e) {
-            throw e; // closing
         } catch (KafkaException e) {
             // a later commit covers this one; if none comes before a restart, the alert's actions are repeated
             LOG.warn("alert actions: offset {} of {} not committed: {}", next, tp, e.toString());
@@ -328,7 +350,10 @@ final class AlertActions implements AutoCloseable {
         }
     }
 
-    /** Stops acting: wakes the thread (an action in progress is interrupted, uncommitted) and waits for it. */
+    /**
+     * Stops acting: wakes the consumer, interrupts the actions in progress (their alert is not committed, so they
+     * are repeated by whoever acts next), and waits up to {@link #CLOSE_TIMEOUT} for the thread to leave the group.
+     */
     @Override
     public synchronized void close() {
         if (thread == null) {
@@ -336,7 +361,11 @@ final class AlertActions implements AutoCloseable {
         }
         running = false;
         consumer.wakeup();
-        thread.interrupt();
+        synchronized (actingLock) {
+            if (acting) {
+                thread.interrupt();
+            }
+        }
         try {
             thread.join(CLOSE_TIMEOUT.toMillis());
         } catch (InterruptedException e) {
