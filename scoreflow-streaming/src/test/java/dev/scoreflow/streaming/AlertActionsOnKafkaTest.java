@@ -216,6 +216,46 @@ class AlertActionsOnKafkaTest {
         }
     }
 
+    @Test
+    void aStreamAppPostsTheAlertsOfItsRulesToTheWebhook() throws Exception {
+        String in = "e2e.events";
+        Properties p = client();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (Admin admin = Topics.admin(client());
+             AlertActionsTest.Hook hook = new AlertActionsTest.Hook(200)) {
+            Topics.ensure(admin, in, 1, Map.of());
+            Path rules = java.nio.file.Files.writeString(dir.resolve("e2e-rules.txt"), "busy: count >= 1\n");
+            StreamApp app = StreamApp.builder().client(client()).topics(in, "e2e.scores", "e2e.dlq", null)
+                    .features(FeatureSpec.parse("amount = amount", "test"))
+                    .scorer(new ScoringTopologyTest.SquashScorer(1))
+                    .applicationId("e2e").stateDir(dir.resolve("e2e-state")).inMemoryState(true).graceMs(0)
+                    .statistics(1_000, 0, rules, 1, "e2e.stats", "e2e.alerts")
+                    .alertWebhook(hook.url()).build();
+            try (app) {
+                app.start();
+                long t0 = ScoringTopologyTest.T0;
+                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+                        new ByteArraySerializer())) {
+                    // events in the first window only: busy fires on it, resolves on the empty one after; an
+                    // event 2.5 s on closes both
+                    for (long ts : new long[]{t0, t0 + 100, t0 + 200, t0 + 2_500}) {
+                        producer.send(new ProducerRecord<>(in, "c1", ScoringTopologyTest.event("e" + ts, "c1", ts,
+                                10, "DE").getBytes(StandardCharsets.UTF_8))).get();
+                    }
+                }
+                LagOnKafkaTest.await("the firing and resolved alerts posted", Duration.ofSeconds(60),
+                        () -> keys(hook), k -> k.size() >= 2);
+                assertThat(keys(hook)).containsExactly(id("busy", t0, "firing"), id("busy", t0 + 1_000, "resolved"));
+                assertThat(new ArrayList<>(hook.posts).get(0).body()).startsWith("{\"alert_id\":\"busy@" + t0
+                        + ":firing\",\"rule\":\"busy\",\"condition\":\"count >= 1\",\"state\":\"firing\"");
+                LagOnKafkaTest.await("the actions counted", Duration.ofSeconds(10),
+                        () -> app.metrics().alertActionsDone.value("webhook"), n -> n == 2);
+                assertThat(app.renderMetrics()).contains("scoreflow_stream_alert_actions_total{kind=\"webhook\"} 2");
+            }
+            assertThat(keys(hook)).hasSize(2);
+        }
+    }
+
     static List<String> keys(AlertActionsTest.Hook hook) {
         List<String> out = new ArrayList<>();
         hook.posts.forEach(p -> out.add(p.key()));
