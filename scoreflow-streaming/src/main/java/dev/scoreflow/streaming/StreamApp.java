@@ -24,7 +24,9 @@ import java.util.function.LongSupplier;
  * <p>{@link #start} creates the output, dead-letter and late topics if they are missing (as many partitions as the
  * input) and starts the stream threads; {@link #close} stops them, committing what was processed. A stream thread
  * that fails stops the app (it does not loop on a poison record: bad records are dead letters, not exceptions);
- * {@link #failed} tells why. Thread-safe.
+ * {@link #failed} tells why. With alert actions configured ({@link Builder#alertWebhook}, {@link
+ * Builder#alertCommand}), {@link #start} also starts {@link AlertActions} on its own thread and {@link #close} stops
+ * it. Thread-safe.
  */
 public final class StreamApp implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StreamApp.class);
@@ -39,6 +41,7 @@ public final class StreamApp implements AutoCloseable {
     private LagMonitor lag;
     private RemoteScorer remote;
     private java.util.concurrent.ScheduledExecutorService lagPoller;
+    private AlertActions alertActions;
 
     private StreamApp(Builder b) {
         this.b = b;
@@ -100,6 +103,11 @@ public final class StreamApp implements AutoCloseable {
         p.put("processing.exception.handler.global.enabled", "true");
         if (b.commitIntervalMs != null) {
             p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, b.commitIntervalMs);
+        }
+        if (b.alertActions != null) {
+            // before the stream starts: a new actions group starts at the alerts topic's end, this run's alerts after
+            alertActions = new AlertActions(b.alertActions, metrics, AlertActions.Sleeper.SYSTEM);
+            alertActions.start(b.client, b.applicationId + "-alerts", b.alertsTopic);
         }
         streams = new KafkaStreams(ScoringTopology.build(settings), p);
         streams.setUncaughtExceptionHandler(e -> {
@@ -327,6 +335,10 @@ public final class StreamApp implements AutoCloseable {
 
     /** Stops processing within {@code timeout}, committing what was processed, and closes the scorer. */
     public synchronized void close(Duration timeout) {
+        if (alertActions != null) {
+            alertActions.close();
+            alertActions = null;
+        }
         if (lagPoller != null) {
             lagPoller.shutdownNow();
             lag.close();
@@ -391,6 +403,12 @@ public final class StreamApp implements AutoCloseable {
         private boolean inMemoryState;
         private String httpBindHost = "0.0.0.0";
         private String advertisedHost = "127.0.0.1";
+        private final java.util.List<java.net.URI> alertWebhooks = new java.util.ArrayList<>();
+        private String alertCommand;
+        private int alertAttempts = AlertActions.DEFAULT_ATTEMPTS;
+        private Duration alertTimeout = AlertActions.DEFAULT_TIMEOUT;
+        private boolean alertFiringOnly;
+        private AlertActions.Settings alertActions;
 
         private Builder() {
         }
@@ -584,6 +602,64 @@ public final class StreamApp implements AutoCloseable {
             return this;
         }
 
+        /**
+         * On every alert (see {@link #statistics}), POSTs its JSON to {@code url} (http or https) with the headers
+         * {@code Content-Type: application/json} and {@code Idempotency-Key: <alert_id>}; a 2xx answer is success.
+         * Repeatable: each URL is posted to, in the order given. See {@link #alertActionAttempts} for retries.
+         */
+        public Builder alertWebhook(java.net.URI url) {
+            alertWebhooks.add(AlertAction.Webhook.checkUrl(url));
+            return this;
+        }
+
+        /**
+         * On every alert, after the webhooks, runs {@code /bin/sh -c command} with the alert's JSON on its standard
+         * input and {@code SCOREFLOW_ALERT_ID}, {@code SCOREFLOW_ALERT_RULE}, {@code SCOREFLOW_ALERT_STATE} and
+         * {@code SCOREFLOW_ALERT_VALUE} in its environment; exit code 0 is success.
+         */
+        public Builder alertCommand(String command) {
+            this.alertCommand = AlertAction.Command.checkCommand(command);
+            return this;
+        }
+
+        /**
+         * How many times an alert action is attempted (default 6): a failure waits 0.5 s, then 1, 2, 4 ... s (at
+         * most 30 s) before the next attempt; after the last one it is logged as an error and counted, and the
+         * next alert goes ahead.
+         */
+        public Builder alertActionAttempts(int attempts) {
+            if (attempts < 1 || attempts > 100) {
+                throw new IllegalArgumentException("alert action attempts must be in [1, 100], was " + attempts);
+            }
+            this.alertAttempts = attempts;
+            return this;
+        }
+
+        /**
+         * How long one attempt of an alert action may take (default 30 s): a webhook's connection and its answer
+         * each, a command until it is destroyed.
+         */
+        public Builder alertActionTimeout(Duration timeout) {
+            if (timeout.toMillis() < 1 || timeout.compareTo(Duration.ofHours(1)) > 0) {
+                throw new IllegalArgumentException("the alert action timeout must be in [1 ms, 1 h], was " + timeout);
+            }
+            this.alertTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Which alerts the actions run for: {@code all} (default: {@code firing} and {@code resolved}, the state
+         * is in the payload) or {@code firing} (e.g. a retrain hook).
+         */
+        public Builder alertOn(String states) {
+            if (!states.equals("all") && !states.equals("firing")) {
+                throw new IllegalArgumentException("alert actions run on 'firing' or 'all' alerts, was '" + states
+                        + "'");
+            }
+            this.alertFiringOnly = states.equals("firing");
+            return this;
+        }
+
         Builder clock(LongSupplier clock) {
             this.clock = clock;
             return this;
@@ -604,6 +680,19 @@ public final class StreamApp implements AutoCloseable {
                 throw new IllegalArgumentException("the model " + scorer.modelName() + " takes "
                         + scorer.featureCount() + " features, but " + spec.source() + " declares " + spec.size()
                         + ": " + spec.names());
+            }
+            alertActions = null;
+            if (!alertWebhooks.isEmpty() || alertCommand != null) {
+                if (statsWindowMs == 0) {
+                    throw new IllegalArgumentException("alert actions (a webhook or a command) need statistics: "
+                            + "alerts come from rules over windowed statistics (--stats-window > 0 and --rules)");
+                }
+                if (rules.rules().isEmpty()) {
+                    throw new IllegalArgumentException("alert actions (a webhook or a command) need rules: without "
+                            + "them no alert is ever written (--rules FILE)");
+                }
+                alertActions = new AlertActions.Settings(alertWebhooks, alertCommand, alertAttempts, alertTimeout,
+                        alertFiringOnly);
             }
             return new StreamApp(this);
         }

@@ -141,6 +141,31 @@ public final class StreamCommand implements Callable<Integer> {
             + "firing and when it resolves (default: <input>.alerts).")
     String alertsTopic;
 
+    @Option(names = "--alert-webhook", paramLabel = "URL", description = "On every alert, POST its JSON to this "
+            + "http(s) URL with 'Idempotency-Key: <alert_id>'; a 2xx answer is success, anything else is retried. "
+            + "Repeatable. Needs --rules.")
+    java.util.List<java.net.URI> alertWebhooks = new java.util.ArrayList<>();
+
+    @Option(names = "--alert-command", paramLabel = "CMD", description = "On every alert, after the webhooks, run "
+            + "/bin/sh -c CMD with the alert's JSON on stdin and SCOREFLOW_ALERT_ID, SCOREFLOW_ALERT_RULE, "
+            + "SCOREFLOW_ALERT_STATE, SCOREFLOW_ALERT_VALUE set; exit code 0 is success. Needs --rules.")
+    String alertCommand;
+
+    @Option(names = "--alert-on", defaultValue = "all", paramLabel = "firing|all", description = "Run the alert "
+            + "actions on every transition, firing and resolved (all), or on firing alerts only (firing; e.g. a "
+            + "retrain hook) (default: ${DEFAULT-VALUE}).")
+    String alertOn;
+
+    @Option(names = "--alert-attempts", defaultValue = "6", paramLabel = "N", description = "Attempts per alert "
+            + "action, 0.5 s apart then doubling up to 30 s; after the last, an error is logged and counted and the "
+            + "next alert goes ahead (default: ${DEFAULT-VALUE}).")
+    int alertAttempts;
+
+    @Option(names = "--alert-timeout", defaultValue = "30s", paramLabel = "DURATION", description = "How long one "
+            + "attempt of an alert action may take: a webhook's connection and its answer each, a command before "
+            + "it is killed (default: ${DEFAULT-VALUE}).")
+    String alertTimeout;
+
     @Option(names = "--http-port", paramLabel = "PORT", description = "Serve GET /features/{entity}, POST /score "
             + "(an event scored with the live features), /metrics and /health on this port (0: a free one; "
             + "default: no HTTP).")
@@ -215,6 +240,12 @@ public final class StreamCommand implements Callable<Integer> {
         if (httpPort != null) {
             b.http(httpHost, httpPort, advertisedHost);
         }
+        alertWebhooks.forEach(b::alertWebhook);
+        if (alertCommand != null) {
+            b.alertCommand(alertCommand);
+        }
+        b.alertOn(alertOn).alertActionAttempts(alertAttempts)
+                .alertActionTimeout(Duration.ofMillis(Durations.parseMs(alertTimeout, "--alert-timeout")));
         StreamApp app = b.build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

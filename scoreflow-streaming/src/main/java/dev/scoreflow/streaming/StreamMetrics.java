@@ -23,6 +23,14 @@ final class StreamMetrics {
             "events dropped from an entity's history because it held more than --max-history events");
     final Metrics.Counter alerts = registry.counter("scoreflow_stream_alerts_total",
             "rule transitions written to the alerts topic", "rule", "state");
+    final Metrics.Counter alertActionsDone = registry.counter("scoreflow_stream_alert_actions_total",
+            "alert actions (webhook POSTs, commands) that succeeded, by kind", "kind");
+    final Metrics.Counter alertActionRetries = registry.counter("scoreflow_stream_alert_action_retries_total",
+            "failed attempts of alert actions that were tried again after a backoff, by kind", "kind");
+    final Metrics.Counter alertActionsFailed = registry.counter("scoreflow_stream_alert_actions_failed_total",
+            "alert actions given up after their last attempt (logged as errors), by kind", "kind");
+    final Metrics.Counter alertRecordsMalformed = registry.counter("scoreflow_stream_alert_records_malformed_total",
+            "records of the alerts topic that were not alerts (logged and skipped by the alert actions)");
     final Metrics.Counter statsLate = registry.counter("scoreflow_stream_stats_late_events_total",
             "events whose statistics reached the aggregator after their window closed (not in its statistics)");
     /** Entries of each state store, per task that holds a part of it: "store task" -> entries. */
