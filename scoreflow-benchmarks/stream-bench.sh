@@ -5,7 +5,7 @@
 # event-to-score latency at half its measured rate. One broker (`scoreflow broker`, a separate JVM) on this machine.
 #
 #   scoreflow-benchmarks/stream-bench.sh            # 600,000 events, 20 s of latency per scorer: about 8 min
-# Knobs: EVENTS (600000) LATENCY_SECONDS (20) CARDS (50000) JAVA_HOME
+# Knobs: EVENTS (600000) LATENCY_SECONDS (20) CARDS (50000) JAVA_HOME ONLY (inproc|remote: that scorer alone)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)

@@ -83,6 +83,11 @@ public final class StreamApp implements AutoCloseable {
                 b.batchRows);
         Properties p = new Properties();
         p.putAll(b.client);
+        if (!p.containsKey("linger.ms") && !p.containsKey(StreamsConfig.producerPrefix("linger.ms"))) {
+            // Kafka Streams lets its producer wait up to 100 ms for a batch to fill: at least once, that is 100 ms
+            // on every event's way out whenever the stream is not busy (exactly once, the commit sends anyway)
+            p.put(StreamsConfig.producerPrefix("linger.ms"), "5");
+        }
         if (b.httpPort != null) {
             try {
                 http = new StreamHttp(this, b.httpBindHost, b.httpPort);
