@@ -103,7 +103,8 @@ public final class StreamBench {
                     + "sees them):");
             rows.forEach(System.out::println);
 
-            System.out.println("\nevent-to-score latency at half the measured rate (" + latencySeconds + " s):");
+            System.out.println("\nevent-to-score latency at half the measured rate (" + latencySeconds + " s): rate, "
+                    + "outputs, p50, p99, max, p99 after the first 2 s (ms):");
             if (inProcess > 0) {
                 System.out.println(latency(client, work, run + "-lat-inproc", spec, rules, model, null,
                         inProcess / 2, latencySeconds));
@@ -134,9 +135,12 @@ public final class StreamBench {
         p.put("enable.idempotence", "true");
         p.put("linger.ms", "5");
         TransactionGenerator gen = new TransactionGenerator(seed + 3, cards, System::currentTimeMillis, 0, 0, 1, 0);
-        long start = System.nanoTime();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(),
                 new ByteArraySerializer())) {
+            // the topic's metadata before the clock starts: a record's timestamp is taken when it is sent, so a
+            // producer still looking up its topic would add its own start-up to the first events' latency
+            producer.partitionsFor(topic);
+            long start = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 if (rate > 0) {
                     long wait = start + (long) (i * 1e9 / rate) - System.nanoTime();
@@ -282,10 +286,12 @@ public final class StreamBench {
                         pct(sec, 0.5), pct(sec, 0.99));
             }
             long[] got = Arrays.copyOf(lat, seen);
+            long[] after2s = Arrays.copyOfRange(lat, Math.min(seen, (int) (2 * rate)), seen);
             Arrays.sort(got);
-            return String.format("| %s | %,.0f | %,d of %,d | %d | %d | %d |", endpoint == null
+            Arrays.sort(after2s);
+            return String.format("| %s | %,.0f | %,d of %,d | %d | %d | %d | %d |", endpoint == null
                     ? "in-process, exactly once (commit interval 100 ms)" : "remote, at least once", rate, seen, n,
-                    pct(got, 0.5), pct(got, 0.99), got.length == 0 ? -1 : got[got.length - 1]);
+                    pct(got, 0.5), pct(got, 0.99), got.length == 0 ? -1 : got[got.length - 1], pct(after2s, 0.99));
         }
     }
 
