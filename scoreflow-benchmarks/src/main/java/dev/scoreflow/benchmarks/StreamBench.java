@@ -135,12 +135,13 @@ public final class StreamBench {
         p.put("enable.idempotence", "true");
         p.put("linger.ms", "5");
         TransactionGenerator gen = new TransactionGenerator(seed + 3, cards, System::currentTimeMillis, 0, 0, 1, 0);
+        long start;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(),
                 new ByteArraySerializer())) {
             // the topic's metadata before the clock starts: a record's timestamp is taken when it is sent, so a
             // producer still looking up its topic would add its own start-up to the first events' latency
             producer.partitionsFor(topic);
-            long start = System.nanoTime();
+            start = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 if (rate > 0) {
                     long wait = start + (long) (i * 1e9 / rate) - System.nanoTime();
