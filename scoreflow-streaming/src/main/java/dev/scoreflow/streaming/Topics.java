@@ -18,7 +18,11 @@ final class Topics {
     private Topics() {
     }
 
-    /** Creates {@code topic} with {@code partitions} (replication: the cluster's default) unless it exists. */
+    /**
+     * Creates {@code topic} with {@code partitions} (replication: the cluster's default) unless it exists, and
+     * returns once the cluster's metadata shows it with a leader for every partition: a consumer that subscribes
+     * right after (a Kafka Streams app reading its own internal topic, say) must not find it missing.
+     */
     static void ensure(Admin admin, String topic, int partitions, Map<String, String> config) {
         try {
             admin.createTopics(List.of(new NewTopic(topic, java.util.Optional.of(partitions), java.util.Optional.empty())
@@ -30,6 +34,32 @@ final class Topics {
         } catch (Exception e) {
             throw new StreamingException("cannot create topic " + topic + ": " + e, e);
         }
+        awaitLeaders(admin, topic);
+    }
+
+    private static void awaitLeaders(Admin admin, String topic) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS);
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            try {
+                TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(TIMEOUT_MS, TimeUnit.MILLISECONDS).get(topic);
+                if (d.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
+                    return;
+                }
+                last = "partitions without a leader";
+            } catch (ExecutionException e) {
+                last = e.getCause().toString(); // not yet in the metadata: look again
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StreamingException("interrupted while waiting for topic " + topic, e);
+            } catch (java.util.concurrent.TimeoutException e) {
+                last = e.toString();
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+        }
+        throw new StreamingException("topic " + topic + " was created but is not ready after " + TIMEOUT_MS
+                + " ms: " + last);
     }
 
     /** The partitions of {@code topic}. @throws StreamingException if it does not exist or the cluster does not answer */
