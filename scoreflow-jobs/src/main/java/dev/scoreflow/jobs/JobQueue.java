@@ -1,0 +1,51 @@
+package dev.scoreflow.jobs;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A queue of scoring jobs with SQS semantics, and the store of their states and results. Thread-safe; one instance
+ * per process is enough (it pools its connections).
+ */
+public interface JobQueue extends AutoCloseable {
+
+    /**
+     * Queues a job durably: when this returns, the job survives a crash of this process and of the broker.
+     *
+     * @throws QueueUnavailableException if the broker does not answer or refuses: the job is not queued
+     */
+    Submitted submit(JobRequest request);
+
+    /**
+     * Takes up to {@code max} jobs that are visible (queued and due, or leased and past their lease), each leased
+     * for the visibility timeout. Waits up to {@code wait} for one if there is none, without polling in a tight
+     * loop. A job that reaches the maximum of receives without success is dead-lettered instead of delivered.
+     */
+    List<Delivery> receive(int max, Duration wait) throws InterruptedException;
+
+    /**
+     * Stores the result and ends the job. Exactly once: refused (false) if the delivery's lease has passed to
+     * another delivery or the job is no longer running, so a result is stored once whatever the redeliveries.
+     */
+    boolean complete(Delivery delivery, byte[] result, String resultType);
+
+    /**
+     * A failed attempt: the job is delivered again after {@code retryAfter}, or dead-lettered with {@code error} if
+     * it has been received the maximum number of times; with {@code retryAfter} null, it fails for good.
+     *
+     * @return false if the delivery's lease had already passed on (nothing changed)
+     */
+    boolean fail(Delivery delivery, String error, Duration retryAfter);
+
+    /** The job's state and result, if it is known (finished jobs are kept for a while, then cleaned up). */
+    Optional<Job> get(String id);
+
+    /** Cancels a queued job. @return false if it is unknown or no longer queued */
+    boolean cancel(String id);
+
+    QueueSettings settings();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,520 @@
+package dev.scoreflow.jobs;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import org.postgresql.PGConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The lecture's "ordinary database polled for new rows", done right: one jobs table shared by named queues, claimed
+ * with {@code SELECT ... FOR UPDATE SKIP LOCKED} (workers never wait on each other's rows), leases with an expiry
+ * (the visibility timeout), {@code LISTEN/NOTIFY} so idle workers sleep until a job arrives, a dead-letter table,
+ * partial indexes that cover only the jobs still in play (claims stay fast with millions of finished rows), and a
+ * clean-up of finished jobs. Connections come from a HikariCP pool; every statement has a socket timeout.
+ *
+ * <p>Times (leases, delays) are the database's {@code now()}: one clock for every worker.
+ */
+public final class PostgresJobQueue implements JobQueue {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresJobQueue.class);
+    static final String CHANNEL = "scoreflow_jobs";
+    private static final String COLUMNS = "id, queue, model, content_type, body, msg_group, idempotency_key, state, "
+            + "receives, error, result, result_type, submitted_at, updated_at";
+    /** Finished jobs are cleaned up at most this often (by whichever receive comes first). */
+    private static final Duration CLEAN_UP_EVERY = Duration.ofMinutes(1);
+    /** Without notifications (the listening connection is down), an idle receive looks again this often. */
+    private static final long FALLBACK_POLL_MS = 1000;
+
+    private final String jdbcUrl;
+    private final Properties connectionProperties;
+    private final String queue;
+    private final QueueSettings settings;
+    private final HikariDataSource pool;
+    private final ReentrantLock listening = new ReentrantLock();
+    private Connection listener; // guarded by listening
+    private volatile long nextCleanUpNanos = System.nanoTime();
+
+    private PostgresJobQueue(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
+        this.jdbcUrl = jdbcUrl;
+        this.connectionProperties = props;
+        this.queue = queue;
+        this.settings = settings;
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(jdbcUrl);
+        c.setDataSourceProperties(props);
+        c.setPoolName("scoreflow-jobs-" + queue);
+        c.setMaximumPoolSize(8);
+        c.setMinimumIdle(1);
+        c.setConnectionTimeout(5_000); // a broker that is down answers 503 within seconds, not a hang
+        c.setValidationTimeout(2_000);
+        c.setInitializationFailTimeout(5_000);
+        this.pool = new HikariDataSource(c);
+    }
+
+    /**
+     * Opens queue {@code queue} in the database at {@code jdbcUrl} ({@code jdbc:postgresql://host:port/db}),
+     * creating the tables if they are missing.
+     *
+     * @throws QueueUnavailableException if the database does not answer
+     */
+    public static PostgresJobQueue open(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
+        Objects.requireNonNull(queue, "queue");
+        if (queue.isEmpty() || queue.length() > JobRequest.MAX_NAME_CHARS) {
+            throw new IllegalArgumentException("a queue name needs 1 to " + JobRequest.MAX_NAME_CHARS + " characters");
+        }
+        Properties p = new Properties();
+        p.putAll(props);
+        // a hostile or vanished peer must not hang a thread: every read and connect has a bound (seconds)
+        p.putIfAbsent("connectTimeout", "5");
+        p.putIfAbsent("socketTimeout", "60");
+        p.putIfAbsent("tcpKeepAlive", "true");
+        p.putIfAbsent("ApplicationName", "scoreflow-jobs");
+        PostgresJobQueue q;
+        try {
+            q = new PostgresJobQueue(jdbcUrl, p, queue, settings);
+        } catch (RuntimeException e) {
+            throw new QueueUnavailableException("cannot connect to PostgreSQL at " + jdbcUrl + ": " + e.getMessage(), e);
+        }
+        try {
+            q.createTables();
+        } catch (SQLException e) {
+            q.close();
+            throw new QueueUnavailableException("cannot create the jobs tables in " + jdbcUrl + ": " + e.getMessage(),
+                    e);
+        }
+        return q;
+    }
+
+    private void createTables() throws SQLException {
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            // two processes starting at once must not both create (CREATE ... IF NOT EXISTS can still collide)
+            s.execute("SELECT pg_advisory_xact_lock(hashtext('scoreflow_jobs schema'))");
+            s.execute("""
+                    CREATE TABLE IF NOT EXISTS scoreflow_jobs (
+                        id uuid PRIMARY KEY,
+                        queue text NOT NULL,
+                        model text NOT NULL,
+                        content_type text NOT NULL,
+                        body bytea NOT NULL,
+                        msg_group text,
+                        idempotency_key text,
+                        seq bigserial,
+                        state text NOT NULL,
+                        receives int NOT NULL DEFAULT 0,
+                        visible_at timestamptz NOT NULL DEFAULT now(),
+                        lease uuid,
+                        error text,
+                        result bytea,
+                        result_type text,
+                        submitted_at timestamptz NOT NULL DEFAULT now(),
+                        updated_at timestamptz NOT NULL DEFAULT now(),
+                        finished_at timestamptz)""");
+            // the claims' index holds only the jobs in play: finished rows cost it nothing
+            s.execute("CREATE INDEX IF NOT EXISTS scoreflow_jobs_due ON scoreflow_jobs (queue, visible_at, seq) "
+                    + "WHERE state IN ('queued', 'running')");
+            s.execute("CREATE INDEX IF NOT EXISTS scoreflow_jobs_groups ON scoreflow_jobs (queue, msg_group, seq) "
+                    + "WHERE state IN ('queued', 'running')");
+            s.execute("CREATE UNIQUE INDEX IF NOT EXISTS scoreflow_jobs_idempotency ON scoreflow_jobs "
+                    + "(queue, idempotency_key) WHERE idempotency_key IS NOT NULL");
+            s.execute("CREATE INDEX IF NOT EXISTS scoreflow_jobs_finished ON scoreflow_jobs (queue, finished_at) "
+                    + "WHERE finished_at IS NOT NULL");
+            s.execute("""
+                    CREATE TABLE IF NOT EXISTS scoreflow_jobs_dead (
+                        id uuid PRIMARY KEY,
+                        queue text NOT NULL,
+                        model text NOT NULL,
+                        content_type text NOT NULL,
+                        body bytea NOT NULL,
+                        msg_group text,
+                        idempotency_key text,
+                        state text NOT NULL,
+                        receives int NOT NULL,
+                        error text,
+                        result bytea,
+                        result_type text,
+                        submitted_at timestamptz NOT NULL,
+                        updated_at timestamptz NOT NULL)""");
+            c.commit();
+        }
+    }
+
+    @Override
+    public QueueSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public Submitted submit(JobRequest r) {
+        String id = UUID.randomUUID().toString();
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement insert = c.prepareStatement("INSERT INTO scoreflow_jobs (id, queue, model, "
+                    + "content_type, body, msg_group, idempotency_key, state) VALUES (?::uuid, ?, ?, ?, ?, ?, ?, "
+                    + "'queued') ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")) {
+                insert.setString(1, id);
+                insert.setString(2, queue);
+                insert.setString(3, r.model());
+                insert.setString(4, r.contentType());
+                insert.setBytes(5, r.body());
+                insert.setString(6, r.group());
+                insert.setString(7, r.idempotencyKey());
+                if (insert.executeUpdate() == 0) {
+                    c.rollback();
+                    return new Submitted(existing(c, r.idempotencyKey()), false);
+                }
+            }
+            notifyWorkers(c);
+            c.commit(); // durable from here (synchronous commit): only now may the caller say 202
+            return new Submitted(id, true);
+        } catch (SQLException e) {
+            throw unavailable("cannot queue the job", e);
+        }
+    }
+
+    private String existing(Connection c, String key) throws SQLException {
+        try (PreparedStatement q = c.prepareStatement(
+                "SELECT id FROM scoreflow_jobs WHERE queue = ? AND idempotency_key = ?")) {
+            q.setString(1, queue);
+            q.setString(2, key);
+            try (ResultSet rs = q.executeQuery()) {
+                if (!rs.next()) {
+                    throw new SQLException("the job with idempotency key " + key + " vanished (cleaned up?)");
+                }
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private void notifyWorkers(Connection c) throws SQLException {
+        try (PreparedStatement n = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+            n.setString(1, CHANNEL);
+            n.setString(2, queue);
+            n.execute();
+        }
+    }
+
+    @Override
+    public List<Delivery> receive(int max, Duration wait) throws InterruptedException {
+        if (max < 1) {
+            throw new IllegalArgumentException("max must be >= 1, was " + max);
+        }
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            List<Delivery> got;
+            long untilVisibleMs;
+            try (Connection c = pool.getConnection()) {
+                maybeCleanUp(c);
+                deadLetterExhausted(c);
+                got = claim(c, max);
+                if (!got.isEmpty()) {
+                    return got;
+                }
+                untilVisibleMs = untilNextVisible(c);
+            } catch (SQLException e) {
+                throw unavailable("cannot receive jobs", e);
+            }
+            long leftMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (leftMs <= 0) {
+                return List.of();
+            }
+            awaitNotification(Math.max(1, Math.min(leftMs, untilVisibleMs)));
+        }
+    }
+
+    private List<Delivery> claim(Connection c, int max) throws SQLException {
+        String due = settings.fifo()
+                // each group's first job still in play, and only if it is due: a group waits for its head
+                ? "SELECT j.id FROM scoreflow_jobs j JOIN (SELECT DISTINCT ON (msg_group) id FROM scoreflow_jobs "
+                + "WHERE queue = ? AND state IN ('queued', 'running') ORDER BY msg_group, seq) h ON h.id = j.id "
+                + "WHERE j.state IN ('queued', 'running') AND j.visible_at <= now() AND j.receives < ? "
+                + "ORDER BY j.seq LIMIT ? FOR UPDATE OF j SKIP LOCKED"
+                : "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
+                + "AND visible_at <= now() AND receives < ? ORDER BY visible_at, seq LIMIT ? FOR UPDATE SKIP LOCKED";
+        String lease = UUID.randomUUID().toString();
+        // the conditions sit on the locked rows themselves, so a row another worker claimed meanwhile is re-checked
+        // and left out: never two leases on one job
+        try (PreparedStatement claim = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'running', receives = "
+                + "receives + 1, lease = ?::uuid, visible_at = now() + ? * interval '1 millisecond', updated_at = now() "
+                + "WHERE id IN (" + due + ") RETURNING id, model, content_type, body, msg_group, idempotency_key, "
+                + "receives, seq")) {
+            claim.setString(1, lease);
+            claim.setLong(2, settings.visibilityTimeout().toMillis());
+            claim.setString(3, queue);
+            claim.setInt(4, settings.maxReceives());
+            claim.setInt(5, max);
+            List<long[]> order = new ArrayList<>();
+            List<Delivery> out = new ArrayList<>();
+            try (ResultSet rs = claim.executeQuery()) {
+                while (rs.next()) {
+                    JobRequest req = new JobRequest(rs.getString(2), rs.getString(3), rs.getBytes(4), rs.getString(5),
+                            rs.getString(6));
+                    out.add(new Delivery(rs.getString(1), lease, req, rs.getInt(7)));
+                    order.add(new long[]{rs.getLong(8), out.size() - 1});
+                }
+            }
+            // RETURNING has no order: hand them out in submission order
+            order.sort((a, b) -> Long.compare(a[0], b[0]));
+            List<Delivery> sorted = new ArrayList<>(out.size());
+            order.forEach(o -> sorted.add(out.get((int) o[1])));
+            return sorted;
+        }
+    }
+
+    /** Jobs due again that have used up their receives (their workers died or took too long) go to the dead letters. */
+    private void deadLetterExhausted(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs WHERE id IN ("
+                + "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
+                + "AND visible_at <= now() AND receives >= ? FOR UPDATE SKIP LOCKED) RETURNING *) "
+                + "INSERT INTO scoreflow_jobs_dead (id, queue, model, content_type, body, msg_group, idempotency_key, "
+                + "state, receives, error, submitted_at, updated_at) SELECT id, queue, model, content_type, body, "
+                + "msg_group, idempotency_key, 'dead_lettered', receives, coalesce(error, '') || "
+                + "CASE WHEN error IS NULL THEN '' ELSE '; ' END || 'not finished within the visibility timeout "
+                + "in ' || receives || ' receives', submitted_at, now() FROM dead")) {
+            s.setString(1, queue);
+            s.setInt(2, settings.maxReceives());
+            int n = s.executeUpdate();
+            if (n > 0) {
+                LOG.warn("queue {}: {} jobs dead-lettered after {} receives without a result", queue, n,
+                        settings.maxReceives());
+            }
+        }
+    }
+
+    /** Milliseconds until the next job becomes due (a delayed retry, a lease that expires); long max if none. */
+    private long untilNextVisible(Connection c) throws SQLException {
+        String sql = settings.fifo()
+                ? "SELECT ceil(extract(epoch FROM min(visible_at) - now()) * 1000) FROM (SELECT DISTINCT ON "
+                + "(msg_group) visible_at FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
+                + "ORDER BY msg_group, seq) h"
+                : "SELECT ceil(extract(epoch FROM min(visible_at) - now()) * 1000) FROM scoreflow_jobs "
+                + "WHERE queue = ? AND state IN ('queued', 'running')";
+        try (PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, queue);
+            try (ResultSet rs = s.executeQuery()) {
+                rs.next();
+                long ms = rs.getLong(1);
+                return rs.wasNull() ? Long.MAX_VALUE : Math.max(1, ms);
+            }
+        }
+    }
+
+    /**
+     * Sleeps until a worker-facing change is notified on this database (a new job, one finished in a FIFO queue) or
+     * {@code ms} pass. One thread of this process listens; others wait for the lock, which the listener releases as
+     * soon as anything arrives.
+     */
+    private void awaitNotification(long ms) throws InterruptedException {
+        if (!listening.tryLock(ms, TimeUnit.MILLISECONDS)) {
+            return;
+        }
+        try {
+            if (listener == null) {
+                listener = DriverManager.getConnection(jdbcUrl, connectionProperties);
+                try (Statement s = listener.createStatement()) {
+                    s.execute("LISTEN " + CHANNEL);
+                }
+            }
+            // getNotifications(ms) returns when one arrives, or after ms
+            listener.unwrap(PGConnection.class).getNotifications((int) Math.min(Integer.MAX_VALUE, ms));
+        } catch (SQLException e) {
+            LOG.warn("queue {}: listening for new jobs failed ({}); looking again in {} ms", queue, e.getMessage(),
+                    Math.min(ms, FALLBACK_POLL_MS));
+            closeListener();
+            Thread.sleep(Math.min(ms, FALLBACK_POLL_MS));
+        } finally {
+            listening.unlock();
+        }
+    }
+
+    private void closeListener() {
+        if (listener != null) {
+            try {
+                listener.close();
+            } catch (SQLException ignored) {
+                // already broken: that is why it is being closed
+            }
+            listener = null;
+        }
+    }
+
+    private void maybeCleanUp(Connection c) throws SQLException {
+        long now = System.nanoTime();
+        if (now - nextCleanUpNanos < 0) {
+            return;
+        }
+        nextCleanUpNanos = now + CLEAN_UP_EVERY.toNanos();
+        try (PreparedStatement s = c.prepareStatement("DELETE FROM scoreflow_jobs WHERE queue = ? AND finished_at "
+                + "< now() - ? * interval '1 millisecond'")) {
+            s.setString(1, queue);
+            s.setLong(2, settings.keepFinished().toMillis());
+            int n = s.executeUpdate();
+            if (n > 0) {
+                LOG.info("queue {}: cleaned up {} jobs finished more than {} ago", queue, n, settings.keepFinished());
+            }
+        }
+    }
+
+    @Override
+    public boolean complete(Delivery d, byte[] result, String resultType) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement s = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'done', result = ?, "
+                    + "result_type = ?, lease = NULL, error = NULL, updated_at = now(), finished_at = now() "
+                    + "WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running'")) {
+                s.setBytes(1, result);
+                s.setString(2, resultType);
+                s.setString(3, d.id());
+                s.setString(4, d.receipt());
+                if (s.executeUpdate() == 0) {
+                    c.rollback();
+                    return false;
+                }
+            }
+            if (settings.fifo()) {
+                notifyWorkers(c); // the group's next job is due now
+            }
+            c.commit();
+            return true;
+        } catch (SQLException e) {
+            throw unavailable("cannot store the result of job " + d.id(), e);
+        }
+    }
+
+    @Override
+    public boolean fail(Delivery d, String error, Duration retryAfter) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            int n;
+            if (retryAfter == null) {
+                try (PreparedStatement s = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'failed', "
+                        + "error = ?, lease = NULL, updated_at = now(), finished_at = now() "
+                        + "WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running'")) {
+                    s.setString(1, error);
+                    s.setString(2, d.id());
+                    s.setString(3, d.receipt());
+                    n = s.executeUpdate();
+                }
+            } else if (d.receives() >= settings.maxReceives()) {
+                try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs "
+                        + "WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running' RETURNING *) "
+                        + "INSERT INTO scoreflow_jobs_dead (id, queue, model, content_type, body, msg_group, "
+                        + "idempotency_key, state, receives, error, submitted_at, updated_at) SELECT id, queue, model, "
+                        + "content_type, body, msg_group, idempotency_key, 'dead_lettered', receives, ?, submitted_at, "
+                        + "now() FROM dead")) {
+                    s.setString(1, d.id());
+                    s.setString(2, d.receipt());
+                    s.setString(3, error);
+                    n = s.executeUpdate();
+                }
+                if (n > 0) {
+                    LOG.warn("queue {}: job {} dead-lettered after {} receives: {}", queue, d.id(), d.receives(),
+                            error);
+                }
+            } else {
+                try (PreparedStatement s = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'queued', "
+                        + "error = ?, lease = NULL, visible_at = now() + ? * interval '1 millisecond', "
+                        + "updated_at = now() WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running'")) {
+                    s.setString(1, error);
+                    s.setLong(2, retryAfter.toMillis());
+                    s.setString(3, d.id());
+                    s.setString(4, d.receipt());
+                    n = s.executeUpdate();
+                }
+            }
+            if (n > 0) {
+                notifyWorkers(c);
+            }
+            c.commit();
+            return n > 0;
+        } catch (SQLException e) {
+            throw unavailable("cannot record the failure of job " + d.id(), e);
+        }
+    }
+
+    @Override
+    public Optional<Job> get(String id) {
+        if (!isUuid(id)) {
+            return Optional.empty();
+        }
+        try (Connection c = pool.getConnection();
+             PreparedStatement s = c.prepareStatement("SELECT " + COLUMNS + " FROM scoreflow_jobs WHERE id = ?::uuid "
+                     + "AND queue = ? UNION ALL SELECT " + COLUMNS + " FROM scoreflow_jobs_dead WHERE id = ?::uuid "
+                     + "AND queue = ?")) {
+            s.setString(1, id);
+            s.setString(2, queue);
+            s.setString(3, id);
+            s.setString(4, queue);
+            try (ResultSet rs = s.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new Job(rs.getString("id"), rs.getString("model"),
+                        JobState.ofWire(rs.getString("state")), rs.getInt("receives"), rs.getString("error"),
+                        rs.getBytes("result"), rs.getString("result_type"),
+                        rs.getObject("submitted_at", OffsetDateTime.class).toInstant(),
+                        rs.getObject("updated_at", OffsetDateTime.class).toInstant()));
+            }
+        } catch (SQLException e) {
+            throw unavailable("cannot read job " + id, e);
+        }
+    }
+
+    @Override
+    public boolean cancel(String id) {
+        if (!isUuid(id)) {
+            return false;
+        }
+        try (Connection c = pool.getConnection();
+             PreparedStatement s = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'cancelled', "
+                     + "updated_at = now(), finished_at = now() WHERE id = ?::uuid AND queue = ? AND state = 'queued'")) {
+            s.setString(1, id);
+            s.setString(2, queue);
+            return s.executeUpdate() > 0;
+        } catch (SQLException e) {
+            throw unavailable("cannot cancel job " + id, e);
+        }
+    }
+
+    private static boolean isUuid(String id) {
+        try {
+            UUID.fromString(id);
+            return id.length() == 36;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private QueueUnavailableException unavailable(String what, SQLException e) {
+        LOG.warn("queue {}: {}: {}", queue, what, e.getMessage());
+        return new QueueUnavailableException(what + ": PostgreSQL at " + jdbcUrl + ": " + e.getMessage(), e);
+    }
+
+    @Override
+    public void close() {
+        listening.lock();
+        try {
+            closeListener();
+        } finally {
+            listening.unlock();
+        }
+        pool.close();
+    }
+}

@@ -1,0 +1,341 @@
+package dev.scoreflow.jobs;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The PostgreSQL queue against the machine's real PostgreSQL (127.0.0.1:5432, database {@code test}). */
+class PostgresJobQueueTest {
+    static final String URL = "jdbc:postgresql://127.0.0.1:5432/test";
+    final List<PostgresJobQueue> opened = new ArrayList<>();
+    String name;
+
+    static Properties user() {
+        Properties p = new Properties();
+        p.put("user", "postgres");
+        return p;
+    }
+
+    PostgresJobQueue open(TestInfo info, QueueSettings s) {
+        // a queue of its own per test (and per run): tests never see each other's jobs
+        name = info.getTestMethod().orElseThrow().getName() + "-" + Long.toHexString(System.nanoTime());
+        PostgresJobQueue q = PostgresJobQueue.open(URL, user(), name, s);
+        opened.add(q);
+        return q;
+    }
+
+    @AfterEach
+    void close() {
+        opened.forEach(PostgresJobQueue::close);
+    }
+
+    static JobRequest job(String body) {
+        return new JobRequest("fraud", "application/octet-stream", body.getBytes(StandardCharsets.UTF_8), null, null);
+    }
+
+    static JobRequest job(String body, String group) {
+        return new JobRequest("fraud", "application/octet-stream", body.getBytes(StandardCharsets.UTF_8), group, null);
+    }
+
+    static String body(Delivery d) {
+        return new String(d.request().body(), StandardCharsets.UTF_8);
+    }
+
+    static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within " + limit + ": " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void aSubmittedJobIsReceivedOnceCompletedAndItsResultKept(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Submitted s = q.submit(job("rows-" + i));
+            assertThat(s.created()).isTrue();
+            ids.add(s.id());
+            assertThat(q.get(s.id())).get().extracting(Job::state).isEqualTo(JobState.QUEUED);
+        }
+        List<Delivery> got = q.receive(10, Duration.ofSeconds(5));
+        assertThat(got).extracting(Delivery::id).containsExactlyElementsOf(ids);
+        assertThat(got).extracting(PostgresJobQueueTest::body).containsExactly("rows-0", "rows-1", "rows-2");
+        assertThat(got).allSatisfy(d -> assertThat(d.receives()).isEqualTo(1));
+        assertThat(q.get(ids.get(0))).get().extracting(Job::state).isEqualTo(JobState.RUNNING);
+        assertThat(q.receive(10, Duration.ZERO)).as("leased: invisible to others").isEmpty();
+        for (Delivery d : got) {
+            assertThat(q.complete(d, ("scores-" + body(d)).getBytes(StandardCharsets.UTF_8), "application/octet-stream"))
+                    .isTrue();
+        }
+        assertThat(q.complete(got.get(0), new byte[]{1}, "x")).as("a second result is refused").isFalse();
+        Job done = q.get(ids.get(1)).orElseThrow();
+        assertThat(done.state()).isEqualTo(JobState.DONE);
+        assertThat(new String(done.result(), StandardCharsets.UTF_8)).isEqualTo("scores-rows-1");
+        assertThat(done.receives()).isEqualTo(1);
+        assertThat(q.receive(10, Duration.ofMillis(200))).isEmpty();
+        assertThat(q.get("not-a-uuid")).isEmpty();
+        assertThat(q.get("00000000-0000-0000-0000-000000000000")).isEmpty();
+    }
+
+    @Test
+    void aJobWhoseLeaseExpiresIsDeliveredAgainAndOnlyTheNewLeaseCanCompleteIt(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults().withVisibilityTimeout(Duration.ofMillis(500)));
+        String id = q.submit(job("slow")).id();
+        Delivery first = q.receive(1, Duration.ofSeconds(5)).get(0);
+        // the worker "dies": the receive below waits for the lease to run out, then gets the job again
+        List<Delivery> again = q.receive(1, Duration.ofSeconds(10));
+        assertThat(again).hasSize(1);
+        Delivery second = again.get(0);
+        assertThat(second.id()).isEqualTo(id);
+        assertThat(second.receives()).isEqualTo(2);
+        assertThat(second.receipt()).isNotEqualTo(first.receipt());
+        assertThat(q.complete(first, new byte[]{1}, "x")).as("the old lease is gone").isFalse();
+        assertThat(q.fail(first, "late", Duration.ZERO)).isFalse();
+        assertThat(q.complete(second, new byte[]{2}, "x")).isTrue();
+        Job j = q.get(id).orElseThrow();
+        assertThat(j.state()).isEqualTo(JobState.DONE);
+        assertThat(j.result()).containsExactly(2);
+        assertThat(j.receives()).isEqualTo(2);
+    }
+
+    @Test
+    void aJobThatKeepsFailingIsDeadLetteredWithItsLastErrorAfterTheMaximumReceives(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults().withMaxReceives(3));
+        String id = q.submit(job("poison")).id();
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            Delivery d = q.receive(1, Duration.ofSeconds(5)).get(0);
+            assertThat(d.receives()).isEqualTo(attempt);
+            assertThat(q.fail(d, "bad input, attempt " + attempt, Duration.ZERO)).isTrue();
+        }
+        assertThat(q.receive(1, Duration.ofMillis(300))).isEmpty();
+        Job dead = q.get(id).orElseThrow();
+        assertThat(dead.state()).isEqualTo(JobState.DEAD_LETTERED);
+        assertThat(dead.error()).isEqualTo("bad input, attempt 3");
+        assertThat(dead.receives()).isEqualTo(3);
+        assertThat(deadLetterRows(id)).isEqualTo(1);
+    }
+
+    @Test
+    void aJobWhoseWorkersNeverFinishIsDeadLetteredOnceItsReceivesAreUsedUp(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults().withMaxReceives(1)
+                .withVisibilityTimeout(Duration.ofMillis(300)));
+        String id = q.submit(job("hangs")).id();
+        assertThat(q.receive(1, Duration.ofSeconds(5))).hasSize(1);
+        await("dead-lettered after its only lease ran out", Duration.ofSeconds(10), () -> {
+            try {
+                return q.receive(1, Duration.ofMillis(200)).isEmpty()
+                        && q.get(id).orElseThrow().state() == JobState.DEAD_LETTERED;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(q.get(id).orElseThrow().error()).contains("not finished within the visibility timeout in 1 receives");
+    }
+
+    @Test
+    void aFailedAttemptWithADelayComesBackOnlyAfterTheDelay(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        String id = q.submit(job("retry me")).id();
+        Delivery d = q.receive(1, Duration.ofSeconds(5)).get(0);
+        assertThat(q.fail(d, "the model server said 503", Duration.ofMillis(800))).isTrue();
+        Job waiting = q.get(id).orElseThrow();
+        assertThat(waiting.state()).isEqualTo(JobState.QUEUED);
+        assertThat(waiting.error()).isEqualTo("the model server said 503");
+        long start = System.nanoTime();
+        assertThat(q.receive(1, Duration.ZERO)).as("not yet due").isEmpty();
+        List<Delivery> again = q.receive(1, Duration.ofSeconds(10));
+        assertThat(again).extracting(Delivery::id).containsExactly(id);
+        assertThat(again.get(0).receives()).isEqualTo(2);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(600));
+    }
+
+    @Test
+    void aJobThatCannotBeScoredFailsForGood(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        String id = q.submit(job("7 bytes")).id();
+        Delivery d = q.receive(1, Duration.ofSeconds(5)).get(0);
+        assertThat(q.fail(d, "the body is 7 bytes, not a multiple of 4 x 11", null)).isTrue();
+        Job j = q.get(id).orElseThrow();
+        assertThat(j.state()).isEqualTo(JobState.FAILED);
+        assertThat(j.error()).contains("not a multiple");
+        assertThat(q.receive(1, Duration.ofMillis(200))).isEmpty();
+    }
+
+    @Test
+    void aFifoQueueHandsEachGroupsJobsOutOneAtATimeInOrderAcrossTwoWorkers(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults().withFifo(true));
+        Random random = new Random(42);
+        int perGroup = 12;
+        List<String> groups = List.of("card-a", "card-b", "card-c");
+        for (int i = 0; i < perGroup; i++) {
+            for (String g : groups) {
+                q.submit(job(g + ":" + i, g));
+            }
+        }
+        Map<String, List<Integer>> done = Collections.synchronizedMap(new HashMap<>());
+        Set<String> inFlight = Collections.synchronizedSet(new HashSet<>());
+        List<String> overlaps = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService workers = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<?>> running = new ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                long seed = random.nextLong();
+                running.add(workers.submit(() -> {
+                    Random r = new Random(seed);
+                    int idle = 0;
+                    while (idle < 3) {
+                        List<Delivery> got = q.receive(2, Duration.ofMillis(300));
+                        if (got.isEmpty()) {
+                            idle++;
+                            continue;
+                        }
+                        idle = 0;
+                        for (Delivery d : got) {
+                            String[] parts = body(d).split(":");
+                            if (!inFlight.add(parts[0])) {
+                                overlaps.add(body(d));
+                            }
+                            Thread.sleep(r.nextInt(5)); // "scoring"
+                            done.computeIfAbsent(parts[0], k -> Collections.synchronizedList(new ArrayList<>()))
+                                    .add(Integer.parseInt(parts[1]));
+                            inFlight.remove(parts[0]);
+                            assertThat(q.complete(d, new byte[0], "x")).isTrue();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : running) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            workers.shutdownNow();
+        }
+        assertThat(overlaps).as("two jobs of one group at once").isEmpty();
+        List<Integer> inOrder = new ArrayList<>();
+        for (int i = 0; i < perGroup; i++) {
+            inOrder.add(i);
+        }
+        for (String g : groups) {
+            assertThat(done.get(g)).as(g).containsExactlyElementsOf(inOrder);
+        }
+    }
+
+    @Test
+    void aRetriedSubmissionWithTheSameIdempotencyKeyGetsTheSameJob(TestInfo info) {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        JobRequest r = new JobRequest("fraud", "application/json", new byte[]{1}, null, "order-17");
+        Submitted first = q.submit(r);
+        Submitted again = q.submit(r);
+        assertThat(first.created()).isTrue();
+        assertThat(again.created()).isFalse();
+        assertThat(again.id()).isEqualTo(first.id());
+        Submitted other = q.submit(new JobRequest("fraud", "application/json", new byte[]{1}, null, "order-18"));
+        assertThat(other.id()).isNotEqualTo(first.id());
+    }
+
+    @Test
+    void aQueuedJobCanBeCancelledARunningOneCannot(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        String a = q.submit(job("a")).id();
+        Delivery running = q.receive(1, Duration.ofSeconds(5)).get(0);
+        String b = q.submit(job("b")).id();
+        assertThat(q.cancel(b)).isTrue();
+        assertThat(q.cancel(b)).isFalse();
+        assertThat(q.cancel(a)).as("running").isFalse();
+        assertThat(q.get(b).orElseThrow().state()).isEqualTo(JobState.CANCELLED);
+        assertThat(q.receive(5, Duration.ofMillis(200))).as("a cancelled job is not delivered").isEmpty();
+        assertThat(q.complete(running, new byte[0], "x")).isTrue();
+    }
+
+    @Test
+    void anIdleReceiverSleepsOnNotificationsAndWakesWhenAJobArrives(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        ExecutorService receiver = Executors.newSingleThreadExecutor();
+        try {
+            Future<List<Delivery>> waiting = receiver.submit(() -> q.receive(1, Duration.ofSeconds(60)));
+            // it listens on its own connection once it has found nothing to do
+            await("the receiver listening", Duration.ofSeconds(10), () -> listeners() > 0);
+            long start = System.nanoTime();
+            String id = q.submit(job("wake up")).id();
+            List<Delivery> got = waiting.get(10, TimeUnit.SECONDS); // far less than its 60 s of waiting
+            assertThat(got).extracting(Delivery::id).containsExactly(id);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            receiver.shutdownNow();
+        }
+    }
+
+    @Test
+    void aDatabaseThatDoesNotAnswerIsReportedAsUnavailableWithinSeconds() {
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> PostgresJobQueue.open("jdbc:postgresql://127.0.0.1:1/test", user(), "q",
+                QueueSettings.defaults()))
+                .isInstanceOf(QueueUnavailableException.class)
+                .hasMessageContaining("PostgreSQL at jdbc:postgresql://127.0.0.1:1/test");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(20));
+    }
+
+    @Test
+    void badRequestsAreRefusedNamingTheProblem() {
+        assertThatThrownBy(() -> new JobRequest("", "x", new byte[0], null, null))
+                .hasMessageContaining("the model must have 1 to 256 characters");
+        assertThatThrownBy(() -> new JobRequest("m", "x", new byte[0], "g".repeat(300), null))
+                .hasMessageContaining("the group must have 1 to 256 characters, had 300");
+        assertThatThrownBy(() -> QueueSettings.defaults().withMaxReceives(0)).hasMessageContaining("max receives");
+        assertThatThrownBy(() -> QueueSettings.defaults().withVisibilityTimeout(Duration.ofMillis(5)))
+                .hasMessageContaining("visibility timeout");
+    }
+
+    long listeners() {
+        return count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'scoreflow-jobs' "
+                + "AND query = 'LISTEN " + PostgresJobQueue.CHANNEL + "'", Optional.empty());
+    }
+
+    long deadLetterRows(String id) {
+        return count("SELECT count(*) FROM scoreflow_jobs_dead WHERE id = ?::uuid", Optional.of(id));
+    }
+
+    static long count(String sql, Optional<String> arg) {
+        try (Connection c = DriverManager.getConnection(URL, user()); PreparedStatement s = c.prepareStatement(sql)) {
+            if (arg.isPresent()) {
+                s.setString(1, arg.get());
+            }
+            try (ResultSet rs = s.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
