@@ -35,8 +35,11 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class PostgresJobQueue implements JobQueue {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresJobQueue.class);
     static final String CHANNEL = "scoreflow_jobs";
-    private static final String COLUMNS = "id, queue, model, content_type, body, msg_group, idempotency_key, state, "
-            + "receives, error, result, result_type, submitted_at, updated_at";
+    private static final String COLUMNS = "id, queue, model, state, receives, error, result, result_type, "
+            + "submitted_at, updated_at";
+    /** What a worker needs to run the job, as the claim returns it. */
+    private static final String REQUEST = "model, version, protocol, content_type, header_length, body, msg_group, "
+            + "idempotency_key";
     /** Finished jobs are cleaned up at most this often (by whichever receive comes first). */
     private static final Duration CLEAN_UP_EVERY = Duration.ofMinutes(1);
     /** Without notifications (the listening connection is down), an idle receive looks again this often. */
@@ -112,7 +115,10 @@ public final class PostgresJobQueue implements JobQueue {
                         id uuid PRIMARY KEY,
                         queue text NOT NULL,
                         model text NOT NULL,
+                        version text,
+                        protocol text NOT NULL,
                         content_type text NOT NULL,
+                        header_length bigint NOT NULL,
                         body bytea NOT NULL,
                         msg_group text,
                         idempotency_key text,
@@ -141,7 +147,10 @@ public final class PostgresJobQueue implements JobQueue {
                         id uuid PRIMARY KEY,
                         queue text NOT NULL,
                         model text NOT NULL,
+                        version text,
+                        protocol text NOT NULL,
                         content_type text NOT NULL,
+                        header_length bigint NOT NULL,
                         body bytea NOT NULL,
                         msg_group text,
                         idempotency_key text,
@@ -166,16 +175,19 @@ public final class PostgresJobQueue implements JobQueue {
         String id = UUID.randomUUID().toString();
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
-            try (PreparedStatement insert = c.prepareStatement("INSERT INTO scoreflow_jobs (id, queue, model, "
-                    + "content_type, body, msg_group, idempotency_key, state) VALUES (?::uuid, ?, ?, ?, ?, ?, ?, "
-                    + "'queued') ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")) {
+            try (PreparedStatement insert = c.prepareStatement("INSERT INTO scoreflow_jobs (id, queue, " + REQUEST
+                    + ", state) VALUES (?::uuid, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued') ON CONFLICT (queue, "
+                    + "idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")) {
                 insert.setString(1, id);
                 insert.setString(2, queue);
                 insert.setString(3, r.model());
-                insert.setString(4, r.contentType());
-                insert.setBytes(5, r.body());
-                insert.setString(6, r.group());
-                insert.setString(7, r.idempotencyKey());
+                insert.setString(4, r.version());
+                insert.setString(5, r.protocol());
+                insert.setString(6, r.contentType());
+                insert.setLong(7, r.headerLength());
+                insert.setBytes(8, r.body());
+                insert.setString(9, r.group());
+                insert.setString(10, r.idempotencyKey());
                 if (insert.executeUpdate() == 0) {
                     c.rollback();
                     return new Submitted(existing(c, r.idempotencyKey()), false);
@@ -253,8 +265,7 @@ public final class PostgresJobQueue implements JobQueue {
         // and left out: never two leases on one job
         try (PreparedStatement claim = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'running', receives = "
                 + "receives + 1, lease = ?::uuid, visible_at = now() + ? * interval '1 millisecond', updated_at = now() "
-                + "WHERE id IN (" + due + ") RETURNING id, model, content_type, body, msg_group, idempotency_key, "
-                + "receives, seq")) {
+                + "WHERE id IN (" + due + ") RETURNING id, receives, seq, " + REQUEST)) {
             claim.setString(1, lease);
             claim.setLong(2, settings.visibilityTimeout().toMillis());
             claim.setString(3, queue);
@@ -264,10 +275,11 @@ public final class PostgresJobQueue implements JobQueue {
             List<Delivery> out = new ArrayList<>();
             try (ResultSet rs = claim.executeQuery()) {
                 while (rs.next()) {
-                    JobRequest req = new JobRequest(rs.getString(2), rs.getString(3), rs.getBytes(4), rs.getString(5),
-                            rs.getString(6));
-                    out.add(new Delivery(rs.getString(1), lease, req, rs.getInt(7)));
-                    order.add(new long[]{rs.getLong(8), out.size() - 1});
+                    JobRequest req = new JobRequest(rs.getString("model"), rs.getString("version"),
+                            rs.getString("protocol"), rs.getString("content_type"), rs.getLong("header_length"),
+                            rs.getBytes("body"), rs.getString("msg_group"), rs.getString("idempotency_key"));
+                    out.add(new Delivery(rs.getString("id"), lease, req, rs.getInt("receives")));
+                    order.add(new long[]{rs.getLong("seq"), out.size() - 1});
                 }
             }
             // RETURNING has no order: hand them out in submission order
@@ -283,9 +295,9 @@ public final class PostgresJobQueue implements JobQueue {
         try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs WHERE id IN ("
                 + "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
                 + "AND visible_at <= now() AND receives >= ? FOR UPDATE SKIP LOCKED) RETURNING *) "
-                + "INSERT INTO scoreflow_jobs_dead (id, queue, model, content_type, body, msg_group, idempotency_key, "
-                + "state, receives, error, submitted_at, updated_at) SELECT id, queue, model, content_type, body, "
-                + "msg_group, idempotency_key, 'dead_lettered', receives, coalesce(error, '') || "
+                + "INSERT INTO scoreflow_jobs_dead (id, queue, " + REQUEST + ", state, receives, error, "
+                + "submitted_at, updated_at) SELECT id, queue, " + REQUEST + ", 'dead_lettered', receives, "
+                + "coalesce(error, '') || "
                 + "CASE WHEN error IS NULL THEN '' ELSE '; ' END || 'not finished within the visibility timeout "
                 + "in ' || receives || ' receives', submitted_at, now() FROM dead")) {
             s.setString(1, queue);
@@ -415,10 +427,9 @@ public final class PostgresJobQueue implements JobQueue {
             } else if (d.receives() >= settings.maxReceives()) {
                 try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs "
                         + "WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running' RETURNING *) "
-                        + "INSERT INTO scoreflow_jobs_dead (id, queue, model, content_type, body, msg_group, "
-                        + "idempotency_key, state, receives, error, submitted_at, updated_at) SELECT id, queue, model, "
-                        + "content_type, body, msg_group, idempotency_key, 'dead_lettered', receives, ?, submitted_at, "
-                        + "now() FROM dead")) {
+                        + "INSERT INTO scoreflow_jobs_dead (id, queue, " + REQUEST + ", state, receives, error, "
+                        + "submitted_at, updated_at) SELECT id, queue, " + REQUEST + ", 'dead_lettered', receives, ?, "
+                        + "submitted_at, now() FROM dead")) {
                     s.setString(1, d.id());
                     s.setString(2, d.receipt());
                     s.setString(3, error);

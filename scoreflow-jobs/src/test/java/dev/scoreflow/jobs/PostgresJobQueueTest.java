@@ -55,11 +55,11 @@ class PostgresJobQueueTest {
     }
 
     static JobRequest job(String body) {
-        return new JobRequest("fraud", "application/octet-stream", body.getBytes(StandardCharsets.UTF_8), null, null);
+        return JobRequest.seed("fraud", body.getBytes(StandardCharsets.UTF_8));
     }
 
     static JobRequest job(String body, String group) {
-        return new JobRequest("fraud", "application/octet-stream", body.getBytes(StandardCharsets.UTF_8), group, null);
+        return job(body).withGroup(group);
     }
 
     static String body(Delivery d) {
@@ -253,13 +253,14 @@ class PostgresJobQueueTest {
     @Test
     void aRetriedSubmissionWithTheSameIdempotencyKeyGetsTheSameJob(TestInfo info) {
         PostgresJobQueue q = open(info, QueueSettings.defaults());
-        JobRequest r = new JobRequest("fraud", "application/json", new byte[]{1}, null, "order-17");
+        JobRequest r = new JobRequest("fraud", "2", JobRequest.V2, "application/json", -1, new byte[]{1}, null,
+                "order-17");
         Submitted first = q.submit(r);
         Submitted again = q.submit(r);
         assertThat(first.created()).isTrue();
         assertThat(again.created()).isFalse();
         assertThat(again.id()).isEqualTo(first.id());
-        Submitted other = q.submit(new JobRequest("fraud", "application/json", new byte[]{1}, null, "order-18"));
+        Submitted other = q.submit(r.withIdempotencyKey("order-18"));
         assertThat(other.id()).isNotEqualTo(first.id());
     }
 
@@ -307,10 +308,14 @@ class PostgresJobQueueTest {
 
     @Test
     void badRequestsAreRefusedNamingTheProblem() {
-        assertThatThrownBy(() -> new JobRequest("", "x", new byte[0], null, null))
+        assertThatThrownBy(() -> JobRequest.seed("", new byte[0]))
                 .hasMessageContaining("the model must have 1 to 256 characters");
-        assertThatThrownBy(() -> new JobRequest("m", "x", new byte[0], "g".repeat(300), null))
+        assertThatThrownBy(() -> JobRequest.seed("m", new byte[0]).withGroup("g".repeat(300)))
                 .hasMessageContaining("the group must have 1 to 256 characters, had 300");
+        assertThatThrownBy(() -> new JobRequest("m", null, "v3", "x", -1, new byte[0], null, null))
+                .hasMessageContaining("the protocol must be seed or v2, was 'v3'");
+        assertThatThrownBy(() -> new JobRequest("m", null, "v2", "x", 5, new byte[2], null, null))
+                .hasMessageContaining("the header length must be -1 or within the body's 2 bytes, was 5");
         assertThatThrownBy(() -> QueueSettings.defaults().withMaxReceives(0)).hasMessageContaining("max receives");
         assertThatThrownBy(() -> QueueSettings.defaults().withVisibilityTimeout(Duration.ofMillis(5)))
                 .hasMessageContaining("visibility timeout");
