@@ -24,7 +24,9 @@ final class HttpHandler {
     private static final List<String> ENDPOINTS = List.of("PUT /score", "PUT /models/{name}[/versions/{v}]/score",
             "GET /v2", "GET /v2/health/live", "GET /v2/health/ready", "GET /v2/models/{name}[/versions/{v}]",
             "GET /v2/models/{name}[/versions/{v}]/ready", "POST /v2/models/{name}[/versions/{v}]/infer",
-            "POST /v2/repository/index", "POST /v2/repository/models/{name}/load|unload", "GET /metrics");
+            "POST /v2/repository/index", "POST /v2/repository/models/{name}/load|unload", "GET /metrics",
+            "PUT /models/{name}[/versions/{v}]/jobs", "POST /v2/models/{name}[/versions/{v}]/jobs",
+            "GET|DELETE /jobs/{id}", "GET /jobs/{id}/result");
 
     private final Service service;
 
@@ -46,6 +48,25 @@ final class HttpHandler {
         }
         if (n == 5 && p.get(0).equals("models") && p.get(2).equals("versions") && p.get(4).equals("score")) {
             return scoring(method) ? service.seed.score(ex, p.get(1), p.get(3)) : notAllowed("PUT, POST");
+        }
+        if (n == 3 && p.get(0).equals("models") && p.get(2).equals("jobs")) {
+            return jobs(ex, method, p.get(1), null, dev.scoreflow.jobs.JobRequest.SEED);
+        }
+        if (n == 5 && p.get(0).equals("models") && p.get(2).equals("versions") && p.get(4).equals("jobs")) {
+            return jobs(ex, method, p.get(1), p.get(3), dev.scoreflow.jobs.JobRequest.SEED);
+        }
+        if (p.get(0).equals("jobs") && (n == 2 || n == 3 && p.get(2).equals("result"))) {
+            JobsEndpoint jobs = service.jobs;
+            if (jobs == null) {
+                return jobsOff();
+            }
+            if (n == 3) {
+                return method.equals(HttpMethod.GET) ? jobs.result(p.get(1)) : notAllowed("GET");
+            }
+            if (method.equals(HttpMethod.DELETE)) {
+                return jobs.cancel(p.get(1));
+            }
+            return method.equals(HttpMethod.GET) ? jobs.status(p.get(1)) : notAllowed("GET, DELETE");
         }
         if (n == 1 && p.get(0).equals("metrics")) {
             return get(method, () -> Answer.bytes(HttpResponseStatus.OK,
@@ -103,10 +124,27 @@ final class HttpHandler {
         if (rest.size() == 1 && rest.get(0).equals("ready")) {
             return get(method, () -> v2.modelReady(name, v));
         }
+        if (rest.size() == 1 && rest.get(0).equals("jobs")) {
+            return method.equals(HttpMethod.POST) ? jobs(ex, method, name, v, dev.scoreflow.jobs.JobRequest.V2)
+                    : notAllowed("POST");
+        }
         if (rest.size() == 1 && rest.get(0).equals("infer")) {
             return method.equals(HttpMethod.POST) ? v2.infer(ex, name, v) : notAllowed("POST");
         }
         return notFound(ex);
+    }
+
+    private CompletableFuture<Answer> jobs(Exchange ex, HttpMethod method, String name, String version,
+                                          String protocol) {
+        if (service.jobs == null) {
+            return jobsOff();
+        }
+        return scoring(method) ? service.jobs.submit(ex, name, version, protocol) : notAllowed("PUT, POST");
+    }
+
+    private static CompletableFuture<Answer> jobsOff() {
+        return done(Answer.of(Answer.error(HttpResponseStatus.NOT_FOUND, "jobs are not enabled on this server "
+                + "(start it with a job queue: serve --jobs URL)")));
     }
 
     private static boolean scoring(HttpMethod m) {

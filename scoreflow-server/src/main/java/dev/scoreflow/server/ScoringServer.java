@@ -241,6 +241,7 @@ public final class ScoringServer implements AutoCloseable {
         private String defaultModel;
         private MetricsHook hook;
         private Readiness readiness = Readiness.STRICT;
+        private dev.scoreflow.jobs.JobQueue jobQueue;
 
         private Builder(ModelRepository repository) {
             this.repository = Objects.requireNonNull(repository);
@@ -333,6 +334,15 @@ public final class ScoringServer implements AutoCloseable {
          * When {@code /v2/health/ready} answers 200 (default {@link Readiness#STRICT}: every model version is
          * ready; {@link Readiness#LENIENT}: at least one model is).
          */
+        /**
+         * Serves the jobs API (request-acknowledge: {@code /models/{m}/jobs}, {@code /v2/models/{m}/jobs},
+         * {@code /jobs/{id}}) on {@code queue}; the caller closes the queue after the server.
+         */
+        public Builder jobs(dev.scoreflow.jobs.JobQueue queue) {
+            this.jobQueue = queue;
+            return this;
+        }
+
         public Builder readiness(Readiness readiness) {
             this.readiness = Objects.requireNonNull(readiness);
             return this;
@@ -436,7 +446,7 @@ public final class ScoringServer implements AutoCloseable {
                     idleTimeout, writeTimeout, maxRequestsPerConnection, drainLinger);
             return new Service(repository, metrics, limits, bodyBudgetBytes,
                     new Auth(authToken, adminToken, repositoryApi), defaultModel, VERSION, maxConnections, ssl,
-                    readiness);
+                    readiness, jobQueue);
         }
     }
 }

@@ -40,6 +40,8 @@ final class Service {
     final SeedEndpoint seed;
     final V2Endpoint v2;
     final HttpHandler router;
+    /** The jobs API (request-acknowledge), or null when the server has no job queue. */
+    final JobsEndpoint jobs;
     /** Loads and unloads models: slow and rare, so one thread, off the event loops, with a short queue. */
     final ExecutorService admin;
     /** Where a connection continues once an answer is ready: its event loop (tests drain their own queue). */
@@ -50,7 +52,7 @@ final class Service {
 
     Service(ModelRepository repository, ServerMetrics metrics, ConnectionLimits limits, long bodyBudgetBytes,
             Auth auth, String defaultModel, String version, int maxConnections, SslContext ssl,
-            Readiness readiness) {
+            Readiness readiness, dev.scoreflow.jobs.JobQueue jobQueue) {
         this.repository = repository;
         this.metrics = metrics;
         this.limits = limits;
@@ -58,6 +60,7 @@ final class Service {
         this.auth = auth;
         this.seed = new SeedEndpoint(repository, defaultModel);
         this.v2 = new V2Endpoint(repository, version, () -> draining, readiness);
+        this.jobs = jobQueue == null ? null : new JobsEndpoint(jobQueue, repository, defaultModel);
         this.router = new HttpHandler(this);
         this.maxConnections = maxConnections;
         this.ssl = ssl;
@@ -102,6 +105,9 @@ final class Service {
 
     void close() {
         admin.shutdownNow();
+        if (jobs != null) {
+            jobs.close();
+        }
     }
 
     /**

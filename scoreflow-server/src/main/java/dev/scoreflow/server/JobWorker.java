@@ -1,0 +1,217 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.api.V2Codec;
+import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.jobs.Delivery;
+import dev.scoreflow.jobs.JobQueue;
+import dev.scoreflow.jobs.JobRequest;
+import dev.scoreflow.jobs.QueueUnavailableException;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Takes jobs from a {@link JobQueue} and scores them with the runtime, each exactly as the synchronous endpoint would
+ * have answered it: the job's request goes through the same router, validation and codecs as an HTTP request, in
+ * memory, and the answer's body is the job's result. An answer that says the request itself is wrong (4xx) fails the
+ * job for good with that error; an overloaded or failing model (429, 5xx, no answer within the lease) fails the
+ * attempt, retried with backoff until the queue's maximum of receives dead-letters it. A worker killed mid-job
+ * loses its lease: the queue delivers the job again. Run more workers (here or in other processes) to scale.
+ */
+public final class JobWorker implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(JobWorker.class);
+    /** How long an idle worker thread waits on the queue per call (it sleeps on the broker, not in a loop). */
+    static final Duration RECEIVE_WAIT = Duration.ofSeconds(5);
+
+    private final JobQueue queue;
+    private final Service service;
+    private final List<Thread> threads = new ArrayList<>();
+    private final AtomicLong done = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private volatile boolean closed;
+
+    private JobWorker(JobQueue queue, Service service) {
+        this.queue = queue;
+        this.service = service;
+    }
+
+    /**
+     * Starts {@code concurrency} worker threads on {@code queue}, scoring with the models of {@code config}'s
+     * repository (its server settings apply as they would to HTTP requests; nothing listens on a port).
+     */
+    public static JobWorker start(ScoringServer.Builder config, JobQueue queue, int concurrency) {
+        if (concurrency < 1 || concurrency > 1024) {
+            throw new IllegalArgumentException("concurrency must be in [1, 1024], was " + concurrency);
+        }
+        JobWorker w = new JobWorker(queue, config.service());
+        for (int i = 0; i < concurrency; i++) {
+            Thread t = new Thread(w::run, "scoreflow-job-worker-" + i);
+            t.setDaemon(true);
+            w.threads.add(t);
+            t.start();
+        }
+        LOG.info("job worker: {} threads on the queue (lease {}, {} receives at most)", concurrency,
+                queue.settings().visibilityTimeout(), queue.settings().maxReceives());
+        return w;
+    }
+
+    /** Jobs this worker finished with a result, and jobs whose attempt failed (retried or failed for good). */
+    public long done() {
+        return done.get();
+    }
+
+    public long failed() {
+        return failed.get();
+    }
+
+    private void run() {
+        long backoffMs = 100;
+        while (!closed) {
+            List<Delivery> got;
+            try {
+                got = queue.receive(1, RECEIVE_WAIT);
+                backoffMs = 100;
+            } catch (InterruptedException e) {
+                return;
+            } catch (QueueUnavailableException e) {
+                LOG.warn("job worker: the queue is unavailable ({}); trying again in {} ms", e.getMessage(), backoffMs);
+                if (!pause(backoffMs)) {
+                    return;
+                }
+                backoffMs = Math.min(10_000, backoffMs * 2);
+                continue;
+            }
+            for (Delivery d : got) {
+                try {
+                    handle(d);
+                } catch (QueueUnavailableException e) {
+                    // the outcome was not stored: the lease runs out and the job comes again
+                    LOG.warn("job worker: could not record the outcome of job {}: {}", d.id(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    private boolean pause(long ms) {
+        try {
+            Thread.sleep(ms);
+            return !closed;
+        } catch (InterruptedException e) {
+            return false;
+        }
+    }
+
+    /** Runs one job through the router and records its outcome. */
+    void handle(Delivery d) {
+        JobRequest r = d.request();
+        FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+                r.protocol().equals(JobRequest.SEED) ? HttpMethod.PUT : HttpMethod.POST, uri(r),
+                Unpooled.wrappedBuffer(r.body()));
+        request.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+        request.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
+        if (r.headerLength() >= 0) {
+            request.headers().set(V2Codec.HEADER_LENGTH, r.headerLength());
+        }
+        List<String> path = HttpConnection.segments(request.uri());
+        Exchange ex = new Exchange(request, path, false, service.budget.open(), ByteBufAllocator.DEFAULT,
+                System.nanoTime());
+        FullHttpResponse answer;
+        try {
+            answer = service.router.route(ex).get(queue.settings().visibilityTimeout().toMillis(),
+                    TimeUnit.MILLISECONDS).response();
+        } catch (TimeoutException e) {
+            failAttempt(d, "no answer from the model within the lease (" + queue.settings().visibilityTimeout() + ")");
+            return;
+        } catch (Exception e) {
+            failAttempt(d, "scoring failed: " + e);
+            return;
+        } finally {
+            ex.release();
+        }
+        try {
+            int code = answer.status().code();
+            byte[] body = ByteBufUtil.getBytes(answer.content());
+            if (code == 200) {
+                String type = JobsEndpoint.resultType(answer.headers().get(HttpHeaderNames.CONTENT_TYPE),
+                        answer.headers().get(V2Codec.HEADER_LENGTH));
+                if (queue.complete(d, body, type)) {
+                    done.incrementAndGet();
+                } else {
+                    LOG.info("job {}: its lease passed to another delivery before the result; that one counts", d.id());
+                }
+            } else if (code >= 400 && code < 500 && code != 408 && code != 429) {
+                failed.incrementAndGet();
+                queue.fail(d, "HTTP " + code + ": " + message(body), null); // the request is wrong: no retry helps
+            } else {
+                failAttempt(d, "HTTP " + code + ": " + message(body));
+            }
+        } finally {
+            answer.release();
+        }
+    }
+
+    private void failAttempt(Delivery d, String error) {
+        failed.incrementAndGet();
+        // 0.5 s, 1 s, 2 s ... for the next attempts, at most a minute
+        long ms = Math.min(60_000, 500L << Math.min(16, Math.max(0, d.receives() - 1)));
+        LOG.warn("job {} attempt {} failed: {}; again in {} ms", d.id(), d.receives(), error, ms);
+        queue.fail(d, error, Duration.ofMillis(ms));
+    }
+
+    private static String message(byte[] body) {
+        try {
+            if (Json.parse(ByteBuffer.wrap(body)) instanceof Map<?, ?> m && m.get("error") instanceof String s) {
+                return s;
+            }
+        } catch (RuntimeException e) {
+            // not our JSON error: say what it was
+        }
+        return new String(body, 0, Math.min(body.length, 500), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static String uri(JobRequest r) {
+        String version = r.version() == null ? "" : "/versions/" + encode(r.version());
+        return r.protocol().equals(JobRequest.SEED)
+                ? "/models/" + encode(r.model()) + version + "/score"
+                : "/v2/models/" + encode(r.model()) + version + "/infer";
+    }
+
+    private static String encode(String s) {
+        return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /** Stops taking jobs; a job in hand is finished or, if it takes too long, left to its lease. */
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread t : threads) {
+            t.interrupt();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        service.close();
+    }
+}

@@ -1,0 +1,188 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.api.FloatMatrix;
+import dev.scoreflow.api.SeedBinaryCodec;
+import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.jobs.PostgresJobQueue;
+import dev.scoreflow.jobs.QueueSettings;
+import dev.scoreflow.runtime.TestModels;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Request-acknowledge scoring end to end: jobs submitted over HTTP to a real server, queued in the machine's real
+ * PostgreSQL, scored by a worker, read back; each result equal to the synchronous answer for the same request.
+ */
+class JobsOnPostgresTest {
+    static final String URL = "jdbc:postgresql://127.0.0.1:5432/test";
+    final List<AutoCloseable> open = new ArrayList<>();
+
+    PostgresJobQueue queue(String name) {
+        Properties p = new Properties();
+        p.put("user", "postgres");
+        PostgresJobQueue q = PostgresJobQueue.open(URL, p, name + "-" + Long.toHexString(System.nanoTime()),
+                QueueSettings.defaults().withVisibilityTimeout(Duration.ofSeconds(10)));
+        return q;
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    <T extends AutoCloseable> T keep(T c) {
+        open.add(c);
+        return c;
+    }
+
+    static byte[] sampleRows() {
+        float[] x = TestModels.sampleInput(TestModels.example());
+        ByteBuffer b = SeedBinaryCodec.encode(FloatMatrix.of(x, x.length / 26, 26));
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    static Map<String, Object> json(String s) {
+        return Json.parseObject(ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8)), "answer");
+    }
+
+    HttpResponse<String> send(ServerFixture fx, String method, String path, byte[] body, String type)
+            throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(fx.uri(path)).timeout(Duration.ofSeconds(30));
+        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (type != null) {
+            b.header("Content-Type", type);
+        }
+        return fx.client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    Map<String, Object> awaitFinal(ServerFixture fx, String id) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            Map<String, Object> s = json(send(fx, "GET", "/jobs/" + id, null, null).body());
+            String state = (String) s.get("state");
+            if (!state.equals("queued") && !state.equals("running")) {
+                return s;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("job " + id + " still " + state + " after 60 s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void aSeedJobIsAcceptedAtOnceScoredByAWorkerAndItsResultIsTheSynchronousAnswer() throws Exception {
+        PostgresJobQueue q = keep(queue("seed"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 2));
+        byte[] rows = sampleRows();
+
+        HttpResponse<String> accepted = send(fx, "PUT", "/models/example/jobs", rows, "application/octet-stream");
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        String id = (String) json(accepted.body()).get("id");
+        assertThat(accepted.headers().firstValue("Location")).hasValue("/jobs/" + id);
+
+        Map<String, Object> done = awaitFinal(fx, id);
+        assertThat(done).containsEntry("state", "done").containsEntry("model", "example")
+                .containsEntry("receives", 1.0).containsEntry("result_url", "/jobs/" + id + "/result");
+        HttpResponse<byte[]> result = fx.client.send(HttpRequest.newBuilder(fx.uri("/jobs/" + id + "/result")).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> direct = fx.client.send(HttpRequest.newBuilder(fx.uri("/models/example/score"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(rows)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(result.statusCode()).isEqualTo(200);
+        assertThat(result.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
+        assertThat(result.body()).isEqualTo(direct.body());
+    }
+
+    @Test
+    void aV2JobCarriesItsJsonResultInItsState() throws Exception {
+        PostgresJobQueue q = keep(queue("v2"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
+        float[] x = TestModels.sampleInput(TestModels.example());
+        StringBuilder data = new StringBuilder();
+        for (int i = 0; i < 2 * 26; i++) {
+            data.append(i == 0 ? "" : ",").append(x[i]);
+        }
+        byte[] body = ("{\"id\":\"r1\",\"inputs\":[{\"name\":\"float_input\",\"datatype\":\"FP32\",\"shape\":[2,26],"
+                + "\"data\":[" + data + "]}]}").getBytes(StandardCharsets.UTF_8);
+        HttpResponse<String> accepted = send(fx, "POST", "/v2/models/example/jobs", body, "application/json");
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        Map<String, Object> done = awaitFinal(fx, (String) json(accepted.body()).get("id"));
+        assertThat(done).containsEntry("state", "done");
+        HttpResponse<String> direct = send(fx, "POST", "/v2/models/example/infer", body, "application/json");
+        assertThat(done.get("result")).isEqualTo(json(direct.body()));
+    }
+
+    @Test
+    void aSubmissionThatCouldNotRunIsRefusedAtOnceNamingTheProblem() throws Exception {
+        PostgresJobQueue q = keep(queue("bad"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        HttpResponse<String> shape = send(fx, "PUT", "/models/example/jobs", new byte[7], null);
+        assertThat(shape.statusCode()).isEqualTo(400);
+        assertThat(shape.body()).contains("multiple");
+        HttpResponse<String> model = send(fx, "PUT", "/models/nope/jobs", new byte[104], null);
+        assertThat(model.statusCode()).isEqualTo(404);
+        HttpResponse<String> v2 = send(fx, "POST", "/v2/models/example/jobs",
+                "{\"inputs\": 3}".getBytes(StandardCharsets.UTF_8), "application/json");
+        assertThat(v2.statusCode()).as(v2.body()).isEqualTo(400);
+        HttpResponse<String> empty = send(fx, "PUT", "/models/example/jobs", new byte[0], null);
+        assertThat(empty.statusCode()).isEqualTo(400);
+        assertThat(empty.body()).contains("empty body");
+        assertThat(q.receive(10, Duration.ZERO)).as("nothing was queued").isEmpty();
+    }
+
+    @Test
+    void aQueuedJobCanBeCancelledAndUnknownJobsAreNotFound() throws Exception {
+        PostgresJobQueue q = keep(queue("cancel"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        // no worker: the job stays queued
+        String id = (String) json(send(fx, "PUT", "/models/example/jobs", sampleRows(), null).body()).get("id");
+        HttpResponse<String> early = send(fx, "GET", "/jobs/" + id + "/result", null, null);
+        assertThat(early.statusCode()).isEqualTo(409);
+        assertThat(early.body()).contains("is queued");
+        HttpResponse<String> cancelled = send(fx, "DELETE", "/jobs/" + id, null, null);
+        assertThat(cancelled.statusCode()).isEqualTo(200);
+        assertThat(json(send(fx, "GET", "/jobs/" + id, null, null).body())).containsEntry("state", "cancelled");
+        assertThat(send(fx, "DELETE", "/jobs/" + id, null, null).statusCode()).isEqualTo(409);
+        assertThat(send(fx, "GET", "/jobs/0b7c5a4e-0000-4000-8000-000000000000", null, null).statusCode())
+                .isEqualTo(404);
+        assertThat(send(fx, "GET", "/jobs/not-an-id", null, null).statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void aRetriedSubmissionWithItsIdempotencyKeyGetsTheSameJob() throws Exception {
+        PostgresJobQueue q = keep(queue("idem"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        HttpRequest r = HttpRequest.newBuilder(fx.uri("/models/example/jobs")).header("Idempotency-Key", "order-7")
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(sampleRows())).build();
+        Map<String, Object> first = json(fx.client.send(r, HttpResponse.BodyHandlers.ofString()).body());
+        Map<String, Object> again = json(fx.client.send(r, HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(first).containsEntry("created", true);
+        assertThat(again).containsEntry("created", false).containsEntry("id", first.get("id"));
+    }
+
+    @Test
+    void aServerWithoutAQueueSaysJobsAreNotEnabled() throws Exception {
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> { }));
+        HttpResponse<String> r = send(fx, "PUT", "/models/example/jobs", sampleRows(), null);
+        assertThat(r.statusCode()).isEqualTo(404);
+        assertThat(r.body()).contains("jobs are not enabled");
+    }
+}
