@@ -167,8 +167,20 @@ final class ServeCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}).")
     int drainSeconds;
 
+    @Option(names = "--jobs", paramLabel = "URL", description = "Also accept scoring jobs (request-acknowledge: "
+            + "PUT /models/{m}/jobs, POST /v2/models/{m}/jobs, GET|DELETE /jobs/{id}) on this queue: "
+            + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true].")
+    String jobs;
+
+    @Option(names = "--job-workers", paramLabel = "N", defaultValue = "0", description = "With --jobs: also score "
+            + "jobs here, with N worker threads (default: ${DEFAULT-VALUE}: 'scoreflow worker' processes do).")
+    int jobWorkers;
+
     @Override
     public Integer call() throws Exception {
+        if (jobs == null && jobWorkers > 0) {
+            throw new IllegalArgumentException("--job-workers needs --jobs");
+        }
         if ((tlsCert == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
         }
@@ -213,11 +225,23 @@ final class ServeCommand implements Callable<Integer> {
         if (tlsCert != null) {
             sb.tls(tlsCert, tlsKey);
         }
+        dev.scoreflow.jobs.JobQueue queue = jobs == null ? null : dev.scoreflow.jobs.JobQueues.open(jobs);
+        if (queue != null) {
+            sb.jobs(queue);
+        }
         ScoringServer server = sb.start();
+        dev.scoreflow.server.JobWorker worker = jobWorkers > 0
+                ? dev.scoreflow.server.JobWorker.start(sb, queue, jobWorkers) : null;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("shutting down: finishing accepted requests (up to " + drainSeconds + " s)");
+            if (worker != null) {
+                worker.close();
+            }
             server.shutdown(Duration.ofSeconds(drainSeconds));
+            if (queue != null) {
+                queue.close();
+            }
             stopped.countDown();
         }, "scoreflow-shutdown"));
         System.out.println("listening on " + server.uri());
