@@ -44,6 +44,14 @@ public interface JobQueue extends AutoCloseable {
     /** Cancels a queued job. @return false if it is unknown or no longer queued */
     boolean cancel(String id);
 
+    /**
+     * Calls {@code listener} with the id of every job of this queue that reaches a final state (done, failed,
+     * dead-lettered, cancelled), whichever process finished it; with null when some may have been missed (the
+     * connection to the broker was lost for a while): then anything may have finished. Called on a thread of the
+     * queue's: the listener must not block.
+     */
+    void onFinished(java.util.function.Consumer<String> listener);
+
     QueueSettings settings();
 
     @Override

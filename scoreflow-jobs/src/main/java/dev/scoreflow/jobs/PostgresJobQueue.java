@@ -35,6 +35,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class PostgresJobQueue implements JobQueue {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresJobQueue.class);
     static final String CHANNEL = "scoreflow_jobs";
+    /** Where finished jobs are announced ("queue id"), for those who wait on them (long polling). */
+    static final String FINISHED = "scoreflow_jobs_finished";
     private static final String COLUMNS = "id, queue, model, state, receives, error, result, result_type, "
             + "submitted_at, updated_at";
     /** What a worker needs to run the job, as the claim returns it. */
@@ -53,6 +55,10 @@ public final class PostgresJobQueue implements JobQueue {
     private final ReentrantLock listening = new ReentrantLock();
     private Connection listener; // guarded by listening
     private volatile long nextCleanUpNanos = System.nanoTime();
+    private final List<java.util.function.Consumer<String>> finishedListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    private Thread finishedWatcher; // guarded by this
+    private volatile boolean closed;
 
     private PostgresJobQueue(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
         this.jdbcUrl = jdbcUrl;
@@ -215,6 +221,82 @@ public final class PostgresJobQueue implements JobQueue {
         }
     }
 
+    private void notifyFinished(Connection c, String id) throws SQLException {
+        try (PreparedStatement n = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+            n.setString(1, FINISHED);
+            n.setString(2, queue + " " + id);
+            n.execute();
+        }
+    }
+
+    @Override
+    public synchronized void onFinished(java.util.function.Consumer<String> listener) {
+        finishedListeners.add(listener);
+        if (finishedWatcher == null) {
+            finishedWatcher = new Thread(this::watchFinished, "scoreflow-jobs-finished-" + queue);
+            finishedWatcher.setDaemon(true);
+            finishedWatcher.start();
+        }
+    }
+
+    /** Listens for finished jobs on a connection of its own; after a lost connection, tells listeners null. */
+    private void watchFinished() {
+        Connection c = null;
+        boolean missed = false;
+        while (!closed) {
+            try {
+                if (c == null) {
+                    c = DriverManager.getConnection(jdbcUrl, connectionProperties);
+                    try (Statement s = c.createStatement()) {
+                        s.execute("LISTEN " + FINISHED);
+                    }
+                    if (missed) {
+                        finishedListeners.forEach(l -> l.accept(null));
+                        missed = false;
+                    }
+                }
+                org.postgresql.PGNotification[] got = c.unwrap(PGConnection.class).getNotifications(1000);
+                if (got == null) {
+                    continue;
+                }
+                for (org.postgresql.PGNotification n : got) {
+                    String payload = n.getParameter();
+                    int space = payload.lastIndexOf(' ');
+                    if (space > 0 && payload.substring(0, space).equals(queue)) {
+                        String id = payload.substring(space + 1);
+                        finishedListeners.forEach(l -> l.accept(id));
+                    }
+                }
+            } catch (SQLException e) {
+                if (closed) {
+                    break;
+                }
+                LOG.warn("queue {}: listening for finished jobs failed ({}); again in 1 s", queue, e.getMessage());
+                missed = true;
+                close(c);
+                c = null;
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    break;
+                }
+            } catch (RuntimeException e) {
+                LOG.error("queue {}: a finished-job listener failed", queue, e);
+            }
+        }
+        close(c);
+    }
+
+    private static void close(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // it is being dropped because it broke
+            }
+        }
+    }
+
     private void notifyWorkers(Connection c) throws SQLException {
         try (PreparedStatement n = c.prepareStatement("SELECT pg_notify(?, ?)")) {
             n.setString(1, CHANNEL);
@@ -299,10 +381,16 @@ public final class PostgresJobQueue implements JobQueue {
                 + "submitted_at, updated_at) SELECT id, queue, " + REQUEST + ", 'dead_lettered', receives, "
                 + "coalesce(error, '') || "
                 + "CASE WHEN error IS NULL THEN '' ELSE '; ' END || 'not finished within the visibility timeout "
-                + "in ' || receives || ' receives', submitted_at, now() FROM dead")) {
+                + "in ' || receives || ' receives', submitted_at, now() FROM dead RETURNING id")) {
             s.setString(1, queue);
             s.setInt(2, settings.maxReceives());
-            int n = s.executeUpdate();
+            int n = 0;
+            try (ResultSet rs = s.executeQuery()) {
+                while (rs.next()) {
+                    n++;
+                    notifyFinished(c, rs.getString(1));
+                }
+            }
             if (n > 0) {
                 LOG.warn("queue {}: {} jobs dead-lettered after {} receives without a result", queue, n,
                         settings.maxReceives());
@@ -403,6 +491,7 @@ public final class PostgresJobQueue implements JobQueue {
             if (settings.fifo()) {
                 notifyWorkers(c); // the group's next job is due now
             }
+            notifyFinished(c, d.id());
             c.commit();
             return true;
         } catch (SQLException e) {
@@ -452,6 +541,9 @@ public final class PostgresJobQueue implements JobQueue {
             }
             if (n > 0) {
                 notifyWorkers(c);
+                if (retryAfter == null || d.receives() >= settings.maxReceives()) {
+                    notifyFinished(c, d.id());
+                }
             }
             c.commit();
             return n > 0;
@@ -498,7 +590,11 @@ public final class PostgresJobQueue implements JobQueue {
                      + "updated_at = now(), finished_at = now() WHERE id = ?::uuid AND queue = ? AND state = 'queued'")) {
             s.setString(1, id);
             s.setString(2, queue);
-            return s.executeUpdate() > 0;
+            if (s.executeUpdate() == 0) {
+                return false;
+            }
+            notifyFinished(c, id); // autocommit: announced as the update commits
+            return true;
         } catch (SQLException e) {
             throw unavailable("cannot cancel job " + id, e);
         }
@@ -520,6 +616,12 @@ public final class PostgresJobQueue implements JobQueue {
 
     @Override
     public void close() {
+        closed = true;
+        synchronized (this) {
+            if (finishedWatcher != null) {
+                finishedWatcher.interrupt();
+            }
+        }
         listening.lock();
         try {
             closeListener();

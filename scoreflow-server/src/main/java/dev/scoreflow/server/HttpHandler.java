@@ -66,7 +66,8 @@ final class HttpHandler {
             if (method.equals(HttpMethod.DELETE)) {
                 return jobs.cancel(p.get(1));
             }
-            return method.equals(HttpMethod.GET) ? jobs.status(p.get(1)) : notAllowed("GET, DELETE");
+            return method.equals(HttpMethod.GET) ? jobs.status(p.get(1), ex.request.uri())
+                    : notAllowed("GET, DELETE");
         }
         if (n == 1 && p.get(0).equals("metrics")) {
             return get(method, () -> Answer.bytes(HttpResponseStatus.OK,

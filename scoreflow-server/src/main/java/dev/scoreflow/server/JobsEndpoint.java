@@ -14,6 +14,7 @@ import dev.scoreflow.runtime.ServedModel;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,12 +22,18 @@ import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -51,6 +58,14 @@ final class JobsEndpoint {
     private final dev.scoreflow.runtime.ModelRepository repository;
     private final String defaultModel;
     private final ExecutorService io;
+    /** Long polling: at most this many requests wait at once, each at most this long. */
+    static final int MAX_WAITERS = 100_000;
+    static final int MAX_WAIT_SECONDS = 120;
+    private final ConcurrentHashMap<String, Set<Waiter>> waiters = new ConcurrentHashMap<>();
+    private final AtomicLong waiting = new AtomicLong();
+    private final ScheduledThreadPoolExecutor timer;
+    /** Looks up the jobs waiters wait for: at most one lookup per waiter is ever queued, so MAX_WAITERS bounds it. */
+    private final ExecutorService lookups;
 
     JobsEndpoint(JobQueue queue, dev.scoreflow.runtime.ModelRepository repository, String defaultModel) {
         this.queue = queue;
@@ -62,6 +77,19 @@ final class JobsEndpoint {
             t.setDaemon(true);
             return t;
         });
+        this.lookups = new ThreadPoolExecutor(2, 2, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>(MAX_WAITERS + 1000), r -> {
+            Thread t = new Thread(r, "scoreflow-jobs-waiters");
+            t.setDaemon(true);
+            return t;
+        });
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "scoreflow-jobs-timer");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.setRemoveOnCancelPolicy(true);
+        queue.onFinished(this::finished);
     }
 
     /** {@code PUT|POST /models/{m}[/versions/{v}]/jobs} (seed rows) and {@code POST /v2/models/...}/jobs (V2). */
@@ -137,33 +165,170 @@ final class JobsEndpoint {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
-    /** {@code GET /jobs/{id}}: the state, attempts, error, and the result (inline if JSON) or where to get it. */
-    CompletableFuture<Answer> status(String id) {
-        return blocking(() -> {
-            Optional<Job> found = queue.get(id);
-            if (found.isEmpty()) {
-                return unknown(id);
-            }
-            Job j = found.get();
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("id", j.id());
-            body.put("model", j.model());
-            body.put("state", j.state().wireName());
-            body.put("receives", j.receives());
-            if (j.error() != null) {
-                body.put("error", j.error());
-            }
-            body.put("submitted", j.submitted().toString());
-            body.put("updated", j.updated().toString());
-            if (j.state() == JobState.DONE) {
-                body.put("result_type", j.resultType());
-                if (j.resultType() != null && j.resultType().startsWith("application/json")) {
-                    body.put("result", Json.parse(ByteBuffer.wrap(j.result())));
+    /**
+     * {@code GET /jobs/{id}[?wait=30s]}: the state, attempts, error, and the result (inline if JSON) or where to get
+     * it. With {@code wait} (at most {@value #MAX_WAIT_SECONDS} s), long polling: the answer comes as soon as the job
+     * is finished, or with its state when the wait is over. A waiter is an entry in a map and a timer, not a thread.
+     */
+    CompletableFuture<Answer> status(String id, String uri) {
+        long waitMs;
+        try {
+            waitMs = waitMillis(uri);
+        } catch (BadInputException e) {
+            return done(Answer.error(e));
+        }
+        if (waitMs <= 0) {
+            return blocking(() -> describe(id, queue.get(id)));
+        }
+        if (waiting.get() >= MAX_WAITERS) {
+            FullHttpResponse r = Answer.error(HttpResponseStatus.SERVICE_UNAVAILABLE, MAX_WAITERS + " requests are "
+                    + "already waiting for jobs; try again later, or without ?wait");
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            return done(r);
+        }
+        Waiter w = new Waiter(id);
+        waiting.incrementAndGet();
+        // registered before the first look, so that a job finishing in between is not missed
+        waiters.computeIfAbsent(id, k -> ConcurrentHashMap.newKeySet()).add(w);
+        w.timeout = timer.schedule(() -> wake(w), waitMs, TimeUnit.MILLISECONDS);
+        try {
+            lookups.execute(() -> {
+                Optional<Job> j = lookup(id);
+                if (j != null && (j.isEmpty() || j.get().state().isFinal())) {
+                    answer(w, j);
                 }
-                body.put("result_url", location(j.id()) + "/result");
+            });
+        } catch (RejectedExecutionException e) {
+            answer(w, null);
+        }
+        return w.answer;
+    }
+
+    /** A request waiting for job {@code id}; answered once, by the job finishing or by its timeout. */
+    private static final class Waiter {
+        final String id;
+        final CompletableFuture<Answer> answer = new CompletableFuture<>();
+        final AtomicBoolean answered = new AtomicBoolean();
+        volatile ScheduledFuture<?> timeout;
+
+        Waiter(String id) {
+            this.id = id;
+        }
+    }
+
+    /** The queue says job {@code id} finished (null: any may have): answer its waiters with its state now. */
+    private void finished(String id) {
+        Set<String> ids = id == null ? Set.copyOf(waiters.keySet()) : Set.of(id);
+        for (String one : ids) {
+            Set<Waiter> ws = waiters.get(one);
+            if (ws == null || ws.isEmpty()) {
+                continue;
             }
-            return Answer.json(HttpResponseStatus.OK, body);
-        });
+            try {
+                lookups.execute(() -> {
+                    Optional<Job> j = lookup(one);
+                    Set<Waiter> now = waiters.get(one);
+                    if (now != null && (j == null || j.isEmpty() || j.get().state().isFinal())) {
+                        now.forEach(w -> answer(w, j));
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                ws.forEach(w -> answer(w, null));
+            }
+        }
+    }
+
+    /** The wait is over: answer with the state as it is. */
+    private void wake(Waiter w) {
+        try {
+            lookups.execute(() -> answer(w, lookup(w.id)));
+        } catch (RejectedExecutionException e) {
+            answer(w, null);
+        }
+    }
+
+    /** The job, or null if the queue could not be asked (then the waiter is answered 503). */
+    private Optional<Job> lookup(String id) {
+        try {
+            return queue.get(id);
+        } catch (RuntimeException e) {
+            LOG.warn("jobs: cannot read job {}: {}", id, e.getMessage());
+            return null;
+        }
+    }
+
+    private void answer(Waiter w, Optional<Job> job) {
+        if (!w.answered.compareAndSet(false, true)) {
+            return;
+        }
+        waiting.decrementAndGet();
+        ScheduledFuture<?> t = w.timeout;
+        if (t != null) {
+            t.cancel(false);
+        }
+        Set<Waiter> ws = waiters.get(w.id);
+        if (ws != null) {
+            ws.remove(w);
+            if (ws.isEmpty()) {
+                waiters.remove(w.id, ws);
+            }
+        }
+        FullHttpResponse r;
+        if (job == null) {
+            r = Answer.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the job queue is unavailable");
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+        } else {
+            r = describe(w.id, job);
+        }
+        w.answer.complete(Answer.of(r).about("", "jobs", 0));
+    }
+
+    /** Requests waiting now (a gauge of long polling). */
+    long waiting() {
+        return waiting.get();
+    }
+
+    static long waitMillis(String uri) {
+        java.util.List<String> v = new QueryStringDecoder(uri).parameters().get("wait");
+        if (v == null || v.isEmpty()) {
+            return 0;
+        }
+        String w = v.get(0).trim();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)?").matcher(w);
+        if (!m.matches()) {
+            throw new BadInputException("wait must be a duration like 30s, 500ms or 1m, got '" + w + "'");
+        }
+        long n = Long.parseLong(m.group(1));
+        long ms = m.group(2) == null || m.group(2).equals("s") ? n * 1000 : m.group(2).equals("ms") ? n : n * 60_000;
+        if (ms > MAX_WAIT_SECONDS * 1000L) {
+            throw new BadInputException("wait is at most " + MAX_WAIT_SECONDS + " s, got '" + w + "'");
+        }
+        return ms;
+    }
+
+    private FullHttpResponse describe(String id, Optional<Job> found) {
+        if (found.isEmpty()) {
+            return unknown(id);
+        }
+        Job j = found.get();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("id", j.id());
+        body.put("model", j.model());
+        body.put("state", j.state().wireName());
+        body.put("receives", j.receives());
+        if (j.error() != null) {
+            body.put("error", j.error());
+        }
+        body.put("submitted", j.submitted().toString());
+        body.put("updated", j.updated().toString());
+        if (j.state() == JobState.DONE) {
+            body.put("result_type", j.resultType());
+            if (j.resultType() != null && j.resultType().startsWith("application/json")) {
+                body.put("result", Json.parse(ByteBuffer.wrap(j.result())));
+            }
+            body.put("result_url", location(j.id()) + "/result");
+        }
+        return Answer.json(HttpResponseStatus.OK, body);
     }
 
     /** {@code GET /jobs/{id}/result}: exactly the body the synchronous call would have answered. */
@@ -260,5 +425,7 @@ final class JobsEndpoint {
 
     void close() {
         io.shutdownNow();
+        lookups.shutdownNow();
+        timer.shutdownNow();
     }
 }

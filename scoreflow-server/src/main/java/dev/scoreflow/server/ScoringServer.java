@@ -122,6 +122,11 @@ public final class ScoringServer implements AutoCloseable {
     }
 
     /** The Prometheus metrics text, as served at {@code /metrics}. */
+    /** Requests waiting on jobs now (long polling). */
+    long jobsWaiting() {
+        return service.jobs == null ? 0 : service.jobs.waiting();
+    }
+
     public String metricsText() {
         return service.metrics.render();
     }

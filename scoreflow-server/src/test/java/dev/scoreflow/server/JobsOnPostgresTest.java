@@ -131,6 +131,71 @@ class JobsOnPostgresTest {
     }
 
     @Test
+    void aLongPollAnswersAsSoonAsTheJobIsDoneOrWithItsStateWhenTheWaitIsOver() throws Exception {
+        PostgresJobQueue q = keep(queue("poll"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        String id = (String) json(send(fx, "PUT", "/models/example/jobs", sampleRows(), null).body()).get("id");
+        long start = System.nanoTime();
+        HttpResponse<String> still = send(fx, "GET", "/jobs/" + id + "?wait=1s", null, null);
+        assertThat(json(still.body())).containsEntry("state", "queued");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
+
+        var waiting = fx.client.sendAsync(HttpRequest.newBuilder(fx.uri("/jobs/" + id + "?wait=60s")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        await("the request waiting on the server", () -> fx.server.jobsWaiting() == 1);
+        long workerStart = System.nanoTime();
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
+        HttpResponse<String> done = waiting.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(json(done.body())).containsEntry("state", "done");
+        assertThat(Duration.ofNanos(System.nanoTime() - workerStart)).isLessThan(Duration.ofSeconds(15));
+        assertThat(fx.server.jobsWaiting()).isZero();
+        assertThat(send(fx, "GET", "/jobs/" + id + "?wait=soon", null, null).statusCode()).isEqualTo(400);
+        assertThat(send(fx, "GET", "/jobs/" + id + "?wait=10m", null, null).body()).contains("at most 120 s");
+    }
+
+    @Test
+    void fiveThousandLongPollsWaitOnOneServerWithoutAThreadEach() throws Exception {
+        PostgresJobQueue q = keep(queue("many"));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        int jobs = 50;
+        int waiters = 5_000;
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < jobs; i++) {
+            ids.add((String) json(send(fx, "PUT", "/models/example/jobs", sampleRows(), null).body()).get("id"));
+        }
+        int threadsBefore = Thread.activeCount();
+        System.gc();
+        long heapBefore = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> polls = new ArrayList<>();
+        for (int i = 0; i < waiters; i++) {
+            polls.add(fx.client.sendAsync(HttpRequest.newBuilder(fx.uri("/jobs/" + ids.get(i % jobs) + "?wait=120s"))
+                    .timeout(Duration.ofSeconds(150)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        await("5,000 requests waiting", () -> fx.server.jobsWaiting() == waiters);
+        int threadsWaiting = Thread.activeCount();
+        long heapWaiting = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+        System.out.printf("long polling: %,d waiters; threads %d -> %d; heap %,d -> %,d bytes (client and server in "
+                + "this JVM)%n", waiters, threadsBefore, threadsWaiting, heapBefore, heapWaiting);
+        // the client's and the server's event loops, the jobs' pools: a few dozen threads, not one per waiter
+        assertThat(threadsWaiting - threadsBefore).isLessThan(100);
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 2));
+        for (var p : polls) {
+            assertThat(json(p.get(60, java.util.concurrent.TimeUnit.SECONDS).body())).containsEntry("state", "done");
+        }
+        assertThat(fx.server.jobsWaiting()).isZero();
+    }
+
+    static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 60 s: " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
     void aSubmissionThatCouldNotRunIsRefusedAtOnceNamingTheProblem() throws Exception {
         PostgresJobQueue q = keep(queue("bad"));
         ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
