@@ -1,0 +1,130 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.jobs.PostgresJobQueue;
+import dev.scoreflow.jobs.QueueSettings;
+import dev.scoreflow.runtime.ChildJvm;
+import dev.scoreflow.runtime.TestModels;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.scoreflow.server.JobsOnPostgresTest.json;
+import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Jobs when things break: a worker process killed mid-job, the queue's database going away and coming back. */
+class JobsFailuresTest {
+    final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    <T extends AutoCloseable> T keep(T c) {
+        open.add(c);
+        return c;
+    }
+
+    static String name(String what) {
+        return what + "-" + Long.toHexString(System.nanoTime());
+    }
+
+    static Properties user() {
+        Properties p = new Properties();
+        p.put("user", "postgres");
+        return p;
+    }
+
+    static HttpResponse<String> put(ServerFixture fx, String path, byte[] body) throws Exception {
+        return fx.client.send(HttpRequest.newBuilder(fx.uri(path)).timeout(Duration.ofSeconds(30))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> get(ServerFixture fx, String path) throws Exception {
+        return fx.client.send(HttpRequest.newBuilder(fx.uri(path)).timeout(Duration.ofSeconds(90)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void aJobWhoseWorkerProcessIsKilledMidJobIsDeliveredAgainAndScoredOnce() throws Exception {
+        String queue = name("killed");
+        PostgresJobQueue q = keep(PostgresJobQueue.open(JobsOnPostgresTest.URL, user(), queue,
+                QueueSettings.defaults().withVisibilityTimeout(Duration.ofSeconds(2))));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        String id = (String) json(put(fx, "/models/example/jobs", sampleRows()).body()).get("id");
+
+        Process holder = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), LeaseHolder.class.getName(),
+                JobsOnPostgresTest.URL, queue, "2000")).redirectErrorStream(true).start();
+        try {
+            CompletableFuture<String> said = CompletableFuture.supplyAsync(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        if (line.startsWith("holding ") || line.equals("nothing")) {
+                            return line;
+                        }
+                    }
+                    return "exited";
+                } catch (java.io.IOException e) {
+                    return e.toString();
+                }
+            });
+            assertThat(said.get(60, TimeUnit.SECONDS)).isEqualTo("holding " + id);
+            assertThat(json(get(fx, "/jobs/" + id).body())).containsEntry("state", "running");
+        } finally {
+            holder.destroyForcibly(); // SIGKILL: no clean-up, the lease is simply never given back
+            assertThat(holder.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
+        Map<String, Object> done = json(get(fx, "/jobs/" + id + "?wait=60s").body());
+        assertThat(done).containsEntry("state", "done").containsEntry("receives", 2.0);
+    }
+
+    @Test
+    void whileTheQueuesDatabaseIsDownSubmissionsGet503NeverA202AndItRecovers() throws Exception {
+        TcpProxy db = keep(new TcpProxy("127.0.0.1", 5432));
+        PostgresJobQueue q = keep(PostgresJobQueue.open("jdbc:postgresql://127.0.0.1:" + db.port() + "/test", user(),
+                name("down"), QueueSettings.defaults()));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        HttpResponse<String> before = put(fx, "/models/example/jobs", sampleRows());
+        assertThat(before.statusCode()).isEqualTo(202);
+        String id = (String) json(before.body()).get("id");
+
+        db.stop();
+        long start = System.nanoTime();
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+            assertThat(refused.body()).contains("the job queue is unavailable");
+        }
+        assertThat(get(fx, "/jobs/" + id).statusCode()).isEqualTo(503);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused within seconds, not hung")
+                .isLessThan(Duration.ofSeconds(30));
+
+        db.start();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        int status;
+        do {
+            status = put(fx, "/models/example/jobs", sampleRows()).statusCode();
+        } while (status != 202 && System.nanoTime() < deadline);
+        assertThat(status).as("accepting again once the database is back").isEqualTo(202);
+        assertThat(json(get(fx, "/jobs/" + id).body())).containsEntry("state", "queued");
+    }
+}
