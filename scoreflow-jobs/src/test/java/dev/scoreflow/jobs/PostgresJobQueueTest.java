@@ -297,6 +297,45 @@ class PostgresJobQueueTest {
     }
 
     @Test
+    void everyFinishedJobIsPublishedToEverySubscriberInAnyProcess(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults().withMaxReceives(1));
+        // two subscribers with connections of their own, as two other processes would be
+        PostgresJobQueue one = PostgresJobQueue.open(URL, user(), name, QueueSettings.defaults());
+        PostgresJobQueue two = PostgresJobQueue.open(URL, user(), name, QueueSettings.defaults());
+        opened.add(one);
+        opened.add(two);
+        Set<String> seenByOne = Collections.synchronizedSet(new HashSet<>());
+        Set<String> seenByTwo = Collections.synchronizedSet(new HashSet<>());
+        one.onFinished(seenByOne::add);
+        two.onFinished(seenByTwo::add);
+        await("both subscribers listening", Duration.ofSeconds(10), () -> finishedListeners() >= 2);
+        Set<String> finished = new HashSet<>();
+        for (int i = 0; i < 30; i++) {
+            String id = q.submit(job("j" + i)).id();
+            finished.add(id);
+            if (i % 10 == 9) {
+                assertThat(q.cancel(id)).isTrue();
+            }
+        }
+        for (Delivery d : q.receive(30, Duration.ofSeconds(5))) {
+            if (body(d).endsWith("3")) {
+                q.fail(d, "bad", Duration.ZERO); // one receive at most: dead-lettered, also final
+            } else {
+                q.complete(d, new byte[0], "x");
+            }
+        }
+        await("every finished job seen by both", Duration.ofSeconds(10),
+                () -> seenByOne.containsAll(finished) && seenByTwo.containsAll(finished));
+        assertThat(seenByOne).isEqualTo(finished);
+        assertThat(seenByTwo).isEqualTo(finished);
+    }
+
+    long finishedListeners() {
+        return count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'scoreflow-jobs' "
+                + "AND query = 'LISTEN " + PostgresJobQueue.FINISHED + "'", Optional.empty());
+    }
+
+    @Test
     void aDatabaseThatDoesNotAnswerIsReportedAsUnavailableWithinSeconds() {
         long start = System.nanoTime();
         assertThatThrownBy(() -> PostgresJobQueue.open("jdbc:postgresql://127.0.0.1:1/test", user(), "q",
