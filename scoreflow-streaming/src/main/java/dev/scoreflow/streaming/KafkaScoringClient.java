@@ -186,12 +186,14 @@ public final class KafkaScoringClient implements AutoCloseable {
             future.completeExceptionally(new StreamingException("the Kafka scoring client is closed"));
             return future;
         }
+        // keyed by correlation id: requests spread over the partitions, so over the service's instances
         RecordHeaders headers = new RecordHeaders();
         headers.add(CORRELATION_ID_HEADER, id.getBytes(StandardCharsets.UTF_8));
         headers.add(REPLY_TO_HEADER, replyTopic.getBytes(StandardCharsets.UTF_8));
         ByteBuffer body = SeedBinaryCodec.encode(rows);
         try {
-            producer.send(new ProducerRecord<>(requestTopic, null, (byte[]) null, body.array(), headers), (md, e) -> {
+            producer.send(new ProducerRecord<>(requestTopic, null, id.getBytes(StandardCharsets.UTF_8), body.array(),
+                    headers), (md, e) -> {
                 if (e != null) {
                     future.completeExceptionally(new StreamingException("request " + id + " could not be sent to "
                             + requestTopic + ": " + e.getMessage(), e));

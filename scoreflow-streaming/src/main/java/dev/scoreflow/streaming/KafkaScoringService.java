@@ -6,6 +6,7 @@ import dev.scoreflow.api.Model;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.internal.Metrics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -27,10 +28,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -74,6 +77,7 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
     private final String defaultReplyTopic;
     private volatile boolean closing;
     private volatile boolean running;
+    private volatile Set<TopicPartition> assigned = Set.of();
     private final Object stopped = new Object();
 
     final Metrics metrics = new Metrics();
@@ -130,7 +134,18 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
     public void run() {
         running = true;
         try {
-            consumer.subscribe(List.of(requestTopic));
+            consumer.subscribe(List.of(requestTopic), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+                    assigned = Set.copyOf(consumer.assignment());
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> added) {
+                    assigned = Set.copyOf(consumer.assignment());
+                    LOG.info("serving {} partitions of {}: {}", assigned.size(), requestTopic, assigned);
+                }
+            });
             while (!closing) {
                 ConsumerRecords<byte[], byte[]> polled;
                 try {
@@ -261,6 +276,11 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
     private static String header(ConsumerRecord<?, ?> r, String name) {
         Header h = r.headers().lastHeader(name);
         return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    /** The request partitions this instance serves now (its share of the group's). */
+    Set<TopicPartition> partitions() {
+        return assigned;
     }
 
     /** Whether {@link #run} is serving (between its start and its end). */
