@@ -55,6 +55,9 @@ public final class ServeKafkaCommand implements Callable<Integer> {
             + "if they are created: the most instances that can share the work (default: ${DEFAULT-VALUE}).")
     int partitions;
 
+    /** The service while it runs, for tests to stop it as Ctrl-C would. */
+    volatile KafkaScoringService running;
+
     @Override
     public Integer call() throws InterruptedException {
         if (partitions < 1) {
@@ -81,14 +84,28 @@ public final class ServeKafkaCommand implements Callable<Integer> {
                 }
             }, "serve-kafka-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
+            running = service;
             Log.info("serving " + requestTopic + " -> replies (default " + replyTopic + ") with "
                     + StreamCommand.modelName(modelFile) + " (" + onnx.signature().featureCount() + " features), "
                     + "group " + groupId);
-            service.run();
+            try {
+                service.run();
+            } finally {
+                running = null;
+                removeHook(hook);
+            }
             Log.info(String.format("stopped after %,d requests: %,d scored, %,d bad, %,d failed, %,d unanswered",
                     service.requests.value(), service.replies.value("scored"), service.replies.value("bad_input"),
                     service.replies.value("failed"), service.unanswered.sum(l -> true)));
         }
         return 0;
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook is what stopped the service
+        }
     }
 }

@@ -317,4 +317,39 @@ class KafkaRequestReplyTest {
             assertThatThrownBy(() -> client.score(row).join()).cause().hasMessage("the Kafka scoring client is closed");
         }
     }
+
+    @Test
+    void serveKafkaAnswersOnTheRequestsReplyTopicOrElseOnItsOwn() throws Exception {
+        ServeKafkaCommand cmd = new ServeKafkaCommand();
+        int[] exit = {-1};
+        Thread t = new Thread(() -> exit[0] = new picocli.CommandLine(cmd).execute("--bootstrap-servers",
+                broker.bootstrapServers(), "--request-topic", "rpc-cli", "--reply-topic", "rpc-cli.default",
+                "--model", TestModels.example().toString(), "--group", "rpc-cli-service", "--partitions", "2"),
+                "serve-kafka");
+        t.start();
+        await("serve-kafka to serve both partitions", () -> cmd.running != null
+                && cmd.running.partitions().size() == 2);
+        float[] sample = TestModels.sampleInput(TestModels.example());
+        FloatMatrix rows = FloatMatrix.of(sample, sample.length / n, n);
+        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), "rpc-cli").build()) {
+            assertThat(client.score(rows).get(WAIT.toSeconds(), TimeUnit.SECONDS)).containsExactly(model.score(rows));
+        }
+        // no reply_to: the answer goes to --reply-topic, with the request's correlation id
+        RecordHeaders h = new RecordHeaders();
+        h.add(KafkaScoringClient.CORRELATION_ID_HEADER, "no-reply-to".getBytes(StandardCharsets.UTF_8));
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(client(), new ByteArraySerializer(),
+                new ByteArraySerializer())) {
+            p.send(new ProducerRecord<>("rpc-cli", null, (byte[]) null,
+                    dev.scoreflow.api.SeedBinaryCodec.encode(rows).array(), h)).get();
+        }
+        ConsumerRecord<byte[], byte[]> reply = readAll("rpc-cli.default", 1).get(0);
+        assertThat(header(reply, KafkaScoringClient.CORRELATION_ID_HEADER)).isEqualTo("no-reply-to");
+        assertThat(dev.scoreflow.api.SeedBinaryCodec.decodeScores(java.nio.ByteBuffer.wrap(reply.value())))
+                .containsExactly(model.score(rows));
+
+        cmd.running.close();
+        t.join(WAIT.toMillis());
+        assertThat(t.isAlive()).isFalse();
+        assertThat(exit[0]).isZero();
+    }
 }
