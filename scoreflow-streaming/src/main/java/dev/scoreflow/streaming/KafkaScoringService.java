@@ -215,7 +215,7 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
             } catch (BadInputException e) {
                 value = new byte[0];
                 outcome = "bad_input";
-                headers.add(ERROR_HEADER, e.getMessage().getBytes(StandardCharsets.UTF_8));
+                headers.add(ERROR_HEADER, String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8));
                 LOG.info("request {} rejected: {}", id, e.getMessage());
             } catch (RuntimeException e) {
                 value = new byte[0];

@@ -222,6 +222,12 @@ class KafkaRequestReplyTest {
         } finally {
             service.close();
         }
+        // every request's offset was committed, after its reply: a restarted instance answers none again
+        try (Admin admin = Topics.admin(client())) {
+            long committed = admin.listConsumerGroupOffsets("rpc-one-service").partitionsToOffsetAndMetadata()
+                    .get(30, TimeUnit.SECONDS).values().stream().mapToLong(o -> o.offset()).sum();
+            assertThat(committed).isEqualTo(200);
+        }
     }
 
     @Test
@@ -351,5 +357,25 @@ class KafkaRequestReplyTest {
         t.join(WAIT.toMillis());
         assertThat(t.isAlive()).isFalse();
         assertThat(exit[0]).isZero();
+    }
+
+    @Test
+    void timeoutsFollowTheInjectedTicker() throws Exception {
+        String topic = "rpc-ticker";
+        createTopic(topic, 1);
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
+        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), topic).ticker(now::get)
+                .timeout(Duration.ofHours(1)).build()) {
+            CompletableFuture<float[]> early = client.score(FloatMatrix.of(new float[n], 1, n), Duration.ofSeconds(10));
+            CompletableFuture<float[]> late = client.score(FloatMatrix.of(new float[n], 1, n));
+            // real time passes, the ticker does not: nothing expires
+            Thread.sleep(300);
+            assertThat(early).isNotDone();
+            now.addAndGet(Duration.ofSeconds(10).toNanos());
+            assertThatThrownBy(() -> early.get(WAIT.toSeconds(), TimeUnit.SECONDS)).cause()
+                    .isInstanceOf(DeadlineExceededException.class);
+            assertThat(late).isNotDone();
+            assertThat(client.pending()).isEqualTo(1);
+        }
     }
 }
