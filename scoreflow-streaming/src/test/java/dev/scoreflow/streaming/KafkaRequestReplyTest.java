@@ -378,4 +378,58 @@ class KafkaRequestReplyTest {
             assertThat(client.pending()).isEqualTo(1);
         }
     }
+
+    @Test
+    void everyCompletionFreesItsInFlightSlotUnderContention() throws Exception {
+        String topic = "rpc-slots";
+        createTopic(topic, 2);
+        KafkaScoringService service = serve(topic, "rpc-slots-service");
+        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), topic).maxInFlight(4).build()) {
+            FloatMatrix row = FloatMatrix.of(new float[n], 1, n);
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            java.util.concurrent.atomic.AtomicInteger scored = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+            try {
+                List<Future<?>> workers = new ArrayList<>();
+                for (int w = 0; w < 8; w++) {
+                    long seed = w;
+                    workers.add(pool.submit(() -> {
+                        Random random = new Random(seed);
+                        for (int i = 0; i < 25; i++) {
+                            CompletableFuture<float[]> f = client.score(row);
+                            if (random.nextInt(4) == 0) {
+                                f.cancel(false); // a caller giving up frees its slot too
+                                continue;
+                            }
+                            try {
+                                f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                                scored.incrementAndGet();
+                            } catch (ExecutionException e) {
+                                assertThat(e.getCause()).isInstanceOf(CapacityExceededException.class);
+                                refused.incrementAndGet();
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> w : workers) {
+                    w.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(scored.get()).isPositive();
+            assertThat(client.pending()).isZero();
+            // all four slots are free again: four requests at once are taken and answered
+            List<CompletableFuture<float[]>> four = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                four.add(client.score(row));
+            }
+            for (CompletableFuture<float[]> f : four) {
+                assertThat(f.get(WAIT.toSeconds(), TimeUnit.SECONDS)).containsExactly(model.score(row));
+            }
+        } finally {
+            service.close();
+        }
+    }
 }
