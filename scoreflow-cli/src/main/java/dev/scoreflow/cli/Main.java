@@ -6,6 +6,7 @@ import dev.scoreflow.streaming.ConsumeCommand;
 import dev.scoreflow.streaming.FeaturesCommand;
 import dev.scoreflow.streaming.LagCommand;
 import dev.scoreflow.streaming.ProduceCommand;
+import dev.scoreflow.streaming.ServeKafkaCommand;
 import dev.scoreflow.streaming.StreamCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Command;
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
         subcommands = {DemoCommand.class, ServeCommand.class, WorkerCommand.class, BatchCommand.class, BrokerCommand.class,
                 ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class, LagCommand.class,
-                CommandLine.HelpCommand.class},
+                ServeKafkaCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {
 
