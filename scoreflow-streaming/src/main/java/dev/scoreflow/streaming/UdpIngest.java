@@ -111,6 +111,13 @@ final class UdpIngest implements AutoCloseable {
                 "valid UDP datagrams dropped: the producer was full (Kafka slower than the senders) or failed them");
         written = r.counter("scoreflow_udp_events_written_total",
                 "events from UDP datagrams written to the input topic and acknowledged by Kafka");
+        // on /metrics from the start, at 0
+        received.inc(0);
+        dropped.inc(0);
+        written.inc(0);
+        for (String reason : new String[]{"not_json", "no_entity", "too_large"}) {
+            refused.inc(0, reason);
+        }
         DatagramChannel c = null;
         try {
             c = DatagramChannel.open();
@@ -129,8 +136,10 @@ final class UdpIngest implements AutoCloseable {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
-        // the in-flight bound keeps the producer's buffer from filling; this only bounds a metadata refresh
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "5");
+        // never wait in send: the in-flight bound keeps the producer's buffer from filling, and while the topic's
+        // metadata is missing (the cluster away) a send fails at once and the datagram is dropped; waiting even a
+        // few ms per datagram would let the socket's buffer overflow instead
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "0");
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(Math.max(32L << 20, 2L * maxInFlightBytes)));
         try {
             producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
@@ -160,13 +169,14 @@ final class UdpIngest implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             try {
-                producer.partitionsFor(topic); // each call waits max.block.ms while the fetch goes on
+                producer.partitionsFor(topic); // asks for the metadata, fails at once until it is there
                 return;
             } catch (org.apache.kafka.common.errors.TimeoutException e) {
                 if (System.nanoTime() > deadline) {
                     throw new StreamingException("no metadata for topic " + topic + " within " + timeout.toSeconds()
                             + " s: is it there, is the cluster reachable?", e);
                 }
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
             }
         }
     }
@@ -220,14 +230,18 @@ final class UdpIngest implements AutoCloseable {
             refuse("not_json", "a datagram that is not UTF-8");
             return;
         }
-        Map<String, Object> event;
+        Object event;
         try {
-            event = Json.parseObject(datagram, "an event");
+            event = Json.parse(datagram);
         } catch (BadInputException e) {
             refuse("not_json", e.getMessage());
             return;
         }
-        if (!(event.get("entity") instanceof String entity)) {
+        if (!(event instanceof Map<?, ?> object)) {
+            refuse("no_entity", "JSON that is not an object: " + Json.typeName(event));
+            return;
+        }
+        if (!(object.get("entity") instanceof String entity)) {
             refuse("no_entity", "an event without a string entity");
             return;
         }
