@@ -34,11 +34,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * The one-way pattern: a UDP listener that writes each datagram (one JSON event) to a topic, keyed by its
  * {@code entity}, with the datagram's bytes as the value. The sender waits for nothing and hears nothing back.
  *
- * <p>One daemon thread reads the socket (its kernel receive buffer is {@link #RECEIVE_BUFFER} bytes) into one
+ * <p>One daemon thread reads the socket (asking the kernel for a receive buffer of {@link #RECEIVE_BUFFER} bytes) into one
  * reused buffer. A datagram that is not UTF-8 JSON, not an object with a string {@code entity}, or longer than the
  * maximum is refused and counted by reason; the reasons are logged at most once per kind every ten seconds. UDP has
  * no back-pressure, so the loop never waits for Kafka: a datagram is dropped and counted when the bytes already
- * handed to the producer and not yet acknowledged reach the in-flight bound, or when the producer fails it. What
+ * handed to the producer and not yet acknowledged reach the in-flight bound, or when the producer fails it (at
+ * once while it has no metadata for the topic, e.g. the cluster is away: {@code max.block.ms} is 0). What
  * the kernel drops before we read it (a full receive buffer) is only visible as the kernel's count for the socket
  * ({@code scoreflow_udp_kernel_drops}, from {@code /proc/net/udp} on Linux). Once started, every datagram read is
  * exactly one of written, refused or dropped (or still in flight).
