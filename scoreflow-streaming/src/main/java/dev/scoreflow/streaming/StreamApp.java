@@ -26,7 +26,8 @@ import java.util.function.LongSupplier;
  * that fails stops the app (it does not loop on a poison record: bad records are dead letters, not exceptions);
  * {@link #failed} tells why. With alert actions configured ({@link Builder#alertWebhook}, {@link
  * Builder#alertCommand}), {@link #start} also starts {@link AlertActions} on its own thread and {@link #close} stops
- * it. Thread-safe.
+ * it. With {@link Builder#udp}, it also takes events as UDP datagrams into the input topic (the one-way pattern,
+ * counted on /metrics), from {@link #start} until {@link #close}. Thread-safe.
  */
 public final class StreamApp implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StreamApp.class);
@@ -42,6 +43,7 @@ public final class StreamApp implements AutoCloseable {
     private RemoteScorer remote;
     private java.util.concurrent.ScheduledExecutorService lagPoller;
     private AlertActions alertActions;
+    private UdpIngest udp;
 
     private StreamApp(Builder b) {
         this.b = b;
@@ -99,6 +101,10 @@ public final class StreamApp implements AutoCloseable {
             // where other instances (and Kafka Streams' metadata) find this one's features
             p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised);
         }
+        if (b.udpPort != null) {
+            // bound before the stream starts, so a port in use fails the start before the stream runs
+            udp = new UdpIngest(b.client, b.inputTopic, b.udpHost, b.udpPort, metrics);
+        }
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, b.applicationId);
         p.put(StreamsConfig.STATE_DIR_CONFIG, b.stateDir.toString());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, b.threads);
@@ -129,6 +135,9 @@ public final class StreamApp implements AutoCloseable {
             remote.start();
         }
         startLagMonitor();
+        if (udp != null) {
+            udp.start();
+        }
     }
 
     /**
@@ -270,6 +279,11 @@ public final class StreamApp implements AutoCloseable {
         return advertised;
     }
 
+    /** The UDP port events are taken on (0 without one; see {@link Builder#udp}). */
+    public synchronized int udpPort() {
+        return udp == null ? 0 : udp.port();
+    }
+
     /** The HTTP port (0 without one). */
     public int httpPort() {
         return http == null ? 0 : http.port();
@@ -340,6 +354,10 @@ public final class StreamApp implements AutoCloseable {
 
     /** Stops processing within {@code timeout}, committing what was processed, and closes the scorer. */
     public synchronized void close(Duration timeout) {
+        if (udp != null) {
+            udp.close(timeout);
+            udp = null;
+        }
         if (alertActions != null) {
             alertActions.close();
             alertActions = null;
@@ -408,6 +426,8 @@ public final class StreamApp implements AutoCloseable {
         private boolean inMemoryState;
         private String httpBindHost = "0.0.0.0";
         private String advertisedHost = "127.0.0.1";
+        private String udpHost;
+        private Integer udpPort;
         private final java.util.List<java.net.URI> alertWebhooks = new java.util.ArrayList<>();
         private String alertCommand;
         private int alertAttempts = AlertActions.DEFAULT_ATTEMPTS;
@@ -595,6 +615,24 @@ public final class StreamApp implements AutoCloseable {
             this.httpBindHost = Objects.requireNonNull(bindHost, "bindHost");
             this.httpPort = port;
             this.advertisedHost = Objects.requireNonNull(advertisedHost, "advertisedHost");
+            return this;
+        }
+
+        /**
+         * The one-way pattern: takes events as UDP datagrams on {@code port} (0: a free one, see {@link #udpPort})
+         * of {@code bindHost}, one JSON event per datagram, and writes each to the input topic keyed by its
+         * {@code entity}, the datagram's bytes as the value. Fire and forget: nothing answers the sender, and
+         * nothing waits for Kafka; datagrams read are counted on {@code /metrics} as received, then refused (by
+         * reason: not_json, no_entity, too_large), dropped (Kafka slower than the senders, or failing) or written
+         * (acknowledged). Datagrams lost in the network or the kernel are not seen (the kernel's count for the
+         * socket is {@code scoreflow_udp_kernel_drops} on Linux).
+         */
+        public Builder udp(String bindHost, int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("UDP port must be in [0, 65535], was " + port);
+            }
+            this.udpHost = Objects.requireNonNull(bindHost, "bindHost");
+            this.udpPort = port;
             return this;
         }
 

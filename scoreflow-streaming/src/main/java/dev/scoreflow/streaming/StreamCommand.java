@@ -179,6 +179,17 @@ public final class StreamCommand implements Callable<Integer> {
             + "other instances reach this one's HTTP port to fetch features it holds (default: ${DEFAULT-VALUE}).")
     String advertisedHost;
 
+    @Option(names = "--udp-port", paramLabel = "PORT", description = "One-way: also take events as UDP datagrams "
+            + "on this port (0: a free one), one JSON event per datagram, each written to the input topic keyed by "
+            + "its entity, as sent. Fire and forget: nothing answers and nothing waits for Kafka. On /metrics: "
+            + "datagrams received, refused (not_json, no_entity, too_large), dropped (Kafka slower than the "
+            + "senders) and written; what the network or the kernel loses is not seen (default: no UDP).")
+    Integer udpPort;
+
+    @Option(names = "--udp-host", defaultValue = "0.0.0.0", paramLabel = "HOST", description = "Address the UDP "
+            + "port binds (default: ${DEFAULT-VALUE}).")
+    String udpHost;
+
     @Option(names = "--max-events", paramLabel = "N", description = "Stop once N input records are scored or "
             + "dead-lettered (default: run until stopped).")
     Long maxEvents;
@@ -240,6 +251,9 @@ public final class StreamCommand implements Callable<Integer> {
         if (httpPort != null) {
             b.http(httpHost, httpPort, advertisedHost);
         }
+        if (udpPort != null) {
+            b.udp(udpHost, udpPort);
+        }
         alertWebhooks.forEach(b::alertWebhook);
         if (alertCommand != null) {
             b.alertCommand(alertCommand);
@@ -259,6 +273,9 @@ public final class StreamCommand implements Callable<Integer> {
                 + " features from " + spec.source() + "), " + guarantee);
         if (httpPort != null) {
             Log.info("http on port " + app.httpPort() + ": /features/{entity}, POST /score, /metrics, /health");
+        }
+        if (udpPort != null) {
+            Log.info("udp on port " + app.udpPort() + ": one JSON event per datagram to " + inputTopic);
         }
         long last = 0;
         long lastAt = System.nanoTime();
