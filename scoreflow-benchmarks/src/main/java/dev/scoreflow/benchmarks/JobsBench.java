@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -83,7 +84,8 @@ public final class JobsBench {
                      JobWorker worker = JobWorker.start(ScoringServer.builder(repo), q, workers)) {
                     URI submit = server.uri().resolve("/models/example/jobs");
                     double[] rates = throughput(http, server.uri(), submit, body, jobs);
-                    String latency = latency(http, server.uri(), submit, body, rates[1] / 2, seconds);
+                    String latency = paced(rates[1] / 2, seconds,
+                            () -> poll(http, server.uri(), submit(http, submit, body)).get(120, TimeUnit.SECONDS));
                     System.out.printf("| jobs, PostgreSQL, %d worker thread%s | %,.0f | %,.0f | %s |%n", workers,
                             workers == 1 ? "" : "s", rates[0], rates[1], latency);
                     System.err.printf("worker: %d done, %d failed attempts%n", worker.done(), worker.failed());
@@ -94,7 +96,15 @@ public final class JobsBench {
             try (ScoringServer server = ScoringServer.builder(repo).port(0).start()) {
                 URI score = server.uri().resolve("/models/example/score");
                 double rate = synchronous(http, score, body, jobs);
-                String latency = synchronousLatency(http, score, body, rate / 2, seconds);
+                String latency = paced(rate / 2, seconds, () -> {
+                    HttpResponse<byte[]> a = http.send(HttpRequest.newBuilder(score)
+                            .PUT(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+                            HttpResponse.BodyHandlers.ofByteArray());
+                    if (a.statusCode() != 200) {
+                        throw new IllegalStateException("score answered " + a.statusCode());
+                    }
+                    return a;
+                });
                 System.out.printf("| synchronous PUT /score (the ceiling) | %,.0f | %,.0f | %s |%n", rate, rate,
                         latency);
             }
@@ -132,22 +142,20 @@ public final class JobsBench {
         return new double[]{submitted, completed};
     }
 
-    static String latency(HttpClient http, URI base, URI submit, byte[] body, double rate, int seconds)
-            throws Exception {
+    /** Calls {@code call} {@code rate} times a second for {@code seconds}, from 16 threads: how long each took. */
+    static String paced(double rate, int seconds, Callable<?> call) throws Exception {
         int n = (int) (rate * seconds);
         long[] lat = new long[n];
         List<CompletableFuture<?>> all = new ArrayList<>();
         ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
-            long due = start + (long) (i * 1e9 / rate);
-            LockSupport.parkNanos(due - System.nanoTime());
+            LockSupport.parkNanos(start + (long) (i * 1e9 / rate) - System.nanoTime());
             int k = i;
             all.add(CompletableFuture.runAsync(() -> {
                 long t0 = System.nanoTime();
                 try {
-                    String id = submit(http, submit, body);
-                    poll(http, base, id).get(120, TimeUnit.SECONDS);
+                    call.call();
                     lat[k] = (System.nanoTime() - t0) / 1_000_000;
                 } catch (Exception e) {
                     lat[k] = -1;
@@ -203,32 +211,6 @@ public final class JobsBench {
         }
         clients.shutdown();
         return n / ((System.nanoTime() - start) / 1e9);
-    }
-
-    static String synchronousLatency(HttpClient http, URI score, byte[] body, double rate, int seconds)
-            throws Exception {
-        int n = (int) (rate * seconds);
-        long[] lat = new long[n];
-        List<CompletableFuture<?>> all = new ArrayList<>();
-        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
-        long start = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            LockSupport.parkNanos(start + (long) (i * 1e9 / rate) - System.nanoTime());
-            int k = i;
-            all.add(CompletableFuture.runAsync(() -> {
-                long t0 = System.nanoTime();
-                try {
-                    http.send(HttpRequest.newBuilder(score).PUT(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
-                            HttpResponse.BodyHandlers.ofByteArray());
-                    lat[k] = (System.nanoTime() - t0) / 1_000_000;
-                } catch (Exception e) {
-                    lat[k] = -1;
-                }
-            }, clients));
-        }
-        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(300, TimeUnit.SECONDS);
-        clients.shutdown();
-        return summary(rate, lat);
     }
 
     static long pct(long[] sorted, double q) {
