@@ -60,7 +60,7 @@ public final class JobWorker implements AutoCloseable {
         if (concurrency < 1 || concurrency > 1024) {
             throw new IllegalArgumentException("concurrency must be in [1, 1024], was " + concurrency);
         }
-        JobWorker w = new JobWorker(queue, config.service());
+        JobWorker w = new JobWorker(queue, config.workerService());
         for (int i = 0; i < concurrency; i++) {
             Thread t = new Thread(w::run, "scoreflow-job-worker-" + i);
             t.setDaemon(true);

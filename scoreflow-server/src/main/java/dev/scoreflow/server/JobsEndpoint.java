@@ -66,6 +66,8 @@ final class JobsEndpoint {
     private final ScheduledThreadPoolExecutor timer;
     /** Looks up the jobs waiters wait for: at most one lookup per waiter is ever queued, so MAX_WAITERS bounds it. */
     private final ExecutorService lookups;
+    /** The server is stopping: no new long polls (they answer at once). */
+    private volatile boolean stopping;
 
     JobsEndpoint(JobQueue queue, dev.scoreflow.runtime.ModelRepository repository, String defaultModel) {
         this.queue = queue;
@@ -177,7 +179,7 @@ final class JobsEndpoint {
         } catch (BadInputException e) {
             return done(Answer.error(e));
         }
-        if (waitMs <= 0) {
+        if (waitMs <= 0 || stopping) {
             return blocking(() -> describe(id, queue.get(id)));
         }
         if (waiting.get() >= MAX_WAITERS) {
@@ -275,7 +277,8 @@ final class JobsEndpoint {
         }
         FullHttpResponse r;
         if (job == null) {
-            r = Answer.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the job queue is unavailable");
+            r = Answer.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the job queue is unavailable, or this server "
+                    + "is stopping; ask again");
             r.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
         } else {
             r = describe(w.id, job);
@@ -423,7 +426,18 @@ final class JobsEndpoint {
         return CompletableFuture.completedFuture(Answer.of(r));
     }
 
+    /** Answers every waiting request at once (503: ask again), as the server stops. */
+    void release() {
+        stopping = true;
+        for (Set<Waiter> ws : waiters.values()) {
+            for (Waiter w : ws) {
+                answer(w, null);
+            }
+        }
+    }
+
     void close() {
+        release();
         io.shutdownNow();
         lookups.shutdownNow();
         timer.shutdownNow();

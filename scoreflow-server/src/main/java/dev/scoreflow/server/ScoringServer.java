@@ -442,8 +442,20 @@ public final class ScoringServer implements AutoCloseable {
 
         /** The service a server with these settings runs; also what in-memory tests drive. */
         Service service() {
+            return service(true);
+        }
+
+        /**
+         * The service a {@link JobWorker} runs jobs through: these settings, without the jobs API and without taking
+         * over the metrics hook (that stays with the server, if there is one).
+         */
+        Service workerService() {
+            return service(false);
+        }
+
+        private Service service(boolean server) {
             ServerMetrics metrics = new ServerMetrics(repository);
-            if (hook != null) {
+            if (hook != null && server) {
                 hook.metrics = metrics;
             }
             SslContext ssl = tlsCert == null ? null : sslContext(tlsCert, tlsKey);
@@ -451,7 +463,7 @@ public final class ScoringServer implements AutoCloseable {
                     idleTimeout, writeTimeout, maxRequestsPerConnection, drainLinger);
             return new Service(repository, metrics, limits, bodyBudgetBytes,
                     new Auth(authToken, adminToken, repositoryApi), defaultModel, VERSION, maxConnections, ssl,
-                    readiness, jobQueue);
+                    readiness, server ? jobQueue : null);
         }
     }
 }

@@ -77,6 +77,9 @@ final class Service {
 
     void startDraining() {
         draining = true;
+        if (jobs != null) {
+            jobs.release(); // long polls would hold the drain up: they are answered now, to ask again elsewhere
+        }
     }
 
     /** Sets up a new connection's pipeline; beyond {@code maxConnections}, one that refuses and closes. */
