@@ -55,6 +55,9 @@ public final class PostgresJobQueue implements JobQueue {
     private final ReentrantLock listening = new ReentrantLock();
     private Connection listener; // guarded by listening
     private volatile long nextCleanUpNanos = System.nanoTime();
+    /** The dead-letter sweep runs at most this often (by whichever receive comes first): it is a query per call. */
+    private static final long SWEEP_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    private volatile long nextSweepNanos = System.nanoTime();
     private final List<java.util.function.Consumer<String>> finishedListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread finishedWatcher; // guarded by this
@@ -316,7 +319,11 @@ public final class PostgresJobQueue implements JobQueue {
             long untilVisibleMs;
             try (Connection c = pool.getConnection()) {
                 maybeCleanUp(c);
-                deadLetterExhausted(c);
+                long now = System.nanoTime();
+                if (now - nextSweepNanos >= 0) {
+                    nextSweepNanos = now + SWEEP_EVERY_NANOS;
+                    deadLetterExhausted(c);
+                }
                 got = claim(c, max);
                 if (!got.isEmpty()) {
                     return got;

@@ -58,6 +58,12 @@ final class ServerMetrics {
                 out -> out.append("scoreflow_inflight_body_bytes ").append(inflightBodyBytes.get()).append('\n'));
     }
 
+    /** Requests waiting on jobs (long polling) now: a gauge, for a server with the jobs API. */
+    void jobsWaiting(java.util.function.LongSupplier waiting) {
+        registry.gauge("scoreflow_jobs_waiting", "Requests waiting for jobs to finish (long polling)",
+                out -> out.append("scoreflow_jobs_waiting ").append(waiting.getAsLong()).append('\n'));
+    }
+
     /** The observer that records one model's batches (one instance per model, kept). */
     BatchObserver observer(String model) {
         return observers.computeIfAbsent(model, this::newObserver);

@@ -61,6 +61,9 @@ final class Service {
         this.seed = new SeedEndpoint(repository, defaultModel);
         this.v2 = new V2Endpoint(repository, version, () -> draining, readiness);
         this.jobs = jobQueue == null ? null : new JobsEndpoint(jobQueue, repository, defaultModel);
+        if (jobs != null) {
+            metrics.jobsWaiting(jobs::waiting);
+        }
         this.router = new HttpHandler(this);
         this.maxConnections = maxConnections;
         this.ssl = ssl;
