@@ -225,9 +225,14 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     private void notifyFinished(Connection c, String id) throws SQLException {
+        notify(c, FINISHED, queue + " " + id);
+    }
+
+    /** A {@code NOTIFY}, delivered when {@code c}'s transaction commits (at once in autocommit). */
+    private static void notify(Connection c, String channel, String payload) throws SQLException {
         try (PreparedStatement n = c.prepareStatement("SELECT pg_notify(?, ?)")) {
-            n.setString(1, FINISHED);
-            n.setString(2, queue + " " + id);
+            n.setString(1, channel);
+            n.setString(2, payload);
             n.execute();
         }
     }
@@ -301,11 +306,7 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     private void notifyWorkers(Connection c) throws SQLException {
-        try (PreparedStatement n = c.prepareStatement("SELECT pg_notify(?, ?)")) {
-            n.setString(1, CHANNEL);
-            n.setString(2, queue);
-            n.execute();
-        }
+        notify(c, CHANNEL, queue);
     }
 
     @Override
@@ -452,14 +453,8 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     private void closeListener() {
-        if (listener != null) {
-            try {
-                listener.close();
-            } catch (SQLException ignored) {
-                // already broken: that is why it is being closed
-            }
-            listener = null;
-        }
+        close(listener);
+        listener = null;
     }
 
     private void maybeCleanUp(Connection c) throws SQLException {

@@ -61,6 +61,7 @@ final class JobsEndpoint {
     /** Long polling: at most this many requests wait at once, each at most this long. */
     static final int MAX_WAITERS = 100_000;
     static final int MAX_WAIT_SECONDS = 120;
+    private static final java.util.regex.Pattern WAIT = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)?");
     private final ConcurrentHashMap<String, Set<Waiter>> waiters = new ConcurrentHashMap<>();
     private final AtomicLong waiting = new AtomicLong();
     private final ScheduledThreadPoolExecutor timer;
@@ -297,7 +298,7 @@ final class JobsEndpoint {
             return 0;
         }
         String w = v.get(0).trim();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)?").matcher(w);
+        java.util.regex.Matcher m = WAIT.matcher(w);
         if (!m.matches()) {
             throw new BadInputException("wait must be a duration like 30s, 500ms or 1m, got '" + w + "'");
         }
