@@ -439,6 +439,9 @@ public final class PostgresJobQueue implements JobQueue {
                 try (Statement s = listener.createStatement()) {
                     s.execute("LISTEN " + CHANNEL);
                 }
+                // a job queued after the caller looked but before this LISTEN was never announced to us: look again
+                // before sleeping; from now on the connection keeps every notification until it is read
+                return;
             }
             // getNotifications(ms) returns when one arrives, or after ms
             listener.unwrap(PGConnection.class).getNotifications((int) Math.min(Integer.MAX_VALUE, ms));
