@@ -52,6 +52,12 @@ public interface JobQueue extends AutoCloseable {
      */
     void onFinished(java.util.function.Consumer<String> listener);
 
+    /**
+     * Records what became of a finished job's callbacks ({@link Job#callbacks()}), as the worker that sends them
+     * learns it. Does nothing for an unknown job.
+     */
+    void noteCallbacks(String id, String status);
+
     QueueSettings settings();
 
     @Override

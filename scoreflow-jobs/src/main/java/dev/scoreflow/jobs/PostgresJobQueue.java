@@ -38,10 +38,10 @@ public final class PostgresJobQueue implements JobQueue {
     /** Where finished jobs are announced ("queue id"), for those who wait on them (long polling). */
     static final String FINISHED = "scoreflow_jobs_finished";
     private static final String COLUMNS = "id, queue, model, state, receives, error, result, result_type, "
-            + "submitted_at, updated_at";
+            + "submitted_at, updated_at, callback_status";
     /** What a worker needs to run the job, as the claim returns it. */
     private static final String REQUEST = "model, version, protocol, content_type, header_length, body, msg_group, "
-            + "idempotency_key";
+            + "idempotency_key, callbacks";
     /** Finished jobs are cleaned up at most this often (by whichever receive comes first). */
     private static final Duration CLEAN_UP_EVERY = Duration.ofMinutes(1);
     /** Without notifications (the listening connection is down), an idle receive looks again this often. */
@@ -141,7 +141,9 @@ public final class PostgresJobQueue implements JobQueue {
                         result_type text,
                         submitted_at timestamptz NOT NULL DEFAULT now(),
                         updated_at timestamptz NOT NULL DEFAULT now(),
-                        finished_at timestamptz)""");
+                        finished_at timestamptz,
+                        callbacks text[],
+                        callback_status text)""");
             // the claims' index holds only the jobs in play: finished rows cost it nothing
             s.execute("CREATE INDEX IF NOT EXISTS scoreflow_jobs_due ON scoreflow_jobs (queue, visible_at, seq) "
                     + "WHERE state IN ('queued', 'running')");
@@ -151,6 +153,11 @@ public final class PostgresJobQueue implements JobQueue {
                     + "(queue, idempotency_key) WHERE idempotency_key IS NOT NULL");
             s.execute("CREATE INDEX IF NOT EXISTS scoreflow_jobs_finished ON scoreflow_jobs (queue, finished_at) "
                     + "WHERE finished_at IS NOT NULL");
+            // tables made before callbacks existed get their columns
+            for (String t : List.of("scoreflow_jobs", "scoreflow_jobs_dead")) {
+                s.execute("ALTER TABLE IF EXISTS " + t + " ADD COLUMN IF NOT EXISTS callbacks text[], "
+                        + "ADD COLUMN IF NOT EXISTS callback_status text");
+            }
             s.execute("""
                     CREATE TABLE IF NOT EXISTS scoreflow_jobs_dead (
                         id uuid PRIMARY KEY,
@@ -169,7 +176,9 @@ public final class PostgresJobQueue implements JobQueue {
                         result bytea,
                         result_type text,
                         submitted_at timestamptz NOT NULL,
-                        updated_at timestamptz NOT NULL)""");
+                        updated_at timestamptz NOT NULL,
+                        callbacks text[],
+                        callback_status text)""");
             c.commit();
         }
     }
@@ -185,7 +194,8 @@ public final class PostgresJobQueue implements JobQueue {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement insert = c.prepareStatement("INSERT INTO scoreflow_jobs (id, queue, " + REQUEST
-                    + ", state) VALUES (?::uuid, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued') ON CONFLICT (queue, "
+                    + ", state, callback_status) VALUES (?::uuid, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?) "
+                    + "ON CONFLICT (queue, "
                     + "idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")) {
                 insert.setString(1, id);
                 insert.setString(2, queue);
@@ -197,6 +207,9 @@ public final class PostgresJobQueue implements JobQueue {
                 insert.setBytes(8, r.body());
                 insert.setString(9, r.group());
                 insert.setString(10, r.idempotencyKey());
+                insert.setArray(11, r.callbacks().isEmpty() ? null
+                        : c.createArrayOf("text", r.callbacks().toArray()));
+                insert.setString(12, r.callbacks().isEmpty() ? null : "pending");
                 if (insert.executeUpdate() == 0) {
                     c.rollback();
                     return new Submitted(existing(c, r.idempotencyKey()), false);
@@ -367,7 +380,8 @@ public final class PostgresJobQueue implements JobQueue {
                 while (rs.next()) {
                     JobRequest req = new JobRequest(rs.getString("model"), rs.getString("version"),
                             rs.getString("protocol"), rs.getString("content_type"), rs.getLong("header_length"),
-                            rs.getBytes("body"), rs.getString("msg_group"), rs.getString("idempotency_key"));
+                            rs.getBytes("body"), rs.getString("msg_group"), rs.getString("idempotency_key"),
+                            callbacks(rs.getArray("callbacks")));
                     out.add(new Delivery(rs.getString("id"), lease, req, rs.getInt("receives")));
                     order.add(new long[]{rs.getLong("seq"), out.size() - 1});
                 }
@@ -380,16 +394,23 @@ public final class PostgresJobQueue implements JobQueue {
         }
     }
 
+    private static List<String> callbacks(java.sql.Array a) throws SQLException {
+        if (a == null) {
+            return List.of();
+        }
+        return List.of((String[]) a.getArray());
+    }
+
     /** Jobs due again that have used up their receives (their workers died or took too long) go to the dead letters. */
     private void deadLetterExhausted(Connection c) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs WHERE id IN ("
                 + "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
                 + "AND visible_at <= now() AND receives >= ? FOR UPDATE SKIP LOCKED) RETURNING *) "
                 + "INSERT INTO scoreflow_jobs_dead (id, queue, " + REQUEST + ", state, receives, error, "
-                + "submitted_at, updated_at) SELECT id, queue, " + REQUEST + ", 'dead_lettered', receives, "
-                + "coalesce(error, '') || "
+                + "submitted_at, updated_at, callback_status) SELECT id, queue, " + REQUEST + ", 'dead_lettered', "
+                + "receives, coalesce(error, '') || "
                 + "CASE WHEN error IS NULL THEN '' ELSE '; ' END || 'not finished within the visibility timeout "
-                + "in ' || receives || ' receives', submitted_at, now() FROM dead RETURNING id")) {
+                + "in ' || receives || ' receives', submitted_at, now(), callback_status FROM dead RETURNING id")) {
             s.setString(1, queue);
             s.setInt(2, settings.maxReceives());
             int n = 0;
@@ -522,8 +543,8 @@ public final class PostgresJobQueue implements JobQueue {
                 try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs "
                         + "WHERE id = ?::uuid AND lease = ?::uuid AND state = 'running' RETURNING *) "
                         + "INSERT INTO scoreflow_jobs_dead (id, queue, " + REQUEST + ", state, receives, error, "
-                        + "submitted_at, updated_at) SELECT id, queue, " + REQUEST + ", 'dead_lettered', receives, ?, "
-                        + "submitted_at, now() FROM dead")) {
+                        + "submitted_at, updated_at, callback_status) SELECT id, queue, " + REQUEST
+                        + ", 'dead_lettered', receives, ?, submitted_at, now(), callback_status FROM dead")) {
                     s.setString(1, d.id());
                     s.setString(2, d.receipt());
                     s.setString(3, error);
@@ -578,7 +599,8 @@ public final class PostgresJobQueue implements JobQueue {
                         JobState.ofWire(rs.getString("state")), rs.getInt("receives"), rs.getString("error"),
                         rs.getBytes("result"), rs.getString("result_type"),
                         rs.getObject("submitted_at", OffsetDateTime.class).toInstant(),
-                        rs.getObject("updated_at", OffsetDateTime.class).toInstant()));
+                        rs.getObject("updated_at", OffsetDateTime.class).toInstant(),
+                        rs.getString("callback_status")));
             }
         } catch (SQLException e) {
             throw unavailable("cannot read job " + id, e);
@@ -602,6 +624,28 @@ public final class PostgresJobQueue implements JobQueue {
             return true;
         } catch (SQLException e) {
             throw unavailable("cannot cancel job " + id, e);
+        }
+    }
+
+    @Override
+    public void noteCallbacks(String id, String status) {
+        if (!isUuid(id)) {
+            return;
+        }
+        try (Connection c = pool.getConnection()) {
+            for (String table : List.of("scoreflow_jobs", "scoreflow_jobs_dead")) {
+                try (PreparedStatement s = c.prepareStatement("UPDATE " + table + " SET callback_status = ? "
+                        + "WHERE id = ?::uuid AND queue = ?")) {
+                    s.setString(1, status);
+                    s.setString(2, id);
+                    s.setString(3, queue);
+                    if (s.executeUpdate() > 0) {
+                        return;
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw unavailable("cannot record the callbacks of job " + id, e);
         }
     }
 
