@@ -53,6 +53,22 @@ public interface JobQueue extends AutoCloseable {
     void onFinished(java.util.function.Consumer<String> listener);
 
     /**
+     * Publishes a short event (a JSON document of at most {@link #MAX_EVENT_BYTES} UTF-8 bytes, such as the
+     * {@code watch} trigger's "file scored") to every process subscribed with {@link #onEvent} to this queue, now or
+     * soon: publish-subscribe beside the queue's point-to-point jobs. Best effort: a subscriber that is not connected
+     * when it is published does not see it.
+     *
+     * @throws QueueUnavailableException if the broker does not take it
+     */
+    void publish(String event);
+
+    /** Calls {@code listener} with every event published to this queue from now on, on a thread of the queue's. */
+    void onEvent(java.util.function.Consumer<String> listener);
+
+    /** The largest event {@link #publish} takes (PostgreSQL's NOTIFY payloads end below 8,000 bytes). */
+    int MAX_EVENT_BYTES = 7000;
+
+    /**
      * Records what became of a finished job's callbacks ({@link Job#callbacks()}), as the worker that sends them
      * learns it. Does nothing for an unknown job.
      */

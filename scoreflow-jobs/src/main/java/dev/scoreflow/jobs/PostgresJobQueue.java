@@ -37,6 +37,8 @@ public final class PostgresJobQueue implements JobQueue {
     static final String CHANNEL = "scoreflow_jobs";
     /** Where finished jobs are announced ("queue id"), for those who wait on them (long polling). */
     static final String FINISHED = "scoreflow_jobs_finished";
+    /** Where {@link #publish} announces events ("queue event"). */
+    static final String EVENTS = "scoreflow_jobs_events";
     private static final String COLUMNS = "id, queue, model, state, receives, error, result, result_type, "
             + "submitted_at, updated_at, callback_status";
     /** What a worker needs to run the job, as the claim returns it. */
@@ -59,6 +61,8 @@ public final class PostgresJobQueue implements JobQueue {
     private static final long SWEEP_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     private volatile long nextSweepNanos = System.nanoTime();
     private final List<java.util.function.Consumer<String>> finishedListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<java.util.function.Consumer<String>> eventListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread finishedWatcher; // guarded by this
     private volatile boolean closed;
@@ -88,8 +92,10 @@ public final class PostgresJobQueue implements JobQueue {
      */
     public static PostgresJobQueue open(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
         Objects.requireNonNull(queue, "queue");
-        if (queue.isEmpty() || queue.length() > JobRequest.MAX_NAME_CHARS) {
-            throw new IllegalArgumentException("a queue name needs 1 to " + JobRequest.MAX_NAME_CHARS + " characters");
+        if (queue.isEmpty() || queue.length() > JobRequest.MAX_NAME_CHARS || queue.contains(" ")) {
+            // notifications carry "queue payload": a space in the name would make them ambiguous
+            throw new IllegalArgumentException("a queue name needs 1 to " + JobRequest.MAX_NAME_CHARS
+                    + " characters and no space, was '" + queue + "'");
         }
         Properties p = new Properties();
         p.putAll(props);
@@ -251,8 +257,30 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     @Override
-    public synchronized void onFinished(java.util.function.Consumer<String> listener) {
+    public void publish(String event) {
+        if (event.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_EVENT_BYTES) {
+            throw new IllegalArgumentException("an event has at most " + MAX_EVENT_BYTES + " bytes");
+        }
+        try (Connection c = pool.getConnection()) {
+            notify(c, EVENTS, queue + " " + event);
+        } catch (SQLException e) {
+            throw unavailable("cannot publish an event", e);
+        }
+    }
+
+    @Override
+    public void onEvent(java.util.function.Consumer<String> listener) {
+        eventListeners.add(listener);
+        startWatcher();
+    }
+
+    @Override
+    public void onFinished(java.util.function.Consumer<String> listener) {
         finishedListeners.add(listener);
+        startWatcher();
+    }
+
+    private synchronized void startWatcher() {
         if (finishedWatcher == null) {
             finishedWatcher = new Thread(this::watchFinished, "scoreflow-jobs-finished-" + queue);
             finishedWatcher.setDaemon(true);
@@ -260,7 +288,10 @@ public final class PostgresJobQueue implements JobQueue {
         }
     }
 
-    /** Listens for finished jobs on a connection of its own; after a lost connection, tells listeners null. */
+    /**
+     * Listens for finished jobs and events on a connection of its own; after a lost connection, tells the
+     * finished-job listeners null.
+     */
     private void watchFinished() {
         Connection c = null;
         boolean missed = false;
@@ -270,6 +301,7 @@ public final class PostgresJobQueue implements JobQueue {
                     c = DriverManager.getConnection(jdbcUrl, connectionProperties);
                     try (Statement s = c.createStatement()) {
                         s.execute("LISTEN " + FINISHED);
+                        s.execute("LISTEN " + EVENTS);
                     }
                     if (missed) {
                         finishedListeners.forEach(l -> l.accept(null));
@@ -282,6 +314,14 @@ public final class PostgresJobQueue implements JobQueue {
                 }
                 for (org.postgresql.PGNotification n : got) {
                     String payload = n.getParameter();
+                    if (n.getName().equals(EVENTS)) {
+                        // "queue event": the queue's name may not hold a space, the event may
+                        if (payload.startsWith(queue + " ")) {
+                            String event = payload.substring(queue.length() + 1);
+                            eventListeners.forEach(l -> l.accept(event));
+                        }
+                        continue;
+                    }
                     int space = payload.lastIndexOf(' ');
                     if (space > 0 && payload.substring(0, space).equals(queue)) {
                         String id = payload.substring(space + 1);

@@ -330,9 +330,55 @@ class PostgresJobQueueTest {
         assertThat(seenByTwo).isEqualTo(finished);
     }
 
+    /** Connections that listen for finished jobs and events (their last statement is the events' LISTEN). */
     long finishedListeners() {
         return count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'scoreflow-jobs' "
-                + "AND query = 'LISTEN " + PostgresJobQueue.FINISHED + "'", Optional.empty());
+                + "AND query = 'LISTEN " + PostgresJobQueue.EVENTS + "'", Optional.empty());
+    }
+
+    @Test
+    void everyEventIsPublishedToEverySubscriberOfItsQueueOnly(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        PostgresJobQueue one = PostgresJobQueue.open(URL, user(), name, QueueSettings.defaults());
+        PostgresJobQueue two = PostgresJobQueue.open(URL, user(), name, QueueSettings.defaults());
+        PostgresJobQueue other = PostgresJobQueue.open(URL, user(), name + "-other", QueueSettings.defaults());
+        opened.addAll(List.of(one, two, other));
+        List<String> seenByOne = Collections.synchronizedList(new ArrayList<>());
+        List<String> seenByTwo = Collections.synchronizedList(new ArrayList<>());
+        List<String> seenByOther = Collections.synchronizedList(new ArrayList<>());
+        one.onEvent(seenByOne::add);
+        two.onEvent(seenByTwo::add);
+        other.onEvent(seenByOther::add);
+        await("three subscribers listening", Duration.ofSeconds(10), () -> finishedListeners() >= 3);
+        List<String> sent = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            sent.add("{\"file\": \"part " + i + ".csv\"}");
+            q.publish(sent.get(i));
+        }
+        await("every event seen by both", Duration.ofSeconds(10),
+                () -> seenByOne.size() == sent.size() && seenByTwo.size() == sent.size());
+        assertThat(seenByOne).isEqualTo(sent); // NOTIFYs from one session arrive in order
+        assertThat(seenByTwo).isEqualTo(sent);
+        other.publish("{}"); // its own queue's event, after the others: once it is seen, theirs would have been
+        await("the other queue's own event", Duration.ofSeconds(10), () -> seenByOther.size() == 1);
+        assertThat(seenByOther).containsExactly("{}");
+        assertThatThrownBy(() -> q.publish("x".repeat(JobQueue.MAX_EVENT_BYTES + 1)))
+                .hasMessageContaining("at most");
+    }
+
+    @Test
+    void aJobsCallbacksTravelWithItAndTheirOutcomeIsKept(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        String id = q.submit(job("c").withCallbacks(List.of("https://hooks.test/a", "mailto:ops@example.test")))
+                .id();
+        assertThat(q.get(id).orElseThrow().callbacks()).isEqualTo("pending");
+        Delivery d = q.receive(1, Duration.ofSeconds(5)).get(0);
+        assertThat(d.request().callbacks()).containsExactly("https://hooks.test/a", "mailto:ops@example.test");
+        assertThat(q.complete(d, new byte[]{1}, "x")).isTrue();
+        q.noteCallbacks(id, "delivered https://hooks.test/a (attempt 1)");
+        assertThat(q.get(id).orElseThrow().callbacks()).isEqualTo("delivered https://hooks.test/a (attempt 1)");
+        String plain = q.submit(job("p")).id();
+        assertThat(q.get(plain).orElseThrow().callbacks()).isNull();
     }
 
     @Test
