@@ -262,6 +262,42 @@ def main(only):
         embedding_model()
     if not only or "fraud" in only:
         fraud()
+    if not only or "slow" in only:
+        slow()
+
+
+def slow():
+    # a deliberately slow model for capacity tests (scoreflow-plan's replay): the same 8x8 layer applied 4,000
+    # times in an ONNX Loop, a few milliseconds per call whatever the batch, so one server's rate is low and known
+    # after a measurement; its score is a real function of the input (the mean of the last layer)
+    rng = np.random.default_rng(8)
+    w = (rng.standard_normal((8, 8)) / np.sqrt(8)).astype(np.float32)
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["x_in", "w"], ["xw"]),
+         helper.make_node("Tanh", ["xw"], ["x_out"]),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "layer",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [8, 8], w.flatten().tolist())])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trips", "cond", "input"], ["looped"], body=body),
+         helper.make_node("ReduceMean", ["looped"], ["score"], axes=[1], keepdims=1)],
+        "slow",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor("trips", TensorProto.INT64, [], [4000]),
+         helper.make_tensor("cond", TensorProto.BOOL, [], [True])])
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=8, producer_name="scoreflow-make_models")
+    onnx.checker.check_model(model)
+    sample = rng.random((100, 8)).astype(np.float32)
+    scores = run(model, sample, "score")[:, 0]
+    save(model, os.path.join(ROOT, "scoreflow-plan", "src", "test", "resources", "models", "slow", "1"), sample,
+         scores, {"description": "a deliberately slow model (4,000 8x8 layers in an ONNX Loop) for capacity tests",
+                  "output": "score"})
 
 
 def original(rng):

@@ -1,5 +1,6 @@
 package dev.scoreflow.cli;
 
+import dev.scoreflow.plan.PlanCommand;
 import dev.scoreflow.spark.BatchCommand;
 import dev.scoreflow.streaming.BrokerCommand;
 import dev.scoreflow.streaming.ConsumeCommand;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
         subcommands = {DemoCommand.class, ServeCommand.class, WorkerCommand.class, BatchCommand.class, BrokerCommand.class,
                 ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class, LagCommand.class,
-                ServeKafkaCommand.class, CommandLine.HelpCommand.class},
+                ServeKafkaCommand.class, PlanCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {
 

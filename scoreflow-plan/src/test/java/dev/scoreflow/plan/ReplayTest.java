@@ -1,0 +1,130 @@
+package dev.scoreflow.plan;
+
+import dev.scoreflow.jobs.JobQueue;
+import dev.scoreflow.jobs.JobQueues;
+import dev.scoreflow.runtime.ModelConfig;
+import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.ThreadBudget;
+import dev.scoreflow.server.JobWorker;
+import dev.scoreflow.server.ScoringServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The lecture's case 3 replayed against a real Scoreflow server serving a deliberately slow ONNX model with one
+ * inference thread, batches of one row and a short queue, so that the peak hour exceeds it: the ten hours in about a
+ * minute. Synchronously, the server refuses roughly what the prediction says; as jobs on the real PostgreSQL queue
+ * with one worker, the queue absorbs the peak and drains when the prediction says.
+ */
+@Tag("slow")
+class ReplayTest {
+    static final Path SLOW = Path.of("src/test/resources/models/slow/1/model.onnx");
+    /** Tolerances: the real server's rate wanders on a shared 2-core machine; the shape must hold. */
+    static final double TOLERANCE = 0.35;
+
+    ModelRepository repository;
+    ScoringServer server;
+    JobQueue queue;
+    JobWorker worker;
+
+    ScoringServer start(int queueRows, JobQueue jobs) {
+        repository = ModelRepository.builder().threads(new ThreadBudget(1, 1))
+                .defaults(new ModelConfig(null, null, null, 1, 0, queueRows, ModelConfig.DEFAULT_MAX_QUEUE_MILLIS,
+                        false, null))
+                .model("slow", SLOW).build();
+        ScoringServer.Builder b = ScoringServer.builder(repository).port(0);
+        if (jobs != null) {
+            b.jobs(jobs);
+        }
+        server = b.start();
+        if (jobs != null) {
+            worker = JobWorker.start(b, jobs, 1);
+        }
+        return server;
+    }
+
+    @AfterEach
+    void stop() {
+        if (worker != null) {
+            worker.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        if (queue != null) {
+            queue.close();
+        }
+        if (repository != null) {
+            repository.close();
+        }
+    }
+
+    @Test
+    void aSynchronousServerRefusesInThePeakHourWhatThePlanPredicts() throws Exception {
+        ScoringServer s = start(8, null);
+        URI url = URI.create("http://127.0.0.1:" + s.port());
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8);
+        double rate = RateProbe.measure(url, "slow", 1, java.time.Duration.ofSeconds(3), out).rate();
+        Plan plan = Examples.plan("case3");
+        Replay.Result r = Replay.run(V2Target.open(url, "slow", 1, plan.seed()),
+                new Replay.Settings(plan, 600, rate, 1, 8, false), out);
+        String table = ReplayCommand.render(r);
+        System.out.println(log.toString(StandardCharsets.UTF_8) + table);
+
+        SimulatedDay p = r.predicted();
+        assertThat(r.failed()).isZero();
+        assertThat(r.notSent()).isZero();
+        assertThat(r.served() + r.refused()).isEqualTo(p.arrived());
+        // the peak hour exceeds the server: about a third of its requests refused, and the prediction says so too
+        assertThat(p.refusedByBucket()[0]).isGreaterThan(p.arrivalsByBucket()[0] / 5);
+        assertThat((double) r.refusedBySlot()[0]).isBetween(p.refusedByBucket()[0] * (1 - TOLERANCE),
+                p.refusedByBucket()[0] * (1 + TOLERANCE));
+        // the quiet hours fit: next to nothing refused after the peak, predicted or observed
+        long laterObserved = 0;
+        for (int i = 1; i < r.refusedBySlot().length; i++) {
+            laterObserved += r.refusedBySlot()[i];
+        }
+        assertThat(laterObserved).isLessThan(Math.max(10, p.arrived() / 50));
+        assertThat(table).contains("refused (503)", "08:00");
+    }
+
+    @Test
+    void aJobsQueueAbsorbsThePeakAndDrainsWhenThePlanSays() throws Exception {
+        queue = JobQueues.open("postgresql://postgres@127.0.0.1:5432/test?queue=replay-" + Long.toHexString(
+                System.nanoTime()));
+        ScoringServer s = start(1024, queue);
+        URI url = URI.create("http://127.0.0.1:" + s.port());
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8);
+        Plan plan = PlanFile.parse("case3", Examples.text("case3").lines().toList(), Map.of("seed", "7"));
+        V2Target target = V2Target.open(url, "slow", 1, plan.seed());
+        double rate = JobsRateProbe.measure(target, 1, out);
+        Replay.Result r = Replay.run(target, new Replay.Settings(plan, 600, rate, 1, 0, true), out);
+        String table = ReplayCommand.render(r);
+        System.out.println(log.toString(StandardCharsets.UTF_8) + table);
+
+        SimulatedDay p = r.predicted();
+        assertThat(r.failed()).isZero();
+        assertThat(r.refused()).isZero();
+        assertThat(r.served()).isEqualTo(p.arrived()); // every job accepted
+        // the peak builds a backlog of a size the prediction gives, which clears when it says
+        assertThat(p.maxWaiting()).isGreaterThan(50);
+        assertThat((double) r.maxWaiting()).isBetween(p.maxWaiting() * (1 - TOLERANCE),
+                p.maxWaiting() * (1 + TOLERANCE));
+        double slot = 3600 / 600.0;
+        assertThat(p.clearedAt()).isGreaterThan(slot); // after the peak hour
+        assertThat(r.clearedAt()).isBetween(p.clearedAt() - TOLERANCE * (p.clearedAt() - slot) - 2,
+                p.clearedAt() + TOLERANCE * (p.clearedAt() - slot) + 2);
+    }
+}
