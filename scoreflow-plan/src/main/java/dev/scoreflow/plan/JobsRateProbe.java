@@ -12,7 +12,7 @@ import java.util.List;
  * trips, the scoring, storing the result.
  */
 final class JobsRateProbe {
-    static final int BURST = 200;
+    static final int BURST = 300;
 
     private JobsRateProbe() {
     }
@@ -32,12 +32,22 @@ final class JobsRateProbe {
             }
             locations.add(r.headers().firstValue("Location").orElseThrow());
         }
+        // wait on the last job alone (reading every job's state meanwhile would compete with the workers), then read
+        // them all: by then they are done
+        Replay.JobTimes.collect(target, new String[]{locations.get(locations.size() - 1)}, progress);
         Replay.JobTimes t = Replay.JobTimes.collect(target, locations.toArray(new String[0]), progress);
         if (t.finished().length < BURST / 2) {
             throw new IllegalStateException("only " + t.finished().length + " of " + BURST + " jobs finished");
         }
-        double[] finished = t.finished().clone();
-        java.util.Arrays.sort(finished);
+        // only the finishes after the last submission count: while the burst is being taken, the submissions
+        // compete with the workers for this machine, which the replay's trickle of submissions does not
+        double lastSubmitted = java.util.Arrays.stream(t.submitted()).max().orElse(0);
+        double[] finished = java.util.Arrays.stream(t.finished()).filter(f -> f >= lastSubmitted).sorted().toArray();
+        if (finished.length < BURST / 4) {
+            throw new IllegalStateException("the workers finished " + (t.finished().length - finished.length)
+                    + " of " + BURST + " jobs while they were being submitted: too fast to measure this way; give "
+                    + "--rate");
+        }
         // n finishes span n - 1 service times
         double rate = (finished.length - 1) / (finished[finished.length - 1] - finished[0]) / workers;
         progress.printf("jobs path: %.1f jobs/s per worker%n", rate);

@@ -29,8 +29,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("slow")
 class ReplayTest {
     static final Path SLOW = Path.of("src/test/resources/models/slow/1/model.onnx");
-    /** Tolerances: the real server's rate wanders on a shared 2-core machine; the shape must hold. */
-    static final double TOLERANCE = 0.35;
+    /**
+     * Refusals within ±50 % and the backlog within a factor of 2: the peak exceeds the server by half its rate, so a
+     * rate 10 % off moves the excess by 30 %, and on a 2-core machine the server, the load and the queue share the
+     * cores (measured on a quiet machine: see README).
+     */
+    static final double TOLERANCE = 0.5;
+    static final double FACTOR = 2;
 
     ModelRepository repository;
     ScoringServer server;
@@ -120,11 +125,10 @@ class ReplayTest {
         assertThat(r.served()).isEqualTo(p.arrived()); // every job accepted
         // the peak builds a backlog of a size the prediction gives, which clears when it says
         assertThat(p.maxWaiting()).isGreaterThan(50);
-        assertThat((double) r.maxWaiting()).isBetween(p.maxWaiting() * (1 - TOLERANCE),
-                p.maxWaiting() * (1 + TOLERANCE));
+        assertThat((double) r.maxWaiting()).isBetween(p.maxWaiting() / FACTOR, p.maxWaiting() * FACTOR);
+        // it drains after the peak hour, taking about as long as predicted
         double slot = 3600 / 600.0;
-        assertThat(p.clearedAt()).isGreaterThan(slot); // after the peak hour
-        assertThat(r.clearedAt()).isBetween(p.clearedAt() - TOLERANCE * (p.clearedAt() - slot) - 2,
-                p.clearedAt() + TOLERANCE * (p.clearedAt() - slot) + 2);
+        assertThat(p.clearedAt()).isGreaterThan(slot);
+        assertThat(r.clearedAt() - slot).isBetween((p.clearedAt() - slot) / FACTOR, (p.clearedAt() - slot) * FACTOR);
     }
 }
