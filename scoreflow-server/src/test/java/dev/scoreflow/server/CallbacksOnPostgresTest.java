@@ -38,18 +38,16 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class CallbacksOnPostgresTest {
     static final byte[] SECRET = "a-test-secret-of-32-bytes-......".getBytes(StandardCharsets.US_ASCII);
-    final List<AutoCloseable> open = new ArrayList<>();
+    /** What a test opened, closed after it in reverse order (the jobs tests' own bookkeeping). */
+    final JobsOnPostgresTest resources = new JobsOnPostgresTest();
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        resources.close();
     }
 
     <T extends AutoCloseable> T keep(T c) {
-        open.add(c);
-        return c;
+        return resources.keep(c);
     }
 
     /** A webhook receiver on a free port: answers attempt n (1, 2, ...) with {@code status.applyAsInt(n)}. */
@@ -217,7 +215,7 @@ class CallbacksOnPostgresTest {
         int port = freePort();
         GreenMail smtp = new GreenMail(new ServerSetup(port, "127.0.0.1", ServerSetup.PROTOCOL_SMTP));
         smtp.start();
-        open.add(smtp::stop);
+        resources.open.add(smtp::stop);
         PostgresJobQueue q = keep(JobsOnPostgresTest.queue("cb-mail"));
         ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
         keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1, CallbackSettings.builder()
