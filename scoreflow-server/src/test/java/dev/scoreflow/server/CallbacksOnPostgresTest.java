@@ -254,6 +254,37 @@ class CallbacksOnPostgresTest {
     }
 
     @Test
+    void aJobTheQueueDeadLettersItselfIsCalledBackByTheWorkerThatTookItOnce() throws Exception {
+        java.util.Properties p = new java.util.Properties();
+        p.put("user", "postgres");
+        PostgresJobQueue q = keep(PostgresJobQueue.open(JobsOnPostgresTest.URL, p, "cb-swept-"
+                + Long.toHexString(System.nanoTime()), dev.scoreflow.jobs.QueueSettings.defaults()
+                .withVisibilityTimeout(Duration.ofMillis(300)).withMaxReceives(1)));
+        Receiver hook = keep(new Receiver(n -> 200, false));
+        Callbacks callbacks = keep(new Callbacks(q, CallbackSettings.builder().secret(SECRET).build()));
+        String id = q.submit(dev.scoreflow.jobs.JobRequest.seed("example", JobsOnPostgresTest.sampleRows())
+                .withCallbacks(List.of(hook.url()))).id();
+        // a worker takes the job and never finishes it (it hangs, say): its lease runs out, and with one receive
+        // allowed the queue's own sweep (run by the next receive) dead-letters it
+        var taken = q.receive(1, Duration.ofSeconds(5));
+        assertThat(taken).hasSize(1);
+        callbacks.taken(taken.get(0));
+        JobsOnPostgresTest.await("the queue dead-lettering the job", () -> {
+            try {
+                q.receive(1, Duration.ofMillis(100));
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            return q.get(id).orElseThrow().state() == dev.scoreflow.jobs.JobState.DEAD_LETTERED;
+        });
+        JobsOnPostgresTest.await("the callback delivered", () -> ("delivered " + hook.url() + " (attempt 1)")
+                .equals(q.get(id).orElseThrow().callbacks()));
+        assertThat(hook.calls).hasSize(1);
+        assertThat(json(new String(hook.calls.get(0).body(), StandardCharsets.UTF_8)))
+                .containsEntry("state", "dead_lettered").containsKey("error");
+    }
+
+    @Test
     void callbacksAreTakenFromRepeatedOrCommaSeparatedHeadersAndABadOneIsRefusedNamingIt() throws Exception {
         PostgresJobQueue q = keep(JobsOnPostgresTest.queue("cb-submit"));
         ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
