@@ -176,11 +176,15 @@ final class ServeCommand implements Callable<Integer> {
             + "jobs here, with N worker threads (default: ${DEFAULT-VALUE}: 'scoreflow worker' processes do).")
     int jobWorkers;
 
+    @picocli.CommandLine.Mixin
+    CallbackOptions callbacks = new CallbackOptions();
+
     @Override
     public Integer call() throws Exception {
         if (jobs == null && jobWorkers > 0) {
             throw new IllegalArgumentException("--job-workers needs --jobs");
         }
+        dev.scoreflow.server.CallbackSettings callbackSettings = jobWorkers > 0 ? callbacks.settings() : null;
         if ((tlsCert == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
         }
@@ -231,7 +235,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         ScoringServer server = sb.start();
         dev.scoreflow.server.JobWorker worker = jobWorkers > 0
-                ? dev.scoreflow.server.JobWorker.start(sb, queue, jobWorkers) : null;
+                ? dev.scoreflow.server.JobWorker.start(sb, queue, jobWorkers, callbackSettings) : null;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("shutting down: finishing accepted requests (up to " + drainSeconds + " s)");
@@ -267,7 +271,7 @@ final class ServeCommand implements Callable<Integer> {
         return f.endsWith(".onnx") ? f.substring(0, f.length() - 5) : f;
     }
 
-    private static String readToken(Path file, String option) throws IOException {
+    static String readToken(Path file, String option) throws IOException {
         String t = Files.readAllLines(file, StandardCharsets.UTF_8).stream().findFirst().orElse("").trim();
         if (t.isEmpty()) {
             throw new IllegalArgumentException(option + " " + file + " is empty");

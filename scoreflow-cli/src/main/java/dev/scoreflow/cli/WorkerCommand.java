@@ -20,7 +20,10 @@ import java.util.concurrent.TimeUnit;
         description = {"Take scoring jobs from a queue (submitted to a 'serve --jobs' server), score each with the "
                 + "models here exactly as the synchronous endpoint would, and store its result. Jobs a killed worker "
                 + "held are delivered again once their lease runs out; run several workers to scale. Prints what "
-                + "it did every 10 s; Ctrl-C (SIGTERM) stops it.", ""},
+                + "it did every 10 s; Ctrl-C (SIGTERM) stops it.",
+                "A job finished here (done, failed or dead-lettered) is called back: each of its webhooks POSTed the"
+                + " job's JSON (signed, with Scoreflow-Job-Id and Idempotency-Key headers), each mailto: sent an"
+                + " e-mail through --smtp; retried with backoff, the outcome shown in GET /jobs/{id} 'callbacks'.", ""},
         footer = {"", "Example:",
                 "  scoreflow serve --models models --jobs postgresql://postgres@127.0.0.1:5432/test",
                 "  scoreflow worker --models models --queue postgresql://postgres@127.0.0.1:5432/test --concurrency 2"})
@@ -42,6 +45,9 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Inference threads (default: available cores).")
     Integer threads;
 
+    @picocli.CommandLine.Mixin
+    CallbackOptions callbacks = new CallbackOptions();
+
     @Override
     public Integer call() throws Exception {
         ModelRepository.Builder rb = ModelRepository.builder().threads(new ThreadBudget(
@@ -56,8 +62,9 @@ final class WorkerCommand implements Callable<Integer> {
             repository.close();
             throw new IllegalStateException("no model could be loaded; see the messages above");
         }
+        dev.scoreflow.server.CallbackSettings callbackSettings = callbacks.settings(); // refuses a bad one first
         JobQueue q = JobQueues.open(queue);
-        JobWorker worker = JobWorker.start(ScoringServer.builder(repository), q, concurrency);
+        JobWorker worker = JobWorker.start(ScoringServer.builder(repository), q, concurrency, callbackSettings);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("stopping: finishing the jobs in hand");

@@ -50,6 +50,17 @@ class CliTest {
     }
 
     @Test
+    void workerHelpExplainsTheCallbackOptionsAndABadOneIsRefused() {
+        int[] exit = new int[1];
+        String out = captureOut(() -> exit[0] = Main.run("worker", "--help"), exit);
+        assertThat(exit[0]).isZero();
+        assertThat(out).contains("--callback-secret-file", "SCOREFLOW_CALLBACK_SECRET", "Scoreflow-Signature",
+                "--callback-attempts", "--smtp", "--mail-from", "Idempotency-Key");
+        assertThat(Main.run("worker", "--model", TestModels.example().toString(), "--queue", "postgresql://x/y",
+                "--smtp", "nohost")).as("--smtp without a port").isEqualTo(1);
+    }
+
+    @Test
     void item13_readinessOptionTakesStrictOrLenient() {
         assertThat(ServeCommand.readiness("strict")).isEqualTo(dev.scoreflow.server.Readiness.STRICT);
         assertThat(ServeCommand.readiness("LENIENT")).isEqualTo(dev.scoreflow.server.Readiness.LENIENT);

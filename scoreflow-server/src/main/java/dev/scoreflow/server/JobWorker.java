@@ -34,6 +34,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * job for good with that error; an overloaded or failing model (429, 5xx, no answer within the lease) fails the
  * attempt, retried with backoff until the queue's maximum of receives dead-letters it. A worker killed mid-job
  * loses its lease: the queue delivers the job again. Run more workers (here or in other processes) to scale.
+ *
+ * <p>When this worker brings a job to a final state (done, failed, dead-lettered), it calls the job's callbacks back
+ * with {@link Callbacks}, on threads of their own: see {@link CallbackSettings}.
  */
 public final class JobWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobWorker.class);
@@ -50,11 +53,13 @@ public final class JobWorker implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong done = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    private final Callbacks callbacks;
     private volatile boolean closed;
 
-    private JobWorker(JobQueue queue, Service service) {
+    private JobWorker(JobQueue queue, Service service, CallbackSettings callbackSettings) {
         this.queue = queue;
         this.service = service;
+        this.callbacks = new Callbacks(queue, callbackSettings);
     }
 
     /**
@@ -62,10 +67,16 @@ public final class JobWorker implements AutoCloseable {
      * repository (its server settings apply as they would to HTTP requests; nothing listens on a port).
      */
     public static JobWorker start(ScoringServer.Builder config, JobQueue queue, int concurrency) {
+        return start(config, queue, concurrency, CallbackSettings.defaults());
+    }
+
+    /** As {@link #start(ScoringServer.Builder, JobQueue, int)}, sending the jobs' callbacks as {@code callbacks} says. */
+    public static JobWorker start(ScoringServer.Builder config, JobQueue queue, int concurrency,
+                                  CallbackSettings callbacks) {
         if (concurrency < 1 || concurrency > 1024) {
             throw new IllegalArgumentException("concurrency must be in [1, 1024], was " + concurrency);
         }
-        JobWorker w = new JobWorker(queue, config.workerService());
+        JobWorker w = new JobWorker(queue, config.workerService(), callbacks);
         for (int i = 0; i < concurrency; i++) {
             Thread t = new Thread(w::run, "scoreflow-job-worker-" + i);
             t.setDaemon(true);
@@ -104,6 +115,7 @@ public final class JobWorker implements AutoCloseable {
                 continue;
             }
             for (Delivery d : got) {
+                callbacks.taken(d);
                 try {
                     handle(d);
                 } catch (QueueUnavailableException e) {
@@ -158,12 +170,15 @@ public final class JobWorker implements AutoCloseable {
                         answer.headers().get(V2Codec.HEADER_LENGTH));
                 if (queue.complete(d, body, type)) {
                     done.incrementAndGet();
+                    callbacks.finished(d);
                 } else {
                     LOG.info("job {}: its lease passed to another delivery before the result; that one counts", d.id());
                 }
             } else if (code >= 400 && code < 500 && code != 408 && code != 429) {
                 failed.incrementAndGet();
-                queue.fail(d, "HTTP " + code + ": " + message(body), null); // the request is wrong: no retry helps
+                if (queue.fail(d, "HTTP " + code + ": " + message(body), null)) { // the request is wrong: no retry helps
+                    callbacks.finished(d);
+                }
             } else {
                 failAttempt(d, "HTTP " + code + ": " + message(body));
             }
@@ -177,7 +192,9 @@ public final class JobWorker implements AutoCloseable {
         // 0.5 s, 1 s, 2 s ... for the next attempts, at most a minute
         long ms = Math.min(60_000, 500L << Math.min(16, Math.max(0, d.receives() - 1)));
         LOG.warn("job {} attempt {} failed: {}; again in {} ms", d.id(), d.receives(), error, ms);
-        queue.fail(d, error, Duration.ofMillis(ms));
+        if (queue.fail(d, error, Duration.ofMillis(ms)) && d.receives() >= queue.settings().maxReceives()) {
+            callbacks.finished(d); // that was its last receive: the queue dead-lettered it
+        }
     }
 
     private static String message(byte[] body) {
@@ -209,13 +226,15 @@ public final class JobWorker implements AutoCloseable {
         for (Thread t : threads) {
             t.interrupt();
         }
-        for (Thread t : threads) {
-            try {
+        try {
+            for (Thread t : threads) {
                 t.join(TimeUnit.SECONDS.toMillis(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        } finally {
+            callbacks.close();
         }
         service.close();
     }

@@ -51,6 +51,8 @@ final class JobsEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(JobsEndpoint.class);
     static final String IDEMPOTENCY_KEY = "Idempotency-Key";
     static final String GROUP = "Scoreflow-Job-Group";
+    /** Where to send the finished job: repeatable, or several comma-separated; http(s) URLs and mailto: addresses. */
+    static final String CALLBACK = "Scoreflow-Callback";
     private static final int THREADS = 8;
     private static final int WAITING = 512;
 
@@ -158,10 +160,23 @@ final class JobsEndpoint {
         String group = ex.request.headers().get(GROUP);
         try {
             return new JobRequest(model, version, protocol, type, headerLength, body, blankToNull(group),
-                    blankToNull(key));
+                    blankToNull(key), callbacks(ex.request.headers().getAll(CALLBACK)));
         } catch (IllegalArgumentException e) {
             throw new BadInputException(e.getMessage());
         }
+    }
+
+    /** Every {@value #CALLBACK} header, each split at commas (a URL with a comma in it must be %2C-encoded). */
+    static java.util.List<String> callbacks(java.util.List<String> headers) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (String h : headers) {
+            for (String one : h.split(",")) {
+                if (!one.isBlank()) {
+                    out.add(one.trim());
+                }
+            }
+        }
+        return out;
     }
 
     private static String blankToNull(String s) {
@@ -314,7 +329,14 @@ final class JobsEndpoint {
         if (found.isEmpty()) {
             return unknown(id);
         }
-        Job j = found.get();
+        return Answer.json(HttpResponseStatus.OK, document(found.get()));
+    }
+
+    /**
+     * The job as {@code GET /jobs/{id}} shows it, and as a webhook callback is POSTed it: one rendering for both.
+     * {@code callbacks} is the outcome of each callback, one line each, as the worker that sends them recorded it.
+     */
+    static Map<String, Object> document(Job j) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("id", j.id());
         body.put("model", j.model());
@@ -332,7 +354,10 @@ final class JobsEndpoint {
             }
             body.put("result_url", location(j.id()) + "/result");
         }
-        return Answer.json(HttpResponseStatus.OK, body);
+        if (j.callbacks() != null) {
+            body.put("callbacks", java.util.List.of(j.callbacks().split("\n")));
+        }
+        return body;
     }
 
     /** {@code GET /jobs/{id}/result}: exactly the body the synchronous call would have answered. */

@@ -29,7 +29,7 @@ class JobsOnPostgresTest {
     static final String URL = "jdbc:postgresql://127.0.0.1:5432/test";
     final List<AutoCloseable> open = new ArrayList<>();
 
-    PostgresJobQueue queue(String name) {
+    static PostgresJobQueue queue(String name) {
         Properties p = new Properties();
         p.put("user", "postgres");
         PostgresJobQueue q = PostgresJobQueue.open(URL, p, name + "-" + Long.toHexString(System.nanoTime()),
@@ -61,7 +61,7 @@ class JobsOnPostgresTest {
         return Json.parseObject(ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8)), "answer");
     }
 
-    HttpResponse<String> send(ServerFixture fx, String method, String path, byte[] body, String type)
+    static HttpResponse<String> send(ServerFixture fx, String method, String path, byte[] body, String type)
             throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(fx.uri(path)).timeout(Duration.ofSeconds(30));
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
@@ -71,7 +71,7 @@ class JobsOnPostgresTest {
         return fx.client.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    Map<String, Object> awaitFinal(ServerFixture fx, String id) throws Exception {
+    static Map<String, Object> awaitFinal(ServerFixture fx, String id) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
             Map<String, Object> s = json(send(fx, "GET", "/jobs/" + id, null, null).body());

@@ -65,25 +65,8 @@ public final class BatchCommand implements Callable<Integer> {
             + "token: the environment variable that holds it (of the driver).")
     String authTokenEnv;
 
-    @Option(names = "--features-col", defaultValue = "features", paramLabel = "COL[,COL...]", description = "An "
-            + "array<float>/array<double>/vector column, or a list of numeric columns (default: ${DEFAULT-VALUE}).")
-    String featuresCol;
-
-    @Option(names = "--text-col", paramLabel = "COL", description = "Featurize this text column into 26 letter "
-            + "frequencies first (the bundled example model's features).")
-    String textCol;
-
-    @Option(names = "--id-col", defaultValue = "id", paramLabel = "COL", description = "Column copied to the "
-            + "output to identify rows (default: ${DEFAULT-VALUE}).")
-    String idCol;
-
-    @Option(names = "--threshold", paramLabel = "T", description = "Add prediction = score >= T.")
-    Double threshold;
-
-    @Option(names = "--error-mode", defaultValue = "fail", paramLabel = "fail|column", description = "fail: a row "
-            + "that cannot be scored fails the job; column: its error goes to an 'error' column (default: "
-            + "${DEFAULT-VALUE}).")
-    String errorMode;
+    @CommandLine.Mixin
+    ColumnOptions columns = new ColumnOptions();
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master (default: local[*], or what "
             + "spark-submit says).")
@@ -142,10 +125,7 @@ public final class BatchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!errorMode.equals("fail") && !errorMode.equals("column")) {
-            throw new CommandLine.ParameterException(commandLine(), "--error-mode must be fail or column, "
-                    + "got '" + errorMode + "'");
-        }
+        columns.check(commandLine());
         if (mode.model != null && (authTokenFile != null || authTokenEnv != null)) {
             throw new CommandLine.ParameterException(commandLine(), "--auth-token-file and --auth-token-env "
                     + "are for remote scoring (--endpoint)");
@@ -154,7 +134,8 @@ public final class BatchCommand implements Callable<Integer> {
             Log.info("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
         }
         BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
-                protocol, featuresCol, textCol, idCol, threshold, errorMode.equals("column"), batchRows,
+                protocol, columns.featuresCol, columns.textCol, columns.idCol, columns.threshold,
+                columns.errorColumn(), batchRows,
                 maxInFlight, partitions, overwrite, trustCert, authTokenFile, authTokenEnv);
         SparkSession spark = session(master, "scoreflow-batch");
         try {
