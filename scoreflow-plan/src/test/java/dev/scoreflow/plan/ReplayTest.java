@@ -102,6 +102,13 @@ class ReplayTest {
         }
         assertThat(laterObserved).isLessThan(Math.max(10, p.arrived() / 50));
         assertThat(table).contains("refused (503)", "08:00");
+
+        // plan --measure uses the same probe: the plan's designs with this server's rate
+        PlanCommandTest.Run measured = PlanCommandTest.run("--example", "case3", "--measure", url.toString(),
+                "--model", "slow", "--measure-seconds", "1");
+        assertThat(measured.code()).as(measured.err()).isZero();
+        assertThat(measured.out()).containsPattern("measured: .* model slow at 1 row\\(s\\) per request: [0-9.]+ "
+                + "requests/s").contains("1 server");
     }
 
     @Test
