@@ -32,14 +32,19 @@ public final class Charts {
         }
         List<Series> lines = new ArrayList<>();
         lines.add(new Series("arrivals/s (simulated, per minute)", "#1f77b4", perSecond, false));
-        int colour = 0;
+        // designs of equal capacity share one line (one server and one worker are both 10/s in the lecture)
+        java.util.Map<Double, List<String>> byCapacity = new java.util.LinkedHashMap<>();
         for (Outcome o : r.outcomes()) {
             if (o.simulated() != null) {
-                double[] flat = new double[perSecond.length];
-                java.util.Arrays.fill(flat, o.capacity());
-                lines.add(new Series("capacity: " + o.design().label(), COLOURS[colour++ % COLOURS.length], flat,
-                        true));
+                byCapacity.computeIfAbsent(o.capacity(), c -> new ArrayList<>()).add(o.design().label());
             }
+        }
+        int colour = 0;
+        for (java.util.Map.Entry<Double, List<String>> e : byCapacity.entrySet()) {
+            double[] flat = new double[perSecond.length];
+            java.util.Arrays.fill(flat, e.getKey());
+            lines.add(new Series("capacity " + TextReport.trim(e.getKey()) + "/s: " + String.join(", ", e.getValue()),
+                    COLOURS[colour++ % COLOURS.length], flat, true));
         }
         return chart("Arrivals against capacity: " + r.plan().name(), "requests/s", lines);
     }
