@@ -75,6 +75,7 @@ final class KafkaTopics {
                         TopicConfig.RETENTION_MS_CONFIG, Long.toString(retention))),
                 topic(events, 1, Map.of(TopicConfig.RETENTION_MS_CONFIG, Long.toString(Duration.ofHours(1).toMillis()))));
         try (Admin admin = Admin.create(p)) {
+            List<String> existing = new ArrayList<>();
             for (NewTopic t : wanted) {
                 try {
                     admin.createTopics(List.of(t)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -83,9 +84,11 @@ final class KafkaTopics {
                     if (!(e.getCause() instanceof TopicExistsException)) {
                         throw e;
                     }
+                    existing.add(t.name());
                 }
             }
-            warnAboutRetention(admin, settings, timeout);
+            // the ones created here have the retention chosen above; the others were made by someone else
+            warnAboutRetention(admin, existing, settings, timeout);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new QueueUnavailableException("cannot create the topics of queue " + jobs + " on Kafka at "
@@ -100,11 +103,16 @@ final class KafkaTopics {
         return new NewTopic(name, Optional.of(partitions), Optional.empty()).configs(configs);
     }
 
-    private void warnAboutRetention(Admin admin, QueueSettings settings, Duration timeout)
+    private static void warnAboutRetention(Admin admin, List<String> names, QueueSettings settings, Duration timeout)
             throws ExecutionException, InterruptedException, TimeoutException {
         List<ConfigResource> rs = new ArrayList<>();
-        for (String t : List.of(jobs, retry, dead, state)) {
-            rs.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
+        for (String t : names) {
+            if (!t.endsWith(".events")) { // events are for whoever listens now: an hour is plenty
+                rs.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
+            }
+        }
+        if (rs.isEmpty()) {
+            return;
         }
         Map<ConfigResource, Config> configs = admin.describeConfigs(rs).all()
                 .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
