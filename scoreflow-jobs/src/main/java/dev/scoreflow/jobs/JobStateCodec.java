@@ -27,14 +27,14 @@ final class JobStateCodec {
             out.writeUTF(j.model());
             out.writeUTF(j.state().wireName());
             out.writeInt(j.receives());
-            optional(out, j.error() == null ? null : truncate(j.error()));
+            JobRequestCodec.optional(out, j.error() == null ? null : truncate(j.error()));
             out.writeBoolean(j.result() != null);
             if (j.result() != null) {
                 out.writeInt(j.result().length);
                 out.write(j.result());
             }
-            optional(out, j.resultType());
-            optional(out, j.callbacks());
+            JobRequestCodec.optional(out, j.resultType());
+            JobRequestCodec.optional(out, j.callbacks());
             out.writeLong(j.submitted().toEpochMilli());
             out.writeLong(j.updated().toEpochMilli());
         } catch (IOException e) {
@@ -52,7 +52,7 @@ final class JobStateCodec {
             String model = in.readUTF();
             JobState state = JobState.ofWire(in.readUTF());
             int receives = in.readInt();
-            String error = optional(in);
+            String error = JobRequestCodec.optional(in);
             byte[] result = null;
             if (in.readBoolean()) {
                 int n = in.readInt();
@@ -61,8 +61,8 @@ final class JobStateCodec {
                 }
                 result = in.readNBytes(n);
             }
-            String resultType = optional(in);
-            String callbacks = optional(in);
+            String resultType = JobRequestCodec.optional(in);
+            String callbacks = JobRequestCodec.optional(in);
             Instant submitted = Instant.ofEpochMilli(in.readLong());
             Instant updated = Instant.ofEpochMilli(in.readLong());
             return new Job(id, model, state, receives, error, result, resultType, submitted, updated, callbacks);
@@ -74,16 +74,5 @@ final class JobStateCodec {
     /** writeUTF takes at most 65,535 bytes: an error message is cut well before. */
     private static String truncate(String s) {
         return s.length() <= 8000 ? s : s.substring(0, 8000) + "...";
-    }
-
-    private static void optional(DataOutputStream out, String s) throws IOException {
-        out.writeBoolean(s != null);
-        if (s != null) {
-            out.writeUTF(s);
-        }
-    }
-
-    private static String optional(DataInputStream in) throws IOException {
-        return in.readBoolean() ? in.readUTF() : null;
     }
 }

@@ -131,17 +131,23 @@ final class KafkaDeliveries implements AutoCloseable {
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         this.consumer = new KafkaConsumer<>(c);
-        this.producerConfig = new Properties();
-        producerConfig.putAll(clientConfig);
-        producerConfig.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        producerConfig.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
-        producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        this.producerConfig = producerConfig(clientConfig);
         // a worker killed mid-commit holds back read_committed readers of the state topic until this passes
         producerConfig.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 10_000);
         this.thread = new Thread(this::run, "scoreflow-jobs-consumer-" + topics.jobs);
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** A producer that loses nothing it acknowledged and writes nothing twice: all replicas, idempotent. */
+    static Properties producerConfig(Properties clientConfig) {
+        Properties p = new Properties();
+        p.putAll(clientConfig);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        return p;
     }
 
     private KafkaProducer<byte[], byte[]> newTransactionalProducer() {
@@ -530,10 +536,7 @@ final class KafkaDeliveries implements AutoCloseable {
             // jobs finished by the partition's last owner past its committed offset must be known before they are
             // read again, or they would run twice: catch up with the state topic as it is now
             try {
-                List<TopicPartition> state = new ArrayList<>();
-                for (var i : consumer.partitionsFor(topics.state, CATCH_UP)) {
-                    state.add(new TopicPartition(topics.state, i.partition()));
-                }
+                List<TopicPartition> state = TopicTail.partitions(consumer, topics.state, CATCH_UP);
                 Map<TopicPartition, Long> ends = consumer.endOffsets(state, CATCH_UP);
                 if (!view.awaitPositions(ends, CATCH_UP)) {
                     LOG.warn("queue {}: the state view did not catch up within {}; finished jobs may run again",

@@ -50,10 +50,7 @@ final class TopicTail implements AutoCloseable {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         this.consumer = new KafkaConsumer<>(p);
-        List<TopicPartition> parts = new ArrayList<>();
-        for (PartitionInfo i : consumer.partitionsFor(topic, Duration.ofSeconds(15))) {
-            parts.add(new TopicPartition(topic, i.partition()));
-        }
+        List<TopicPartition> parts = partitions(consumer, topic, Duration.ofSeconds(15));
         consumer.assign(parts);
         if (fromBeginning) {
             consumer.seekToBeginning(parts);
@@ -66,6 +63,32 @@ final class TopicTail implements AutoCloseable {
         this.thread = new Thread(this::run, "scoreflow-jobs-tail-" + topic);
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /**
+     * The topic's partitions; a topic created a moment ago may not be in the metadata yet, so this asks again until
+     * {@code timeout}. @throws KafkaException if it has none by then
+     */
+    static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<TopicPartition> parts = new ArrayList<>();
+            for (PartitionInfo i : consumer.partitionsFor(topic, timeout)) {
+                parts.add(new TopicPartition(topic, i.partition()));
+            }
+            if (!parts.isEmpty()) {
+                return parts;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new KafkaException("topic " + topic + " has no partitions after " + timeout.toSeconds() + " s");
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KafkaException("interrupted while looking up topic " + topic, e);
+            }
+        }
     }
 
     private void run() {
@@ -90,8 +113,9 @@ final class TopicTail implements AutoCloseable {
                 }
             } catch (WakeupException e) {
                 // closing
-            } catch (KafkaException | IllegalArgumentException e) {
+            } catch (RuntimeException e) {
                 if (!closed) {
+                    // a broker away, or a listener that threw: never a tight loop of the same failure
                     LOG.warn("reading {} failed ({}); reading on in 1 s", topic, e.toString());
                     failed = true;
                     try {
@@ -100,8 +124,6 @@ final class TopicTail implements AutoCloseable {
                         break;
                     }
                 }
-            } catch (RuntimeException e) {
-                LOG.error("a listener of {} threw; reading on", topic, e);
             }
         }
         consumer.close(Duration.ofSeconds(5));

@@ -93,16 +93,15 @@ class KafkaJobsTest {
         return keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
     }
 
-    /** Every record of the queue's state topic, committed ones only, as (job id, state) in order. */
-    static List<String[]> stateRecords(String queue) {
+    /** Every committed record of {@code topic}, from its beginning to its end as it is now. */
+    static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        List<String[]> out = new ArrayList<>();
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            String topic = "scoreflow.jobs." + queue + ".state";
             List<TopicPartition> parts = new ArrayList<>();
             c.partitionsFor(topic, Duration.ofSeconds(10)).forEach(i -> parts.add(new TopicPartition(topic, i.partition())));
             c.assign(parts);
@@ -110,18 +109,25 @@ class KafkaJobsTest {
             Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(10));
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
-                assertThat(System.nanoTime()).as("state topic read within 30 s").isLessThan(deadline);
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    // the state name sits after the version byte and the model (a modified-UTF-8 string)
-                    java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(r.value()));
-                    try {
-                        in.readByte();
-                        in.readUTF();
-                        out.add(new String[]{new String(r.key(), StandardCharsets.UTF_8), in.readUTF()});
-                    } catch (java.io.IOException e) {
-                        throw new AssertionError(e);
-                    }
-                }
+                assertThat(System.nanoTime()).as(topic + " read within 30 s").isLessThan(deadline);
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    /** The queue's state topic as (job id, state) in order. */
+    static List<String[]> stateRecords(String queue) {
+        List<String[]> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll("scoreflow.jobs." + queue + ".state")) {
+            // the state name sits after the version byte and the model (a modified-UTF-8 string)
+            java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(r.value()));
+            try {
+                in.readByte();
+                in.readUTF();
+                out.add(new String[]{new String(r.key(), StandardCharsets.UTF_8), in.readUTF()});
+            } catch (java.io.IOException e) {
+                throw new AssertionError(e);
             }
         }
         return out;
@@ -241,25 +247,10 @@ class KafkaJobsTest {
 
     /** The dead-letter topic's records as "id: error". */
     static List<String> deadLetters(String queue) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         List<String> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            TopicPartition tp = new TopicPartition("scoreflow.jobs." + queue + ".dead", 0);
-            c.assign(List.of(tp));
-            c.seekToBeginning(List.of(tp));
-            long end = c.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (c.position(tp) < end) {
-                assertThat(System.nanoTime()).isLessThan(deadline);
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    out.add(new String(r.headers().lastHeader("scoreflow-id").value(), StandardCharsets.UTF_8) + ": "
-                            + new String(r.headers().lastHeader("scoreflow-error").value(), StandardCharsets.UTF_8));
-                }
-            }
+        for (ConsumerRecord<byte[], byte[]> r : readAll("scoreflow.jobs." + queue + ".dead")) {
+            out.add(new String(r.headers().lastHeader("scoreflow-id").value(), StandardCharsets.UTF_8) + ": "
+                    + new String(r.headers().lastHeader("scoreflow-error").value(), StandardCharsets.UTF_8));
         }
         return out;
     }
