@@ -49,7 +49,12 @@ public final class JobsBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String url = args[0];
+        // "embedded-kafka": the queue on a Kafka broker started in this JVM (jobs-bench-kafka.sh), else a JDBC URL
+        dev.scoreflow.streaming.EmbeddedBroker kafka = args[0].equals("embedded-kafka")
+                ? dev.scoreflow.streaming.EmbeddedBroker.start(java.nio.file.Files.createTempDirectory("jobs-bench-kafka"),
+                        "127.0.0.1", 0, java.util.Map.of()) : null;
+        String url = kafka != null ? "kafka://" + kafka.bootstrapServers() : args[0];
+        String broker = kafka != null ? "Kafka" : "PostgreSQL";
         Path root = Path.of(args[1]);
         int jobs = Integer.parseInt(args[2]);
         int rows = Integer.parseInt(args[3]);
@@ -65,7 +70,7 @@ public final class JobsBench {
         String run = Long.toHexString(System.currentTimeMillis());
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10)).build();
-        System.out.printf("jobs %,d of %d rows (example model, 26 features), %d clients, PostgreSQL %s%n", jobs, rows,
+        System.out.printf("jobs %,d of %d rows (example model, 26 features), %d clients, " + broker + " %s%n", jobs, rows,
                 CLIENTS, url);
         System.out.println("| what | submitted/s | completed/s | latency at half rate: rate/s, p50 ms, p99 ms, "
                 + "answers |");
@@ -78,15 +83,16 @@ public final class JobsBench {
                 // a server closes its repository: one each
                 ModelRepository repo = ModelRepository.builder().threads(new ThreadBudget(1, 1))
                         .model("example", model).build();
-                try (PostgresJobQueue q = PostgresJobQueue.open(url, p, "bench-" + run + "-" + workers,
-                        QueueSettings.defaults());
+                try (dev.scoreflow.jobs.JobQueue q = kafka != null
+                        ? dev.scoreflow.jobs.JobQueues.open(url + "?queue=bench-" + run + "-" + workers)
+                        : PostgresJobQueue.open(url, p, "bench-" + run + "-" + workers, QueueSettings.defaults());
                      ScoringServer server = ScoringServer.builder(repo).port(0).jobs(q).start();
                      JobWorker worker = JobWorker.start(ScoringServer.builder(repo), q, workers)) {
                     URI submit = server.uri().resolve("/models/example/jobs");
                     double[] rates = throughput(http, server.uri(), submit, body, jobs);
                     String latency = paced(rates[1] / 2, seconds,
                             () -> poll(http, server.uri(), submit(http, submit, body)).get(120, TimeUnit.SECONDS));
-                    System.out.printf("| jobs, PostgreSQL, %d worker thread%s | %,.0f | %,.0f | %s |%n", workers,
+                    System.out.printf("| jobs, " + broker + ", %d worker thread%s | %,.0f | %,.0f | %s |%n", workers,
                             workers == 1 ? "" : "s", rates[0], rates[1], latency);
                     System.err.printf("worker: %d done, %d failed attempts%n", worker.done(), worker.failed());
                 }
@@ -108,6 +114,9 @@ public final class JobsBench {
                 System.out.printf("| synchronous PUT /score (the ceiling) | %,.0f | %,.0f | %s |%n", rate, rate,
                         latency);
             }
+        }
+        if (kafka != null) {
+            kafka.close();
         }
     }
 

@@ -167,9 +167,12 @@ final class ServeCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}).")
     int drainSeconds;
 
-    @Option(names = "--jobs", paramLabel = "URL", description = "Also accept scoring jobs (request-acknowledge: "
+    @Option(names = "--jobs", paramLabel = "URL", arity = "0..1", fallbackValue = "embedded",
+            description = "Also accept scoring jobs (request-acknowledge: "
             + "PUT /models/{m}/jobs, POST /v2/models/{m}/jobs, GET|DELETE /jobs/{id}) on this queue: "
-            + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true].")
+            + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true], "
+            + "kafka://host:port[?queue=NAME&...&partitions=6], or embedded[?port=19092&dir=DIR] (the default "
+            + "of a bare --jobs: a Kafka broker in this process; it prints the kafka:// URL for the workers).")
     String jobs;
 
     @Option(names = "--job-workers", paramLabel = "N", defaultValue = "0", description = "With --jobs: also score "
@@ -229,7 +232,9 @@ final class ServeCommand implements Callable<Integer> {
         if (tlsCert != null) {
             sb.tls(tlsCert, tlsKey);
         }
-        dev.scoreflow.jobs.JobQueue queue = jobs == null ? null : dev.scoreflow.jobs.JobQueues.open(jobs);
+        EmbeddedQueue embedded = jobs != null && EmbeddedQueue.is(jobs) ? EmbeddedQueue.start(jobs) : null;
+        dev.scoreflow.jobs.JobQueue queue = embedded != null ? embedded.queue
+                : jobs == null ? null : dev.scoreflow.jobs.JobQueues.open(jobs);
         if (queue != null) {
             sb.jobs(queue);
         }
@@ -243,12 +248,17 @@ final class ServeCommand implements Callable<Integer> {
                 worker.close();
             }
             server.shutdown(Duration.ofSeconds(drainSeconds));
-            if (queue != null) {
+            if (embedded != null) {
+                embedded.close();
+            } else if (queue != null) {
                 queue.close();
             }
             stopped.countDown();
         }, "scoreflow-shutdown"));
         System.out.println("listening on " + server.uri());
+        if (embedded != null) {
+            System.out.println("jobs queue " + embedded.kafkaUrl);
+        }
         System.out.flush();
         stopped.await();
         return 0;

@@ -35,7 +35,8 @@ final class WorkerCommand implements Callable<Integer> {
     String name;
 
     @Option(names = "--queue", required = true, paramLabel = "URL", description = "The job queue: "
-            + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true].")
+            + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true] or "
+            + "kafka://host:port[?queue=NAME&...] (for 'serve --jobs embedded', the kafka:// URL it prints).")
     String queue;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "2", description = "Jobs scored at once "

@@ -19,8 +19,15 @@ import java.util.regex.Pattern;
  *
  * The query's {@code queue} names the queue in the database (default {@code scoreflow}); {@code visibility} is the
  * lease (ms, s, m or h), {@code max-receives} the deliveries before a job is dead-lettered, {@code fifo=true} keeps
- * each {@code Scoreflow-Job-Group}'s jobs in order. RabbitMQ ({@code amqp://}), Kafka ({@code kafka://}) and the
- * {@code embedded} queue are not built yet.
+ * each {@code Scoreflow-Job-Group}'s jobs in order.
+ *
+ * <pre>
+ * kafka://host:port[,host:port][?queue=NAME&amp;visibility=30s&amp;max-receives=5&amp;fifo=true&amp;partitions=6]
+ * </pre>
+ *
+ * opens a {@link KafkaJobQueue} (topics {@code scoreflow.jobs.NAME*}; {@code partitions} of the jobs topic when it is
+ * created). RabbitMQ ({@code amqp://}) is not built yet; {@code embedded} is resolved by the command line, which
+ * starts an embedded Kafka broker and opens {@code kafka://} on it.
  */
 public final class JobQueues {
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
@@ -40,7 +47,10 @@ public final class JobQueues {
             case "postgresql", "postgres" -> {
                 return postgres(u);
             }
-            case "amqp", "amqps", "kafka", "embedded" -> throw new IllegalArgumentException("the " + scheme
+            case "kafka" -> {
+                return kafka(u);
+            }
+            case "amqp", "amqps", "embedded" -> throw new IllegalArgumentException("the " + scheme
                     + " queue is not built yet; use postgresql://host:port/database");
             default -> throw new IllegalArgumentException("unknown queue URL scheme '" + scheme + "' in '" + url
                     + "'; use postgresql://[user@]host[:port]/database[?queue=NAME]");
@@ -77,6 +87,29 @@ public final class JobQueues {
         }
         String jdbc = "jdbc:postgresql://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getPath();
         return PostgresJobQueue.open(jdbc, p, name, s);
+    }
+
+    private static JobQueue kafka(URI u) {
+        String bootstrap = u.getRawAuthority();
+        if (bootstrap == null || bootstrap.isEmpty() || bootstrap.contains("@")) {
+            throw new IllegalArgumentException("a Kafka queue URL needs its brokers: kafka://host:port[,host:port]"
+                    + "[?queue=NAME], got '" + u + "'");
+        }
+        QueueSettings s = QueueSettings.defaults();
+        String name = "scoreflow";
+        int partitions = KafkaJobQueue.DEFAULT_PARTITIONS;
+        for (Map.Entry<String, String> e : query(u.getRawQuery()).entrySet()) {
+            switch (e.getKey()) {
+                case "queue" -> name = e.getValue();
+                case "visibility" -> s = s.withVisibilityTimeout(duration(e.getValue(), "visibility"));
+                case "max-receives" -> s = s.withMaxReceives(integer(e.getValue(), "max-receives"));
+                case "fifo" -> s = s.withFifo(Boolean.parseBoolean(e.getValue()));
+                case "partitions" -> partitions = integer(e.getValue(), "partitions");
+                default -> throw new IllegalArgumentException("unknown queue URL parameter '" + e.getKey()
+                        + "' (known: queue, visibility, max-receives, fifo, partitions)");
+            }
+        }
+        return KafkaJobQueue.open(bootstrap, name, s, partitions);
     }
 
     static Map<String, String> query(String raw) {

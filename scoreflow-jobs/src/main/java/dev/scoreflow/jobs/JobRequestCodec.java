@@ -81,14 +81,14 @@ public final class JobRequestCodec {
         }
     }
 
-    private static void optional(DataOutputStream out, String s) throws IOException {
+    static void optional(DataOutputStream out, String s) throws IOException {
         out.writeBoolean(s != null);
         if (s != null) {
             out.writeUTF(s);
         }
     }
 
-    private static String optional(DataInputStream in) throws IOException {
+    static String optional(DataInputStream in) throws IOException {
         return in.readBoolean() ? in.readUTF() : null;
     }
 }

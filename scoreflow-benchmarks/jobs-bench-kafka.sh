@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# jobs-bench.sh on Kafka (issue 9): the same JobsBench, with the queue on a Kafka broker started in the benchmark's
+# JVM (EmbeddedBroker, KRaft, one node, data in a temporary directory): jobs/s submitted and completed with 1 and 2
+# worker threads, submit-to-result latency at half the completed rate, and the synchronous /score as the ceiling.
+#
+#   scoreflow-benchmarks/jobs-bench-kafka.sh    # 3,000 jobs of 100 rows, 20 s of latency: about 2 min
+# Knobs: JOBS (3000) ROWS (100) LATENCY_SECONDS (20) JAVA_HOME
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+RES=$HERE/results/jobs-kafka-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RES"
+(cd "$ROOT" && mvn -B -q -Pbench -DskipTests package)
+CP="$HERE/target/scoreflow-benchmarks-0.1.0-SNAPSHOT.jar:$HERE/target/lib/*"
+{ echo "date: $(date -Is)"; echo "cpus: $(nproc)"; echo "java: $("$JAVA" -version 2>&1 | head -1)"
+  echo "kafka: embedded, $(ls "$HERE"/target/lib | grep -o 'kafka-clients-[0-9.]*' | head -1)"
+  echo "load before start: $(cat /proc/loadavg)"; } | tee "$RES/env.txt"
+"$JAVA" --enable-native-access=ALL-UNNAMED -Xmx2g -cp "$CP" dev.scoreflow.benchmarks.JobsBench \
+    embedded-kafka "$ROOT" "${JOBS:-3000}" "${ROWS:-100}" "${LATENCY_SECONDS:-20}" 2> "$RES/bench.log" \
+    | tee "$RES/summary.md"
+echo "results: $RES"

@@ -1,0 +1,383 @@
+package dev.scoreflow.server;
+
+import dev.scoreflow.jobs.Delivery;
+import dev.scoreflow.jobs.JobQueue;
+import dev.scoreflow.jobs.JobQueues;
+import dev.scoreflow.runtime.ChildJvm;
+import dev.scoreflow.runtime.TestModels;
+import dev.scoreflow.streaming.EmbeddedBroker;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static dev.scoreflow.server.JobsFailuresTest.get;
+import static dev.scoreflow.server.JobsFailuresTest.put;
+import static dev.scoreflow.server.JobsOnPostgresTest.await;
+import static dev.scoreflow.server.JobsOnPostgresTest.json;
+import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Request-acknowledge scoring on Kafka, end to end: jobs submitted over HTTP to a real server, queued on the embedded
+ * KRaft broker, scored by workers (threads, other queue instances, a child JVM that is SIGKILLed), each result in the
+ * state topic exactly once. Session timeouts are short (the broker allows 500 ms) so redeliveries take seconds.
+ */
+class KafkaJobsTest {
+    /** The broker lets consumer sessions be this short: the tests' visibility timeouts. */
+    static final Map<String, String> SHORT_SESSIONS = Map.of("group.min.session.timeout.ms", "500",
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
+    @TempDir
+    static Path dir;
+    static EmbeddedBroker broker;
+    final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeAll
+    static void startBroker() {
+        broker = EmbeddedBroker.start(dir.resolve("kafka"), "127.0.0.1", 0, SHORT_SESSIONS);
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        broker.close();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    <T extends AutoCloseable> T keep(T c) {
+        open.add(c);
+        return c;
+    }
+
+    static String url(String queue, String settings) {
+        return "kafka://" + broker.bootstrapServers() + "?queue=" + queue + (settings.isEmpty() ? "" : "&" + settings);
+    }
+
+    static String name(String what) {
+        return what + "-" + Long.toHexString(System.nanoTime());
+    }
+
+    ServerFixture server(JobQueue q) {
+        return keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+    }
+
+    /** Every committed record of {@code topic}, from its beginning to its end as it is now. */
+    static List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            List<TopicPartition> parts = new ArrayList<>();
+            c.partitionsFor(topic, Duration.ofSeconds(10)).forEach(i -> parts.add(new TopicPartition(topic, i.partition())));
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(10));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                assertThat(System.nanoTime()).as(topic + " read within 30 s").isLessThan(deadline);
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    /** The queue's state topic as (job id, state) in order. */
+    static List<String[]> stateRecords(String queue) {
+        List<String[]> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll("scoreflow.jobs." + queue + ".state")) {
+            // the state name sits after the version byte and the model (a modified-UTF-8 string)
+            java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(r.value()));
+            try {
+                in.readByte();
+                in.readUTF();
+                out.add(new String[]{new String(r.key(), StandardCharsets.UTF_8), in.readUTF()});
+            } catch (java.io.IOException e) {
+                throw new AssertionError(e);
+            }
+        }
+        return out;
+    }
+
+    static Map<String, Integer> doneCounts(String queue) {
+        Map<String, Integer> n = new HashMap<>();
+        for (String[] r : stateRecords(queue)) {
+            if (r[1].equals("done")) {
+                n.merge(r[0], 1, Integer::sum);
+            }
+        }
+        return n;
+    }
+
+    static String submit(ServerFixture fx) throws Exception {
+        HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+        return (String) json(r.body()).get("id");
+    }
+
+    @Test
+    void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkerProcesses() throws Exception {
+        String queue = name("many");
+        JobQueue q = keep(JobQueues.open(url(queue, "visibility=3s")));
+        ServerFixture fx = server(q);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            ids.add(submit(fx));
+        }
+        // two workers with queues of their own: two members of the consumer group, as two processes would be
+        JobWorker a = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
+                "visibility=3s"))), 2));
+        JobWorker b = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
+                "visibility=3s"))), 2));
+        for (String id : ids) {
+            Map<String, Object> s = json(get(fx, "/jobs/" + id + "?wait=60s").body());
+            assertThat(s).as(id).containsEntry("state", "done");
+        }
+        Map<String, Integer> done = doneCounts(queue);
+        assertThat(done.keySet()).containsExactlyInAnyOrderElementsOf(ids);
+        assertThat(done.values()).allMatch(n -> n == 1);
+        assertThat(a.done() + b.done()).isEqualTo(ids.size());
+        System.out.printf("kafka jobs: worker a scored %d, worker b %d%n", a.done(), b.done());
+    }
+
+    @Test
+    void aJobWhoseWorkerProcessIsSigkilledMidJobIsDeliveredAgainAfterTheSessionTimeoutAndScoredOnce()
+            throws Exception {
+        String queue = name("killed");
+        String url = url(queue, "visibility=2s");
+        JobQueue q = keep(JobQueues.open(url));
+        ServerFixture fx = server(q);
+        String id = submit(fx);
+        Process holder = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), QueueLeaseHolder.class.getName(),
+                url)).redirectErrorStream(true).start();
+        try {
+            CompletableFuture<String> said = CompletableFuture.supplyAsync(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        if (line.startsWith("holding ") || line.equals("nothing")) {
+                            return line;
+                        }
+                    }
+                    return "exited";
+                } catch (java.io.IOException e) {
+                    return e.toString();
+                }
+            });
+            assertThat(said.get(90, TimeUnit.SECONDS)).isEqualTo("holding " + id);
+            await("the server sees the job running", () -> "running".equals(jobState(fx, id)));
+        } finally {
+            holder.destroyForcibly(); // SIGKILL: no leave-group, no commit; the session simply times out
+            assertThat(holder.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+        long killed = System.nanoTime();
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
+        Map<String, Object> done = json(get(fx, "/jobs/" + id + "?wait=60s").body());
+        assertThat(done).containsEntry("state", "done").containsEntry("receives", 2.0);
+        System.out.printf("kafka jobs: redelivered and done %d ms after the SIGKILL%n",
+                Duration.ofNanos(System.nanoTime() - killed).toMillis());
+        assertThat(doneCounts(queue)).containsExactly(Map.entry(id, 1));
+    }
+
+    static String jobState(ServerFixture fx, String id) {
+        try {
+            return (String) json(get(fx, "/jobs/" + id).body()).get("state");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void aJobThatAlwaysFailsIsDeadLetteredAfterTheMaximumReceivesWithItsReason() throws Exception {
+        String queue = name("dead");
+        JobQueue q = keep(JobQueues.open(url(queue, "visibility=2s&max-receives=3")));
+        ServerFixture fx = server(q);
+        String id = submit(fx);
+        List<Integer> attempts = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!"dead_lettered".equals(jobState(fx, id))) {
+            assertThat(System.nanoTime()).as("dead-lettered within 60 s").isLessThan(deadline);
+            for (Delivery d : q.receive(1, Duration.ofMillis(500))) {
+                attempts.add(d.receives());
+                assertThat(q.fail(d, "model exploded on attempt " + d.receives(), Duration.ofMillis(100))).isTrue();
+            }
+        }
+        assertThat(attempts).containsExactly(1, 2, 3);
+        Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
+        assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
+                .containsEntry("error", "model exploded on attempt 3");
+        assertThat(deadLetters(queue)).containsExactly(id + ": model exploded on attempt 3");
+        assertThat(q.receive(1, Duration.ofMillis(500))).as("not delivered again").isEmpty();
+    }
+
+    /** The dead-letter topic's records as "id: error". */
+    static List<String> deadLetters(String queue) {
+        List<String> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll("scoreflow.jobs." + queue + ".dead")) {
+            out.add(new String(r.headers().lastHeader("scoreflow-id").value(), StandardCharsets.UTF_8) + ": "
+                    + new String(r.headers().lastHeader("scoreflow-error").value(), StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    @Test
+    void aFifoGroupIsScoredInSubmissionOrderAcrossTwoWorkersEvenWithARetry() throws Exception {
+        String queue = name("fifo");
+        String url = url(queue, "visibility=3s&fifo=true");
+        JobQueue q = keep(JobQueues.open(url));
+        ServerFixture fx = server(q);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            HttpResponse<String> r = fx.client.send(HttpRequest.newBuilder(fx.uri("/models/example/jobs"))
+                    .header("Scoreflow-Job-Group", "account-7")
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(sampleRows())).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(202);
+            ids.add((String) json(r.body()).get("id"));
+        }
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger inHand = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        Set<String> failedOnce = ConcurrentHashMap.newKeySet();
+        Random random = new Random(42);
+        Set<Integer> failing = new HashSet<>(List.of(5, 17, 30));
+        List<Thread> workers = new ArrayList<>();
+        for (int w = 0; w < 2; w++) {
+            JobQueue mine = keep(JobQueues.open(url));
+            long pause = 1 + random.nextInt(5);
+            Thread t = new Thread(() -> {
+                try {
+                    while (order.size() < ids.size()) {
+                        for (Delivery d : mine.receive(1, Duration.ofMillis(200))) {
+                            if (inHand.incrementAndGet() > 1) {
+                                overlaps.incrementAndGet();
+                            }
+                            Thread.sleep(pause);
+                            inHand.decrementAndGet();
+                            if (failing.contains(ids.indexOf(d.id())) && failedOnce.add(d.id())) {
+                                mine.fail(d, "try again", Duration.ofMillis(200)); // retried in place
+                            } else if (mine.complete(d, new byte[]{1}, "application/octet-stream")) {
+                                order.add(d.id());
+                            }
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "fifo-worker-" + w);
+            workers.add(t);
+            t.start();
+        }
+        for (Thread t : workers) {
+            t.join(120_000);
+            assertThat(t.isAlive()).as("workers finished within 120 s").isFalse();
+        }
+        assertThat(order).containsExactlyElementsOf(ids);
+        assertThat(failedOnce).hasSize(3);
+        assertThat(overlaps.get()).as("one job of the group at a time").isZero();
+    }
+
+    @Test
+    void twoIndependentSubscribersEachSeeEveryFinishedJobAndEveryEvent() throws Exception {
+        String queue = name("pubsub");
+        String url = url(queue, "visibility=3s");
+        JobQueue q = keep(JobQueues.open(url));
+        ServerFixture fx = server(q);
+        Set<String> first = ConcurrentHashMap.newKeySet();
+        Set<String> second = ConcurrentHashMap.newKeySet();
+        List<String> firstEvents = Collections.synchronizedList(new ArrayList<>());
+        List<String> secondEvents = Collections.synchronizedList(new ArrayList<>());
+        JobQueue a = keep(JobQueues.open(url));
+        JobQueue b = keep(JobQueues.open(url));
+        a.onFinished(id -> { if (id != null) first.add(id); });
+        b.onFinished(id -> { if (id != null) second.add(id); });
+        a.onEvent(firstEvents::add);
+        b.onEvent(secondEvents::add);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            ids.add(submit(fx));
+        }
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 2));
+        await("both subscribers saw every job finish", () -> first.containsAll(ids) && second.containsAll(ids));
+        q.publish("{\"file\":\"a.csv\",\"rows\":3}");
+        await("both subscribers saw the event", () -> firstEvents.size() == 1 && secondEvents.size() == 1);
+        assertThat(firstEvents).containsExactly("{\"file\":\"a.csv\",\"rows\":3}");
+        assertThat(secondEvents).isEqualTo(firstEvents);
+    }
+
+    @Test
+    void whileTheBrokerIsDownSubmissionsGet503NeverA202AndAfterItsRestartTheQueuedJobsAreScored(
+            @TempDir Path own) throws Exception {
+        EmbeddedBroker b = EmbeddedBroker.start(own.resolve("kafka"), "127.0.0.1", 0, SHORT_SESSIONS);
+        String bootstrap = b.bootstrapServers();
+        int port = Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
+        try {
+            JobQueue q = keep(JobQueues.open("kafka://" + bootstrap + "?queue=down&visibility=3s"));
+            ServerFixture fx = server(q);
+            String before = submit(fx);
+            b.close();
+            long start = System.nanoTime();
+            for (int i = 0; i < 3; i++) {
+                HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
+                assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+                assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+                assertThat(refused.body()).contains("the job queue is unavailable");
+            }
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused within seconds, not hung")
+                    .isLessThan(Duration.ofSeconds(40));
+
+            b = EmbeddedBroker.start(own.resolve("kafka"), "127.0.0.1", port, SHORT_SESSIONS);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            int status;
+            String after = null;
+            do {
+                HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
+                status = r.statusCode();
+                if (status == 202) {
+                    after = (String) json(r.body()).get("id");
+                }
+            } while (status != 202 && System.nanoTime() < deadline);
+            assertThat(status).as("accepting again once the broker is back").isEqualTo(202);
+            keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
+            for (String id : List.of(before, after)) {
+                assertThat(json(get(fx, "/jobs/" + id + "?wait=60s").body())).as(id).containsEntry("state", "done");
+            }
+        } finally {
+            b.close();
+        }
+    }
+}
