@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
 /** {@code scoreflow <command>}: the entry point of the launcher. Only wiring; the logic lives in the modules. */
 @Command(name = "scoreflow", mixinStandardHelpOptions = true, version = "scoreflow 0.1.0",
         description = {"Apply exported machine-learning models (ONNX) to big data and streams.", ""},
-        subcommands = {DemoCommand.class, ServeCommand.class, WorkerCommand.class, BatchCommand.class,
+        subcommands = {DemoCommand.class, ServeCommand.class, WorkerCommand.class, SubscribeCommand.class,
+                BatchCommand.class,
                 WatchCommand.class, BrokerCommand.class,
                 ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class, LagCommand.class,
                 ServeKafkaCommand.class, PlanCommand.class, CommandLine.HelpCommand.class},

@@ -28,7 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The CLI path of the default queue: {@code serve --jobs embedded} starts a Kafka broker in the serving process and
- * prints its {@code kafka://} URL; a {@code worker} process on that URL scores the jobs submitted over HTTP.
+ * prints its {@code kafka://} URL; a {@code worker} process on that URL scores the jobs submitted over HTTP, and two
+ * {@code subscribe} processes on it each print every job that finished (publish-subscribe).
  */
 class EmbeddedJobsCliTest {
     private static final Pattern ID = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"");
@@ -57,6 +58,7 @@ class EmbeddedJobsCliTest {
                 "embedded?port=0&dir=" + dir.resolve("kafka") + "&visibility=2s"))
                 .redirectError(dir.resolve("serve.log").toFile()).start();
         Process worker = null;
+        List<Process> subscribers = new ArrayList<>();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
             String listening = line(out, "listening on ");
@@ -68,6 +70,17 @@ class EmbeddedJobsCliTest {
                     "--model", model.toString(), "--queue", queue.substring("jobs queue ".length()),
                     "--concurrency", "1")).redirectErrorStream(true).redirectOutput(dir.resolve("worker.log").toFile())
                     .start();
+
+            for (int i = 0; i < 2; i++) {
+                Process sub = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), Main.class.getName(),
+                        "subscribe", "--queue", queue.substring("jobs queue ".length()), "--count", "5",
+                        "--max-seconds", "180")).redirectOutput(dir.resolve("subscriber-" + i + ".out").toFile())
+                        .start();
+                subscribers.add(sub);
+                BufferedReader err = new BufferedReader(new InputStreamReader(sub.getErrorStream(),
+                        StandardCharsets.UTF_8));
+                assertThat(line(err, "subscribed to ")).startsWith("subscribed to kafka://");
+            }
 
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
             float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 10);
@@ -92,7 +105,17 @@ class EmbeddedJobsCliTest {
                         HttpResponse.BodyHandlers.ofByteArray()).body();
                 assertThat(result).isEqualTo(direct);
             }
+            for (int i = 0; i < subscribers.size(); i++) {
+                assertThat(subscribers.get(i).waitFor(120, TimeUnit.SECONDS)).isTrue();
+                List<String> lines = java.nio.file.Files.readAllLines(dir.resolve("subscriber-" + i + ".out"));
+                assertThat(lines).hasSize(5).allMatch(l -> l.startsWith("{\"finished\": {") && l.contains(
+                        "\"state\":\"done\""));
+                for (String id : ids) {
+                    assertThat(lines).as("subscriber %d saw %s", i, id).anyMatch(l -> l.contains(id));
+                }
+            }
         } finally {
+            subscribers.forEach(Process::destroyForcibly);
             if (worker != null) {
                 worker.destroy();
                 assertThat(worker.waitFor(60, TimeUnit.SECONDS)).isTrue();
