@@ -60,10 +60,15 @@ final class Replay {
         }
     }
 
-    /** What the replay sent and saw, beside the prediction for the same arrivals. */
+    /**
+     * What the replay sent and saw, beside the prediction for the same arrivals at the measured rate, and again at the
+     * rate the real system achieved during the replay ({@code achievedRate}, NaN and {@code repredicted} null when
+     * the replay never saturated it). The second separates the model's error from the rate measurement's: on a busy
+     * machine the rate measured before the replay is not the rate during it.
+     */
     record Result(Settings settings, SimulatedDay predicted, long sent, long served, long refused, long failed,
                   long notSent, long[] refusedBySlot, int maxWaiting, double p99Wait, double clearedAt,
-                  double seconds) {
+                  double seconds, double achievedRate, SimulatedDay repredicted) {
     }
 
     static Result run(V2Target target, Settings s, PrintStream progress) throws InterruptedException {
@@ -82,6 +87,7 @@ final class Replay {
         AtomicLong failed = new AtomicLong();
         AtomicLong notSent = new AtomicLong();
         AtomicLongArray refusedBySlot = new AtomicLongArray(rates.length);
+        AtomicLongArray servedBySlot = new AtomicLongArray(rates.length);
         String[] locations = new String[times.length];
         List<CompletableFuture<?>> pending = new ArrayList<>();
         long t0 = System.nanoTime();
@@ -111,6 +117,7 @@ final class Replay {
                             failed.incrementAndGet();
                         } else if (r.statusCode() == 200 || r.statusCode() == 202) {
                             served.incrementAndGet();
+                            servedBySlot.incrementAndGet(slotIndex);
                             if (s.jobs()) {
                                 locations[index] = r.headers().firstValue("Location").orElse(null);
                             }
@@ -135,14 +142,28 @@ final class Replay {
         int maxWaiting = -1;
         double p99 = Double.NaN;
         double cleared = Double.NaN;
+        double achieved = Double.NaN;
         if (s.jobs()) {
             JobTimes jt = JobTimes.collect(target, locations, progress);
             maxWaiting = jt.maxWaiting(s.servers());
             p99 = jt.p99Wait(1 / s.realRate());
             cleared = jt.clearedAt(s.servers());
+            achieved = jt.saturatedRate(s.servers());
+        } else {
+            // in the hour with the most refusals the server was saturated: what it served then is its rate
+            int worst = 0;
+            for (int i = 1; i < bySlot.length; i++) {
+                worst = bySlot[i] > bySlot[worst] ? i : worst;
+            }
+            if (bySlot[worst] > 0) {
+                achieved = servedBySlot.get(worst) / slot / s.servers();
+            }
         }
+        SimulatedDay repredicted = Double.isNaN(achieved) ? null : Simulation.serve(times, horizon, slot,
+                s.servers(), achieved, s.plan().serviceTime(), s.jobs() ? Integer.MAX_VALUE : s.queueLimit(),
+                s.plan().seed());
         return new Result(s, predicted, times.length, served.get(), refused.get(), failed.get(), notSent.get(), bySlot,
-                maxWaiting, p99, cleared, (System.nanoTime() - t0) / 1e9);
+                maxWaiting, p99, cleared, (System.nanoTime() - t0) / 1e9, achieved, repredicted);
     }
 
     /** The jobs' submitted and finished times, as the queue recorded them, from the start of the replay. */
@@ -227,6 +248,27 @@ final class Replay {
                 }
             }
             return deepest == 0 ? at : cleared;
+        }
+
+        /**
+         * One worker's jobs per second while jobs waited (so every worker went from one job straight to the next):
+         * the finishes in those spells over their length, per worker; NaN if jobs never waited long enough to tell.
+         * Spells with a worker idle would count the queue's wake-up latency as work.
+         */
+        double saturatedRate(int servers) {
+            double saturated = 0;
+            long finishes = 0;
+            double last = 0;
+            int inSystem = 0;
+            for (double[] e : events()) {
+                if (inSystem > servers) {
+                    saturated += e[0] - last;
+                    finishes += e[1] < 0 ? 1 : 0;
+                }
+                last = e[0];
+                inSystem = (int) e[2];
+            }
+            return finishes >= 20 ? finishes / saturated / servers : Double.NaN;
         }
 
         double p99Wait(double serviceSeconds) {

@@ -99,39 +99,61 @@ final class ReplayCommand implements Callable<Integer> {
                         + "%s), %d server(s), %s; %.1f s%n", s.plan().name(), s.speedup(), s.realRate(),
                 TextReport.trim(s.plan().serviceRate()), s.servers(), s.jobs() ? "as jobs"
                         : "synchronous, " + s.queueLimit() + " waiting at most", r.seconds()));
+        SimulatedDay q = r.repredicted();
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[]{"", "predicted", "observed"});
-        rows.add(new String[]{"requests", String.format(Locale.ROOT, "%,d", p.arrived()),
-                String.format(Locale.ROOT, "%,d", r.sent() - r.notSent())});
-        rows.add(new String[]{s.jobs() ? "accepted" : "served", String.format(Locale.ROOT, "%,d", p.served()),
-                String.format(Locale.ROOT, "%,d", r.served())});
-        rows.add(new String[]{"refused (503)", String.format(Locale.ROOT, "%,d", p.refused()),
-                String.format(Locale.ROOT, "%,d", r.refused())});
-        rows.add(new String[]{"failed", "0", String.format(Locale.ROOT, "%,d", r.failed())});
+        rows.add(row(q, "", "predicted", q == null ? "" : String.format(Locale.ROOT, "at %.1f/s", r.achievedRate()),
+                "observed"));
+        rows.add(row(q, "requests", count(p.arrived()), q == null ? "" : count(q.arrived()),
+                count(r.sent() - r.notSent())));
+        rows.add(row(q, s.jobs() ? "accepted" : "served", count(p.served()), q == null ? "" : count(q.served()),
+                count(r.served())));
+        rows.add(row(q, "refused (503)", count(p.refused()), q == null ? "" : count(q.refused()), count(r.refused())));
+        rows.add(row(q, "failed", "0", "0", count(r.failed())));
         if (s.jobs()) {
-            rows.add(new String[]{"max waiting", String.format(Locale.ROOT, "%,d", p.maxWaiting()),
-                    String.format(Locale.ROOT, "%,d", r.maxWaiting())});
-            rows.add(new String[]{"p99 wait", TextReport.duration(p.p99Wait()), TextReport.duration(r.p99Wait())});
-            rows.add(new String[]{"backlog clears at", clears(p.clearedAt(), p.maxWaiting()),
-                    clears(r.clearedAt(), r.maxWaiting())});
+            rows.add(row(q, "max waiting", count(p.maxWaiting()), q == null ? "" : count(q.maxWaiting()),
+                    count(r.maxWaiting())));
+            rows.add(row(q, "p99 wait", TextReport.duration(p.p99Wait()),
+                    q == null ? "" : TextReport.duration(q.p99Wait()), TextReport.duration(r.p99Wait())));
+            rows.add(row(q, "backlog clears at", clears(p.clearedAt(), p.maxWaiting()),
+                    q == null ? "" : clears(q.clearedAt(), q.maxWaiting()), clears(r.clearedAt(), r.maxWaiting())));
         }
         out.append(TextReport.table(rows));
         if (!s.jobs()) {
             List<String[]> bySlot = new ArrayList<>();
-            bySlot.add(new String[]{"plan hour", "arrivals", "refused: predicted", "observed"});
+            bySlot.add(row(q, "plan hour", "arrivals", "refused: predicted",
+                    q == null ? "" : String.format(Locale.ROOT, "at %.1f/s", r.achievedRate()), "observed"));
             for (int i = 0; i < r.refusedBySlot().length; i++) {
-                bySlot.add(new String[]{String.format(Locale.ROOT, "%02d:00", s.plan().dayStart() + i),
-                        String.format(Locale.ROOT, "%,d", p.arrivalsByBucket()[i]),
-                        String.format(Locale.ROOT, "%,d", p.refusedByBucket()[i]),
-                        String.format(Locale.ROOT, "%,d", r.refusedBySlot()[i])});
+                bySlot.add(row(q, String.format(Locale.ROOT, "%02d:00", s.plan().dayStart() + i),
+                        count(p.arrivalsByBucket()[i]), count(p.refusedByBucket()[i]),
+                        q == null ? "" : count(q.refusedByBucket()[i]), count(r.refusedBySlot()[i])));
             }
             out.append(TextReport.table(bySlot));
+        }
+        if (q != null) {
+            out.append(String.format(Locale.ROOT, "(\"at %.1f/s\": the same arrivals predicted at the rate the %s "
+                    + "achieved while saturated in the replay, against %.1f/s measured before it)%n",
+                    r.achievedRate(), s.jobs() ? "workers" : "server", s.realRate()));
         }
         if (r.notSent() > 0) {
             out.append(String.format(Locale.ROOT, "%,d requests were not sent: %d were already in flight%n",
                     r.notSent(), Replay.MAX_IN_FLIGHT));
         }
         return out.toString();
+    }
+
+    /** A table row: the re-prediction's column only when there is one. */
+    private static String[] row(SimulatedDay repredicted, String... cells) {
+        if (repredicted != null) {
+            return cells;
+        }
+        String[] without = new String[cells.length - 1];
+        System.arraycopy(cells, 0, without, 0, cells.length - 2);
+        without[without.length - 1] = cells[cells.length - 1];
+        return without;
+    }
+
+    private static String count(long n) {
+        return String.format(Locale.ROOT, "%,d", n);
     }
 
     private static String clears(double at, int maxWaiting) {

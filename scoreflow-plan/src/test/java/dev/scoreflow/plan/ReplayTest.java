@@ -32,7 +32,8 @@ class ReplayTest {
     /**
      * Refusals within ±50 % and the backlog within a factor of 2: the peak exceeds the server by half its rate, so a
      * rate 10 % off moves the excess by 30 %, and on a 2-core machine the server, the load and the queue share the
-     * cores (measured on a quiet machine: see README).
+     * cores (measured on a quiet machine: see README). The jobs' backlog is compared with the prediction at the rate
+     * the worker achieved during the replay.
      */
     static final double TOLERANCE = 0.5;
     static final double FACTOR = 2;
@@ -130,12 +131,17 @@ class ReplayTest {
         assertThat(r.failed()).isZero();
         assertThat(r.refused()).isZero();
         assertThat(r.served()).isEqualTo(p.arrived()); // every job accepted
-        // the peak builds a backlog of a size the prediction gives, which clears when it says
+        // the peak builds a backlog of a size the prediction gives, which clears when it says; compared with the
+        // prediction at the rate the worker achieved during the replay, as the rate measured before it moves with
+        // whatever else this machine runs (both are printed above)
         assertThat(p.maxWaiting()).isGreaterThan(50);
-        assertThat((double) r.maxWaiting()).isBetween(p.maxWaiting() / FACTOR, p.maxWaiting() * FACTOR);
+        SimulatedDay q = r.repredicted();
+        assertThat(q).as("the replay never built a backlog (max %d waiting): the worker was much faster than the "
+                + "%.1f/s measured before it", r.maxWaiting(), rate).isNotNull();
+        assertThat((double) r.maxWaiting()).isBetween(q.maxWaiting() / FACTOR, q.maxWaiting() * FACTOR);
         // it drains after the peak hour, taking about as long as predicted
         double slot = 3600 / 600.0;
-        assertThat(p.clearedAt()).isGreaterThan(slot);
-        assertThat(r.clearedAt() - slot).isBetween((p.clearedAt() - slot) / FACTOR, (p.clearedAt() - slot) * FACTOR);
+        assertThat(q.clearedAt()).isGreaterThan(slot);
+        assertThat(r.clearedAt() - slot).isBetween((q.clearedAt() - slot) / FACTOR, (q.clearedAt() - slot) * FACTOR);
     }
 }
