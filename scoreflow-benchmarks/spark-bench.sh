@@ -22,7 +22,7 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 RES=$HERE/results/spark-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RES"
 source "$HERE/seed-setup.sh"
-(cd "$ROOT" && mvn -B -q -Pbench -DskipTests install)
+(cd "$ROOT" && mvn -B -q -Pbench -DskipTests package)  # never install: a stale ~/.m2 copy would shadow later builds
 CP="$HERE/target/scoreflow-benchmarks-0.1.0-SNAPSHOT.jar:$HERE/target/lib/*"
 OPENS=""
 for p in java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
