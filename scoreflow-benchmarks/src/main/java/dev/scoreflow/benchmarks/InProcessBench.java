@@ -1,8 +1,9 @@
 package dev.scoreflow.benchmarks;
 
+import dev.scoreflow.api.Model;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.runtime.ModelConfig;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,7 +31,7 @@ public final class InProcessBench {
         int threads = Integer.parseInt(args[2]);
         int intraOp = Integer.parseInt(args[3]);
         double seconds = Double.parseDouble(args[4]);
-        try (OnnxModel model = OnnxModel.load(file, ModelConfig.defaults(), intraOp)) {
+        try (Model model = ModelLoaders.load(file, ModelConfig.defaults(), intraOp)) {
             int features = model.signature().featureCount();
             ByteBuffer buf = ByteBuffer.allocateDirect(rows * features * 4).order(ByteOrder.LITTLE_ENDIAN);
             Random r = new Random(1);
@@ -46,7 +47,7 @@ public final class InProcessBench {
         }
     }
 
-    private static double run(OnnxModel model, FloatMatrix batch, int threads, double seconds) throws Exception {
+    private static double run(Model model, FloatMatrix batch, int threads, double seconds) throws Exception {
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong scored = new AtomicLong();
         List<Thread> ts = new ArrayList<>();

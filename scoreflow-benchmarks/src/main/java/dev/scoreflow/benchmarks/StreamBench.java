@@ -4,7 +4,7 @@ import dev.scoreflow.client.ClientConfig;
 import dev.scoreflow.client.ScoringClient;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 import dev.scoreflow.runtime.ThreadBudget;
 import dev.scoreflow.server.ScoringServer;
 import dev.scoreflow.streaming.FeatureSpec;
@@ -228,7 +228,7 @@ public final class StreamBench {
                 .guarantee(endpoint == null ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE)
                 .inMemoryState(inMemory);
         if (endpoint == null) {
-            b.model(OnnxModel.load(model, ModelConfig.defaults(), 1), "fraud", "1");
+            b.model(ModelLoaders.load(model, ModelConfig.defaults(), 1), "fraud", "1");
         } else {
             b.remote(ScoringClient.create(ClientConfig.builder(endpoint).model("fraud").build()), "fraud", 256);
         }

@@ -1,11 +1,12 @@
 package dev.scoreflow.cli;
 
+import dev.scoreflow.api.Model;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.client.ScoringClients;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelRepository;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 import dev.scoreflow.runtime.ThreadBudget;
 import dev.scoreflow.server.ScoringServer;
 import dev.scoreflow.spark.BatchCommand;
@@ -119,7 +120,7 @@ final class DemoCommand implements Callable<Integer> {
             System.arraycopy(LetterFrequencies.of(rows.get(i).getString(0)), 0, features,
                     i * LetterFrequencies.FEATURES, LetterFrequencies.FEATURES);
         }
-        try (OnnxModel m = OnnxModel.load(file, config, 1)) {
+        try (Model m = ModelLoaders.load(file, config, 1)) {
             float[] expected = m.score(FloatMatrix.of(features, rows.size(), LetterFrequencies.FEATURES));
             double max = 0;
             for (int i = 0; i < rows.size(); i++) {

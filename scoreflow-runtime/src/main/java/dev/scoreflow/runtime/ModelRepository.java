@@ -1,6 +1,7 @@
 package dev.scoreflow.runtime;
 
 import dev.scoreflow.api.BadInputException;
+import dev.scoreflow.api.Model;
 import dev.scoreflow.api.ModelLoadException;
 import dev.scoreflow.api.ModelNotFoundException;
 
@@ -357,11 +358,12 @@ public final class ModelRepository implements AutoCloseable {
             }
         }
         ModelConfig config = ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME), defaults);
-        OnnxModel model = OnnxModel.load(file, config, threads.intraOpThreads());
+        ModelLoader loader = ModelLoaders.forFile(file);
+        Model model = loader.load(file, config, threads.intraOpThreads());
         String label = "model " + name + " version " + version;
         Batcher batcher = new Batcher(label, model, BatchPolicy.of(config), pool, threads.inferenceThreads(),
                 ticker, observers.apply(name, version));
-        return new ServedModel(name, version, file, config, batcher);
+        return new ServedModel(name, version, file, loader.platform(), config, batcher);
     }
 
     private static Path realPath(Path p) {
@@ -459,12 +461,17 @@ public final class ModelRepository implements AutoCloseable {
         try (Stream<Path> versions = Files.list(dir)) {
             versions.filter(Files::isDirectory)
                     .filter(v -> segmentProblem(v.getFileName().toString()) == null)
-                    .filter(v -> Files.exists(v.resolve(MODEL_FILE)))
-                    .forEach(v -> files.put(v.getFileName().toString(), v.resolve(MODEL_FILE)));
+                    .forEach(v -> modelFileIn(v).ifPresent(f -> files.put(v.getFileName().toString(), f)));
         } catch (IOException e) {
             LOG.warn("cannot list {}: {}", dir, e.toString());
         }
         return files;
+    }
+
+    /** The version directory's model file: the first loader's {@code fileName()} present in it. */
+    private static java.util.Optional<Path> modelFileIn(Path versionDir) {
+        return ModelLoaders.all().stream().map(l -> versionDir.resolve(l.fileName())).filter(Files::exists)
+                .findFirst();
     }
 
     private List<String> dirNames() {
@@ -536,7 +543,7 @@ public final class ModelRepository implements AutoCloseable {
         private Builder() {
         }
 
-        /** A directory of {@code <name>/<version>/model.onnx}. */
+        /** A directory of {@code <name>/<version>/model.onnx} (or another loader's {@link ModelLoader#fileName}). */
         public Builder root(Path root) {
             if (!Files.isDirectory(root)) {
                 throw new IllegalArgumentException("model repository " + root + " is not a directory");

@@ -578,4 +578,22 @@ public final class OnnxModel implements Model {
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);
     }
+
+    /** ONNX Runtime as a {@link ModelLoader}: the built-in engine. */
+    static final class Loader implements ModelLoader {
+        @Override
+        public String platform() {
+            return "onnxruntime_onnx";
+        }
+
+        @Override
+        public String fileName() {
+            return ModelRepository.MODEL_FILE;
+        }
+
+        @Override
+        public Model load(Path file, ModelConfig config, int intraOpThreads) {
+            return OnnxModel.load(file, config, intraOpThreads);
+        }
+    }
 }

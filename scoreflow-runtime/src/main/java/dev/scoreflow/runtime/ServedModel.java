@@ -23,13 +23,15 @@ public final class ServedModel {
     private final String name;
     private final String version;
     private final Path source;
+    private final String platform;
     private final ModelConfig config;
     private final Batcher batcher;
 
-    ServedModel(String name, String version, Path source, ModelConfig config, Batcher batcher) {
+    ServedModel(String name, String version, Path source, String platform, ModelConfig config, Batcher batcher) {
         this.name = name;
         this.version = version;
         this.source = source;
+        this.platform = platform;
         this.config = config;
         this.batcher = batcher;
     }
@@ -45,6 +47,11 @@ public final class ServedModel {
     /** The model file this was loaded from. */
     public Path source() {
         return source;
+    }
+
+    /** The engine that loaded it, as the V2 model metadata names it ({@link ModelLoader#platform()}). */
+    public String platform() {
+        return platform;
     }
 
     public ModelConfig config() {

@@ -138,7 +138,7 @@ final class V2Endpoint {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("name", m.name());
         body.put("versions", versions);
-        body.put("platform", "onnxruntime_onnx");
+        body.put("platform", m.platform());
         body.put("inputs", List.of(tensor(sig.inputName(), "FP32", List.of(-1L, (long) sig.featureCount()))));
         List<Object> outputs = new ArrayList<>();
         if (sig.hasScore()) {

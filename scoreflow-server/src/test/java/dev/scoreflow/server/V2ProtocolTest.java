@@ -58,6 +58,7 @@ class V2ProtocolTest {
         assertThat(server.get("extensions").toString()).contains("binary_tensor_data");
         Map<?, ?> model = json(f.get("/v2/models/example"));
         assertThat(model.get("name")).isEqualTo("example");
+        assertThat(model.get("platform")).isEqualTo("onnxruntime_onnx");
         assertThat(model.get("versions")).isEqualTo(List.of("1"));
         assertThat(model.get("inputs")).isEqualTo(List.of(Map.of("name", "float_input", "datatype", "FP32",
                 "shape", List.of(-1.0, 26.0))));
@@ -68,6 +69,21 @@ class V2ProtocolTest {
         assertThat(f.get("/v2/models/example/ready").statusCode()).isEqualTo(200);
         assertThat(f.get("/v2/models/example/versions/1/ready").statusCode()).isEqualTo(200);
         assertThat(f.get("/v2/models/nope/ready").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void aModelOfAnotherEngineIsServedAndNamedThroughTheLoaderSpi(@org.junit.jupiter.api.io.TempDir
+                                                                          java.nio.file.Path dir) throws Exception {
+        // the runtime's tests register a second engine (RowSumLoader, META-INF/services): a row's score is its sum
+        java.nio.file.Path file = dir.resolve("model.rowsum");
+        java.nio.file.Files.writeString(file, "2");
+        try (ServerFixture sum = new ServerFixture(r -> r.model("sum", file), s -> { })) {
+            assertThat(json(sum.get("/v2/models/sum")).get("platform")).isEqualTo("scoreflow_rowsum");
+            HttpResponse<byte[]> r = sum.post("/v2/models/sum/infer", "{\"inputs\": [{\"name\": \"x\", "
+                    + "\"datatype\": \"FP32\", \"shape\": [2, 2], \"data\": [1, 2, 3, 4]}]}");
+            assertThat(r.statusCode()).as(text(r)).isEqualTo(200);
+            assertThat(text(r)).contains("[3.0,7.0]");
+        }
     }
 
     @Test

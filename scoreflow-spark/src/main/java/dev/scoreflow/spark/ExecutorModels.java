@@ -4,7 +4,8 @@ package dev.scoreflow.spark;
 import dev.scoreflow.client.BatchScorer;
 import dev.scoreflow.runtime.FeatureCheck;
 import dev.scoreflow.runtime.ModelConfig;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.api.Model;
+import dev.scoreflow.runtime.ModelLoaders;
 import org.apache.spark.SparkFiles;
 
 import java.nio.file.Files;
@@ -15,12 +16,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The in-process models of one JVM (a Spark executor, or the driver in local mode): each model file is loaded once
- * and shared by every task, because an ONNX Runtime session is safe to run from several threads and loading one per
+ * (through {@link ModelLoaders}, as the server's repository does) and shared by every task, because an ONNX Runtime session is safe to run from several threads and loading one per
  * partition would cost more than scoring it. Sessions use one intra-op thread: Spark already runs a task per core.
  */
 final class ExecutorModels {
     /** A session and the settings it was loaded with (model.json: output, threshold, allowNonFinite...). */
-    private record Loaded(OnnxModel model, ModelConfig config) {
+    private record Loaded(Model model, ModelConfig config) {
     }
 
     private static final ConcurrentHashMap<String, Loaded> MODELS = new ConcurrentHashMap<>();
@@ -37,7 +38,7 @@ final class ExecutorModels {
     /** A scorer over the JVM's session for {@code modelPath}; scoring runs on the calling (task) thread. */
     static BatchScorer scorer(String modelPath) {
         Loaded loaded = MODELS.computeIfAbsent(modelPath, ExecutorModels::load);
-        OnnxModel model = loaded.model();
+        Model model = loaded.model();
         String name = "model " + Path.of(modelPath).getFileName();
         return rows -> {
             try {
@@ -69,7 +70,7 @@ final class ExecutorModels {
         }
         LOADS.incrementAndGet();
         ModelConfig config = ModelConfig.read(file.resolveSibling(ModelConfig.FILE_NAME), ModelConfig.defaults());
-        return new Loaded(OnnxModel.load(file, config, 1), config);
+        return new Loaded(ModelLoaders.load(file, config, 1), config);
     }
 
 }

@@ -1,8 +1,9 @@
 package dev.scoreflow.streaming;
 
+import dev.scoreflow.api.Model;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -70,7 +71,7 @@ public final class ServeKafkaCommand implements Callable<Integer> {
             Topics.ensure(admin, requestTopic, partitions, Map.of());
             Topics.ensure(admin, replyTopic, partitions, Map.of());
         }
-        try (OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1)) {
+        try (Model onnx = ModelLoaders.load(modelFile, ModelConfig.defaults(), 1)) {
             KafkaScoringService service = new KafkaScoringService(kafka.properties(), onnx, requestTopic, replyTopic,
                     groupId, maxPollRecords);
             Thread main = Thread.currentThread();

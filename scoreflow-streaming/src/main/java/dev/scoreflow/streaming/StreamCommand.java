@@ -1,8 +1,9 @@
 package dev.scoreflow.streaming;
 
+import dev.scoreflow.api.Model;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -218,7 +219,7 @@ public final class StreamCommand implements Callable<Integer> {
             }
             b.features(spec).remote(dev.scoreflow.client.ScoringClient.create(cc.build()), name, batchRows);
         } else {
-            OnnxModel onnx = OnnxModel.load(modelFile, ModelConfig.defaults(), 1);
+            Model onnx = ModelLoaders.load(modelFile, ModelConfig.defaults(), 1);
             name = modelName(modelFile);
             b.features(spec).model(onnx, name, version(modelFile)).batchRows(batchRows);
         }

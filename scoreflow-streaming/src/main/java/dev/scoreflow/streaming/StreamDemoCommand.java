@@ -3,7 +3,7 @@ package dev.scoreflow.streaming;
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
-import dev.scoreflow.runtime.OnnxModel;
+import dev.scoreflow.runtime.ModelLoaders;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -76,7 +76,7 @@ public final class StreamDemoCommand implements Callable<Integer> {
             StreamApp app = StreamApp.builder().client(client)
                     .topics("transactions", "scores", "transactions.dlq", "transactions.late")
                     .features(spec)
-                    .model(OnnxModel.load(home.resolve("models/fraud/1/model.onnx"), ModelConfig.defaults(), 1),
+                    .model(ModelLoaders.load(home.resolve("models/fraud/1/model.onnx"), ModelConfig.defaults(), 1),
                             "fraud", "1")
                     .statistics(windowMs, 0,
                             home.resolve("models/fraud/rules.txt"), 3, "transactions.stats", "transactions.alerts")
