@@ -195,8 +195,8 @@ final class ServeCommand implements Callable<Integer> {
         ModelRepository.Builder rb = ModelRepository.builder()
                 .threads(new ThreadBudget(threads != null ? threads : Runtime.getRuntime().availableProcessors(),
                         intraOpThreads))
-                .defaults(new ModelConfig(null, null, null, maxBatchRows, maxBatchDelayMicros, queueRows,
-                        maxQueueMillis, allowNonFinite, null))
+                .defaults(ModelConfig.builder().maxBatchRows(maxBatchRows).maxBatchDelayMicros(maxBatchDelayMicros)
+                        .queueRows(queueRows).maxQueueMillis(maxQueueMillis).allowNonFinite(allowNonFinite).build())
                 .observers(hook::observer);
         if (source.model != null) {
             rb.model(name != null ? name : modelName(source.model), source.model);

@@ -7,42 +7,61 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Everything a {@link ScoringClient} is configured with. Immutable and comparable: two equal configurations share
- * one client per JVM through {@link ScoringClients#shared}.
+ * Everything a {@link ScoringClient} is configured with, made with {@link #builder()}. Immutable and comparable:
+ * two equal configurations share one client per JVM through {@link ScoringClients#shared}. The settings, each an
+ * accessor of the same name:
  *
- * @param endpoints        scoring nodes, e.g. {@code http://10.0.0.5:8080}; requests are balanced over them
- * @param model            model name, or null for the server's only model (seed protocol {@code PUT /score})
- * @param protocol         wire protocol (default {@link Protocol#SEED})
- * @param output           V2 output to read scores from (default {@code score})
- * @param inputName        V2 input name, or null to read it from the model's metadata on first use
- * @param requestTimeout   how long one attempt may take before it is abandoned and retried (default 30 s)
- * @param deadline         how long one batch may take over all its attempts before it fails (default 5 min)
- * @param maxAttempts      attempts per batch, the first included (default 10)
- * @param backoffBase      first retry delay before jitter; doubles per attempt (default 50 ms)
- * @param backoffMax       largest retry delay (default 5 s); a longer {@code Retry-After} still wins
- * @param minConcurrency   lower bound of the adaptive limit of requests in flight (default 1)
- * @param maxConcurrency   upper bound of the adaptive limit (default 64)
- * @param initialConcurrency where the adaptive limit starts (default 8)
- * @param maxWaiting       batches that may wait for a slot under the limit (default 4096); beyond that
+ * <br>{@code endpoints}: scoring nodes, e.g. {@code http://10.0.0.5:8080}; requests are balanced over them
+ * <br>{@code model}: model name, or null for the server's only model (seed protocol {@code PUT /score})
+ * <br>{@code protocol}: wire protocol (default {@link Protocol#SEED})
+ * <br>{@code output}: V2 output to read scores from (default {@code score})
+ * <br>{@code inputName}: V2 input name, or null to read it from the model's metadata on first use
+ * <br>{@code requestTimeout}: how long one attempt may take before it is abandoned and retried (default 30 s)
+ * <br>{@code deadline}: how long one batch may take over all its attempts before it fails (default 5 min)
+ * <br>{@code maxAttempts}: attempts per batch, the first included (default 10)
+ * <br>{@code backoffBase}: first retry delay before jitter; doubles per attempt (default 50 ms)
+ * <br>{@code backoffMax}: largest retry delay (default 5 s); a longer {@code Retry-After} still wins
+ * <br>{@code minConcurrency}: lower bound of the adaptive limit of requests in flight (default 1)
+ * <br>{@code maxConcurrency}: upper bound of the adaptive limit (default 64)
+ * <br>{@code initialConcurrency}: where the adaptive limit starts (default 8)
+ * <br>{@code maxWaiting}: batches that may wait for a slot under the limit (default 4096); beyond that
  *                         {@link ScoringClient#score} fails a batch at once with {@link ClientQueueFullException}.
  *                         Retries of admitted batches always get a place. 0: never wait, refuse at once
- * @param latencyTolerance how many times its lowest per-row latency a request may take before the limit shrinks
+ * <br>{@code latencyTolerance}: how many times its lowest per-row latency a request may take before the limit shrinks
  *                         (default 4; 0 turns the latency signal off and leaves only 429/503/timeouts)
- * @param breakerThreshold consecutive failed attempts (connection errors, timeouts) that open the circuit
+ * <br>{@code breakerThreshold}: consecutive failed attempts (connection errors, timeouts) that open the circuit
  *                         (default 32)
- * @param breakerOpenTime  how long an open circuit fails calls at once before it lets one trial through
+ * <br>{@code breakerOpenTime}: how long an open circuit fails calls at once before it lets one trial through
  *                         (default 5 s)
- * @param healthInterval   how often every node's {@code /v2/health/ready} is checked (default 1 s)
- * @param ioThreads        Netty event-loop threads (default 1: the client's work per request is small)
- * @param bearerToken      sent as {@code Authorization: Bearer ...}, or null; {@link #toString} redacts it
- * @param trustCertificates for {@code https} endpoints: a PEM file of the certificates to trust, or null for the
+ * <br>{@code healthInterval}: how often every node's {@code /v2/health/ready} is checked (default 1 s)
+ * <br>{@code ioThreads}: Netty event-loop threads (default 1: the client's work per request is small)
+ * <br>{@code bearerToken}: sent as {@code Authorization: Bearer ...}, or null; {@link #toString} redacts it
+ * <br>{@code trustCertificates}: for {@code https} endpoints: a PEM file of the certificates to trust, or null for the
  *                         JVM's default trust store; host names are verified either way
  */
-public record ClientConfig(List<URI> endpoints, String model, Protocol protocol, String output, String inputName,
-                           Duration requestTimeout, Duration deadline, int maxAttempts, Duration backoffBase,
-                           Duration backoffMax, int minConcurrency, int maxConcurrency, int initialConcurrency,
-                           int maxWaiting, double latencyTolerance, int breakerThreshold, Duration breakerOpenTime,
-                           Duration healthInterval, int ioThreads, String bearerToken, String trustCertificates) {
+public final class ClientConfig {
+    private final List<URI> endpoints;
+    private final String model;
+    private final Protocol protocol;
+    private final String output;
+    private final String inputName;
+    private final Duration requestTimeout;
+    private final Duration deadline;
+    private final int maxAttempts;
+    private final Duration backoffBase;
+    private final Duration backoffMax;
+    private final int minConcurrency;
+    private final int maxConcurrency;
+    private final int initialConcurrency;
+    private final int maxWaiting;
+    private final double latencyTolerance;
+    private final int breakerThreshold;
+    private final Duration breakerOpenTime;
+    private final Duration healthInterval;
+    private final int ioThreads;
+    private final String bearerToken;
+    private final String trustCertificates;
+
 
     /**
      * Default {@code maxWaiting}: far above what windowed callers queue ({@link OrderedScoring} keeps at most
@@ -51,7 +70,7 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
      */
     public static final int DEFAULT_MAX_WAITING = 4096;
 
-    public ClientConfig {
+    private ClientConfig(List<URI> endpoints, String model, Protocol protocol, String output, String inputName, Duration requestTimeout, Duration deadline, int maxAttempts, Duration backoffBase, Duration backoffMax, int minConcurrency, int maxConcurrency, int initialConcurrency, int maxWaiting, double latencyTolerance, int breakerThreshold, Duration breakerOpenTime, Duration healthInterval, int ioThreads, String bearerToken, String trustCertificates) {
         endpoints = List.copyOf(endpoints);
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("at least one endpoint is needed");
@@ -87,6 +106,144 @@ public record ClientConfig(List<URI> endpoints, String model, Protocol protocol,
         }
         atLeast(breakerThreshold, 1, "breakerThreshold");
         atLeast(ioThreads, 1, "ioThreads");
+        this.endpoints = endpoints;
+        this.model = model;
+        this.protocol = protocol;
+        this.output = output;
+        this.inputName = inputName;
+        this.requestTimeout = requestTimeout;
+        this.deadline = deadline;
+        this.maxAttempts = maxAttempts;
+        this.backoffBase = backoffBase;
+        this.backoffMax = backoffMax;
+        this.minConcurrency = minConcurrency;
+        this.maxConcurrency = maxConcurrency;
+        this.initialConcurrency = initialConcurrency;
+        this.maxWaiting = maxWaiting;
+        this.latencyTolerance = latencyTolerance;
+        this.breakerThreshold = breakerThreshold;
+        this.breakerOpenTime = breakerOpenTime;
+        this.healthInterval = healthInterval;
+        this.ioThreads = ioThreads;
+        this.bearerToken = bearerToken;
+        this.trustCertificates = trustCertificates;
+    }
+
+    public List<URI> endpoints() {
+        return endpoints;
+    }
+
+    public String model() {
+        return model;
+    }
+
+    public Protocol protocol() {
+        return protocol;
+    }
+
+    public String output() {
+        return output;
+    }
+
+    public String inputName() {
+        return inputName;
+    }
+
+    public Duration requestTimeout() {
+        return requestTimeout;
+    }
+
+    public Duration deadline() {
+        return deadline;
+    }
+
+    public int maxAttempts() {
+        return maxAttempts;
+    }
+
+    public Duration backoffBase() {
+        return backoffBase;
+    }
+
+    public Duration backoffMax() {
+        return backoffMax;
+    }
+
+    public int minConcurrency() {
+        return minConcurrency;
+    }
+
+    public int maxConcurrency() {
+        return maxConcurrency;
+    }
+
+    public int initialConcurrency() {
+        return initialConcurrency;
+    }
+
+    public int maxWaiting() {
+        return maxWaiting;
+    }
+
+    public double latencyTolerance() {
+        return latencyTolerance;
+    }
+
+    public int breakerThreshold() {
+        return breakerThreshold;
+    }
+
+    public Duration breakerOpenTime() {
+        return breakerOpenTime;
+    }
+
+    public Duration healthInterval() {
+        return healthInterval;
+    }
+
+    public int ioThreads() {
+        return ioThreads;
+    }
+
+    public String bearerToken() {
+        return bearerToken;
+    }
+
+    public String trustCertificates() {
+        return trustCertificates;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof ClientConfig c)) {
+            return false;
+        }
+        return Objects.equals(endpoints, c.endpoints)
+                && Objects.equals(model, c.model)
+                && Objects.equals(protocol, c.protocol)
+                && Objects.equals(output, c.output)
+                && Objects.equals(inputName, c.inputName)
+                && Objects.equals(requestTimeout, c.requestTimeout)
+                && Objects.equals(deadline, c.deadline)
+                && maxAttempts == c.maxAttempts
+                && Objects.equals(backoffBase, c.backoffBase)
+                && Objects.equals(backoffMax, c.backoffMax)
+                && minConcurrency == c.minConcurrency
+                && maxConcurrency == c.maxConcurrency
+                && initialConcurrency == c.initialConcurrency
+                && maxWaiting == c.maxWaiting
+                && Double.compare(latencyTolerance, c.latencyTolerance) == 0
+                && breakerThreshold == c.breakerThreshold
+                && Objects.equals(breakerOpenTime, c.breakerOpenTime)
+                && Objects.equals(healthInterval, c.healthInterval)
+                && ioThreads == c.ioThreads
+                && Objects.equals(bearerToken, c.bearerToken)
+                && Objects.equals(trustCertificates, c.trustCertificates);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(endpoints, model, protocol, output, inputName, requestTimeout, deadline, maxAttempts, backoffBase, backoffMax, minConcurrency, maxConcurrency, initialConcurrency, maxWaiting, latencyTolerance, breakerThreshold, breakerOpenTime, healthInterval, ioThreads, bearerToken, trustCertificates);
     }
 
     /** Every setting, the bearer token redacted: configurations end up in logs and error messages. */

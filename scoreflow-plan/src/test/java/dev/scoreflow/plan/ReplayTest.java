@@ -45,8 +45,7 @@ class ReplayTest {
 
     ScoringServer start(int queueRows, JobQueue jobs) {
         repository = ModelRepository.builder().threads(new ThreadBudget(1, 1))
-                .defaults(new ModelConfig(null, null, null, 1, 0, queueRows, ModelConfig.DEFAULT_MAX_QUEUE_MILLIS,
-                        false, null))
+                .defaults(ModelConfig.builder().maxBatchRows(1).queueRows(queueRows).build())
                 .model("slow", SLOW).build();
         ScoringServer.Builder b = ScoringServer.builder(repository).port(0);
         if (jobs != null) {

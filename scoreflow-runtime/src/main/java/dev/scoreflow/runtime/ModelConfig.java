@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -33,10 +34,20 @@ import java.util.TreeSet;
  * <tr><td>allowNonFinite</td><td>accept NaN and infinite features (default false: 400)</td></tr>
  * <tr><td>description</td><td>one line about the model</td></tr>
  * </table>
+ *
+ * <p>In code: {@code ModelConfig.builder().maxBatchRows(64).queueRows(4096).build()}, or {@code
+ * ModelConfig.defaults().toBuilder()...}. Immutable; equal when every setting is.
  */
-public record ModelConfig(String output, Integer column, Double threshold, int maxBatchRows,
-                          long maxBatchDelayMicros, int queueRows, long maxQueueMillis, boolean allowNonFinite,
-                          String description) {
+public final class ModelConfig {
+    private final String output;
+    private final Integer column;
+    private final Double threshold;
+    private final int maxBatchRows;
+    private final long maxBatchDelayMicros;
+    private final int queueRows;
+    private final long maxQueueMillis;
+    private final boolean allowNonFinite;
+    private final String description;
 
     /** File name of the settings beside the model. */
     public static final String FILE_NAME = "model.json";
@@ -47,7 +58,8 @@ public record ModelConfig(String output, Integer column, Double threshold, int m
     private static final Set<String> KEYS = new TreeSet<>(Set.of("output", "column", "threshold", "maxBatchRows",
             "maxBatchDelayMicros", "queueRows", "maxQueueMillis", "allowNonFinite", "description"));
 
-    public ModelConfig {
+    private ModelConfig(String output, Integer column, Double threshold, int maxBatchRows, long maxBatchDelayMicros,
+                        int queueRows, long maxQueueMillis, boolean allowNonFinite, String description) {
         if (column != null && column < 0) {
             throw new IllegalArgumentException("column must be >= 0, got " + column);
         }
@@ -66,12 +78,170 @@ public record ModelConfig(String output, Integer column, Double threshold, int m
         if (maxQueueMillis < 0 || maxQueueMillis > 3_600_000) {
             throw new IllegalArgumentException("maxQueueMillis must be in [0, 3600000], got " + maxQueueMillis);
         }
+        this.output = output;
+        this.column = column;
+        this.threshold = threshold;
+        this.maxBatchRows = maxBatchRows;
+        this.maxBatchDelayMicros = maxBatchDelayMicros;
+        this.queueRows = queueRows;
+        this.maxQueueMillis = maxQueueMillis;
+        this.allowNonFinite = allowNonFinite;
+        this.description = description;
+    }
+
+    /** All defaults, to be changed. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** These settings, to be changed. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.output = output;
+        b.column = column;
+        b.threshold = threshold;
+        b.maxBatchRows = maxBatchRows;
+        b.maxBatchDelayMicros = maxBatchDelayMicros;
+        b.queueRows = queueRows;
+        b.maxQueueMillis = maxQueueMillis;
+        b.allowNonFinite = allowNonFinite;
+        b.description = description;
+        return b;
+    }
+
+    /** The output the score is read from, or null for the model's default. */
+    public String output() {
+        return output;
+    }
+
+    /** Which column of that output is the score, or null for the default. */
+    public Integer column() {
+        return column;
+    }
+
+    /** The score at or above which the prediction is 1, or null for no prediction. */
+    public Double threshold() {
+        return threshold;
+    }
+
+    public int maxBatchRows() {
+        return maxBatchRows;
+    }
+
+    public long maxBatchDelayMicros() {
+        return maxBatchDelayMicros;
+    }
+
+    public int queueRows() {
+        return queueRows;
+    }
+
+    public long maxQueueMillis() {
+        return maxQueueMillis;
+    }
+
+    public boolean allowNonFinite() {
+        return allowNonFinite;
+    }
+
+    /** One line about the model, or null. */
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ModelConfig c && Objects.equals(output, c.output) && Objects.equals(column, c.column)
+                && Objects.equals(threshold, c.threshold) && maxBatchRows == c.maxBatchRows
+                && maxBatchDelayMicros == c.maxBatchDelayMicros && queueRows == c.queueRows
+                && maxQueueMillis == c.maxQueueMillis && allowNonFinite == c.allowNonFinite
+                && Objects.equals(description, c.description);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(output, column, threshold, maxBatchRows, maxBatchDelayMicros, queueRows, maxQueueMillis,
+                allowNonFinite, description);
+    }
+
+    @Override
+    public String toString() {
+        return "ModelConfig[output=" + output + ", column=" + column + ", threshold=" + threshold + ", maxBatchRows="
+                + maxBatchRows + ", maxBatchDelayMicros=" + maxBatchDelayMicros + ", queueRows=" + queueRows
+                + ", maxQueueMillis=" + maxQueueMillis + ", allowNonFinite=" + allowNonFinite + ", description="
+                + description + "]";
+    }
+
+    /** Settings for {@link #builder()}: each starts at its default; {@link #build()} checks them together. */
+    public static final class Builder {
+        private String output;
+        private Integer column;
+        private Double threshold;
+        private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
+        private long maxBatchDelayMicros;
+        private int queueRows = DEFAULT_QUEUE_ROWS;
+        private long maxQueueMillis = DEFAULT_MAX_QUEUE_MILLIS;
+        private boolean allowNonFinite;
+        private String description;
+
+        private Builder() {
+        }
+
+        public Builder output(String output) {
+            this.output = output;
+            return this;
+        }
+
+        public Builder column(Integer column) {
+            this.column = column;
+            return this;
+        }
+
+        public Builder threshold(Double threshold) {
+            this.threshold = threshold;
+            return this;
+        }
+
+        public Builder maxBatchRows(int maxBatchRows) {
+            this.maxBatchRows = maxBatchRows;
+            return this;
+        }
+
+        public Builder maxBatchDelayMicros(long maxBatchDelayMicros) {
+            this.maxBatchDelayMicros = maxBatchDelayMicros;
+            return this;
+        }
+
+        public Builder queueRows(int queueRows) {
+            this.queueRows = queueRows;
+            return this;
+        }
+
+        public Builder maxQueueMillis(long maxQueueMillis) {
+            this.maxQueueMillis = maxQueueMillis;
+            return this;
+        }
+
+        public Builder allowNonFinite(boolean allowNonFinite) {
+            this.allowNonFinite = allowNonFinite;
+            return this;
+        }
+
+        public Builder description(String description) {
+            this.description = description;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the first setting out of its range */
+        public ModelConfig build() {
+            return new ModelConfig(output, column, threshold, maxBatchRows, maxBatchDelayMicros, queueRows,
+                    maxQueueMillis, allowNonFinite, description);
+        }
     }
 
     /** All defaults. */
     public static ModelConfig defaults() {
-        return new ModelConfig(null, null, null, DEFAULT_MAX_BATCH_ROWS, 0, DEFAULT_QUEUE_ROWS,
-                DEFAULT_MAX_QUEUE_MILLIS, false, null);
+        return builder().build();
     }
 
     /**

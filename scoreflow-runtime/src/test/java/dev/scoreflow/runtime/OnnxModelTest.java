@@ -67,7 +67,7 @@ class OnnxModelTest {
             assertThat(m.infer(FloatMatrix.of(new float[8], 1, 8), Set.of("output_probability"))
                     .get("output_probability").shape()).containsExactly(1L, 3L);
         }
-        ModelConfig column2 = new ModelConfig(null, 2, null, 1024, 0, 1000, 0, false, null);
+        ModelConfig column2 = ModelConfig.builder().column(2).queueRows(1000).maxQueueMillis(0).build();
         assertScoresMatchPython(TestModels.multiclass(), column2, 8);
     }
 
@@ -134,7 +134,7 @@ class OnnxModelTest {
 
     @Test
     void refusesAnOutputTheModelDoesNotHave() {
-        ModelConfig wrong = new ModelConfig("nope", null, null, 1024, 0, 1000, 0, false, null);
+        ModelConfig wrong = ModelConfig.builder().output("nope").queueRows(1000).maxQueueMillis(0).build();
         assertThatThrownBy(() -> OnnxModel.load(TestModels.example(), wrong, 1))
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("'nope'").hasMessageContaining("output_probability");

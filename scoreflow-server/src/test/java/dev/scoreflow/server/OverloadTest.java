@@ -28,7 +28,7 @@ class OverloadTest {
         int rounds = 6;
         int rowsPerRequest = 1000;
         try (ServerFixture f = new ServerFixture(r -> r.model("forest", TestModels.forest())
-                .defaults(new dev.scoreflow.runtime.ModelConfig(null, null, null, 1024, 0, 3000, 0, false, null)),
+                .defaults(dev.scoreflow.runtime.ModelConfig.builder().queueRows(3000).maxQueueMillis(0).build()),
                 s -> { })) {
             float[] rows = TestModels.noisyRows(TestModels.forest(), rowsPerRequest, 20, 9);
             float[] expected = TestModels.inProcessScores(TestModels.forest(), rows, 20);
