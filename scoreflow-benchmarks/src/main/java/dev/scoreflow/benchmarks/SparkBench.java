@@ -1,7 +1,7 @@
 package dev.scoreflow.benchmarks;
 
 import dev.scoreflow.api.SeedBinaryCodec;
-import dev.scoreflow.spark.BatchCommand;
+import dev.scoreflow.spark.job.BatchCommand;
 import dev.scoreflow.spark.ModelScorer;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;

@@ -1,8 +1,8 @@
 package dev.scoreflow.cli;
 
 import dev.scoreflow.plan.PlanCommand;
-import dev.scoreflow.spark.BatchCommand;
-import dev.scoreflow.spark.WatchCommand;
+import dev.scoreflow.spark.job.BatchCommand;
+import dev.scoreflow.spark.job.WatchCommand;
 import dev.scoreflow.streaming.BrokerCommand;
 import dev.scoreflow.streaming.ConsumeCommand;
 import dev.scoreflow.streaming.FeaturesCommand;

@@ -4,7 +4,7 @@ import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
 import dev.scoreflow.runtime.TestModels;
-import dev.scoreflow.spark.BatchCommand;
+import dev.scoreflow.spark.job.BatchCommand;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;

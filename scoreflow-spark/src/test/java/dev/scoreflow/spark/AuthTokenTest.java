@@ -2,10 +2,7 @@ package dev.scoreflow.spark;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -45,14 +42,5 @@ class AuthTokenTest {
         assertThat(s.toString()).doesNotContain("s3cret").contains("bearerToken=(redacted)").contains("http://a:1");
         assertThat(s.clientConfig().bearerToken()).isEqualTo("s3cret");
         assertThat(s.clientConfig().toString()).doesNotContain("s3cret");
-    }
-
-    @Test
-    void item21_theBatchCommandRefusesATokenForInProcessScoring() {
-        StringWriter err = new StringWriter();
-        int code = new CommandLine(new BatchCommand()).setErr(new PrintWriter(err)).execute("--input", "in.parquet",
-                "--output", "out", "--model", "m.onnx", "--auth-token-env", "TOKEN");
-        assertThat(code).isEqualTo(2);
-        assertThat(err.toString()).contains("--auth-token-file and --auth-token-env are for remote scoring");
     }
 }

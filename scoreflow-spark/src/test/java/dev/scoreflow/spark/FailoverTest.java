@@ -43,7 +43,7 @@ class FailoverTest {
         ScoringServer survivor = SparkFixtures.server();
         try (ServerProcess victim = new ServerProcess()) {
             String endpoints = victim.uri + "," + survivor.uri();
-            Dataset<Row> texts = new LetterFrequencies().transform(SampleTexts.generate(spark, N, 4, 3));
+            Dataset<Row> texts = new LetterFrequencies().transform(SparkFixtures.texts(spark, N, 4, 3));
             String out = dir.resolve("scored").toString();
             ModelScorer remote = new ModelScorer().setEndpoints(endpoints).setBatchRows(500).setMaxInFlight(4);
             CompletableFuture<Void> job = CompletableFuture.runAsync(() ->

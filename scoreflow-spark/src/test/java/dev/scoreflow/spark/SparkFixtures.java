@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Spark sessions, servers and data for the Spark tests. */
-final class SparkFixtures {
+public final class SparkFixtures {
     static final Path EXAMPLE = TestModels.example();
     static final int FEATURES = 26;
 
@@ -59,7 +59,7 @@ final class SparkFixtures {
                 .config("spark.executor.extraJavaOptions", "--enable-native-access=ALL-UNNAMED");
     }
 
-    static ScoringServer server() {
+    public static ScoringServer server() {
         return server(b -> b);
     }
 
@@ -86,5 +86,24 @@ final class SparkFixtures {
             rows.add(RowFactory.create((long) r, f));
         }
         return spark.createDataFrame(rows, SCHEMA).repartition(partitions);
+    }
+
+    /** {@code n} rows of (id, text): seeded random lowercase words per id, for the letter-frequency featurizer. */
+    static Dataset<Row> texts(SparkSession spark, long n, int partitions, long seed) {
+        StructType schema = new StructType().add("id", DataTypes.LongType, false)
+                .add("text", DataTypes.StringType, false);
+        org.apache.spark.api.java.function.MapFunction<Long, Row> text = id -> {
+            java.util.SplittableRandom random = new java.util.SplittableRandom(seed * 0x9E3779B97F4A7C15L + id);
+            StringBuilder t = new StringBuilder();
+            for (int w = 3 + random.nextInt(12); w > 0; w--) {
+                for (int c = 1 + random.nextInt(8); c > 0; c--) {
+                    t.append((char) ('a' + random.nextInt(26)));
+                }
+                t.append(' ');
+            }
+            return RowFactory.create(id, t.toString().strip());
+        };
+        return spark.range(0, n, 1, partitions).as(org.apache.spark.sql.Encoders.LONG())
+                .map(text, org.apache.spark.sql.Encoders.row(schema));
     }
 }

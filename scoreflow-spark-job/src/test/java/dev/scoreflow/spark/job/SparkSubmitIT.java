@@ -1,5 +1,6 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
+import dev.scoreflow.spark.SparkFixtures;
 import dev.scoreflow.runtime.ChildJvm;
 import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.Test;
@@ -15,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The job jar as a cluster would run it: {@code spark-submit --class dev.scoreflow.spark.BatchCommand <job jar>},
+ * The job jar as a cluster would run it: {@code spark-submit --class dev.scoreflow.spark.job.BatchCommand <job jar>},
  * with nothing but Spark's own jars on the class path (SparkSubmit is what the spark-submit script runs).
  */
 class SparkSubmitIT {
@@ -52,7 +53,7 @@ class SparkSubmitIT {
                 "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED"),
                 "org.apache.spark.deploy.SparkSubmit", "--master", "local[2]",
                 "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1",
-                "--class", "dev.scoreflow.spark.BatchCommand", jobJar.toString(),
+                "--class", "dev.scoreflow.spark.job.BatchCommand", jobJar.toString(),
                 "--input", input.toString(), "--output", output.toString(), "--text-col", "text",
                 "--threshold", "0.5"));
         cmd.addAll(mode);

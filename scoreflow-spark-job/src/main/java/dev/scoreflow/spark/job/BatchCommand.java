@@ -1,5 +1,6 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
+import dev.scoreflow.spark.BatchJob;
 import dev.scoreflow.api.internal.Log;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine;
@@ -20,7 +21,7 @@ import java.util.concurrent.Callable;
                 + "Scoreflow servers (--endpoint) or in-process ONNX Runtime (--model), write Parquet with the id, "
                 + "score, prediction (with --threshold) and error (with --error-mode column) columns.",
                 "Runs on embedded local Spark by default; on a cluster, use spark-submit --class "
-                        + "dev.scoreflow.spark.BatchCommand with the scoreflow-spark job jar (see the README).", ""})
+                        + "dev.scoreflow.spark.job.BatchCommand with the scoreflow-spark job jar (see the README).", ""})
 public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--input", required = true, paramLabel = "PATH", description = "Dataset to score.")
     String input;

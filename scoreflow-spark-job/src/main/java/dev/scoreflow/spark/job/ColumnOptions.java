@@ -1,4 +1,4 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Option;

@@ -1,5 +1,6 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
+import dev.scoreflow.spark.BatchJob;
 import dev.scoreflow.api.internal.Json;
 
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
+import dev.scoreflow.spark.BatchJob;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,4 +1,4 @@
-package dev.scoreflow.spark;
+package dev.scoreflow.spark.job;
 
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
