@@ -5,11 +5,12 @@
 # through PUT /score, compares them with ONNX Runtime's scores from models/example/1/sample-scores.f32 (1e-5), and
 # stops it with SIGTERM (the server drains, then the JVM exits 143):
 #   1. the model baked into the image (/models/example);
-#   2. this repository's models/ mounted read-only on /models (the model repository volume): example and fraud.
+#   2. this repository's models/ mounted read-only on /models (the model repository volume): example and fraud;
+#   3. the dev overlay of deploy/k8s rendered by kubectl kustomize, under `podman kube play` (port 8080).
 # Prints the image size. Exits non-zero on any failure.
 #
 # Usage: deploy/run-image.sh [ARCHIVE]     (default deploy/target/scoreflow-oci.tar)
-# Environment: SCOREFLOW_IMAGE_TAG (default 0.1.0). Needs podman, curl, python3.
+# Environment: SCOREFLOW_IMAGE_TAG (default 0.1.0). Needs podman, curl, python3, kubectl or kustomize.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 ARCHIVE=${1:-$ROOT/deploy/target/scoreflow-oci.tar}
@@ -28,7 +29,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 BASE=http://127.0.0.1:$PORT
 NAME=scoreflow-run-image-$$
 WORK=$(mktemp -d)
-cleanup() { podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+cleanup() { podman rm -f -v -t 0 "$NAME" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # Limits no higher than this shell's: podman's defaults (1048576 files) need CAP_SYS_RESOURCE, which a
@@ -76,7 +77,7 @@ stop() { # label: SIGTERM, the server drains and exits 0
   local code
   code=$(podman inspect -f '{{.State.ExitCode}}' "$NAME")
   podman logs "$NAME" >"$WORK/$label.log" 2>&1 || true
-  podman rm "$NAME" >/dev/null
+  podman rm -v "$NAME" >/dev/null
   # 143 = 128 + SIGTERM: the JVM's exit status after its shutdown hooks ran (the server's drain is one).
   [[ $code == 143 || $code == 0 ]] || { cat "$WORK/$label.log" >&2; echo "run-image: [$label] exited $code after SIGTERM" >&2; exit 1; }
   grep -q 'shutting down' "$WORK/$label.log" || { cat "$WORK/$label.log" >&2; echo "run-image: [$label] no drain message" >&2; exit 1; }
@@ -99,4 +100,42 @@ check_scores volume /models/example/score
   || { echo "run-image: [volume] the fraud model from the volume is not ready" >&2; exit 1; }
 echo "run-image: [volume] /v2/models/fraud/ready 200" >&2
 stop volume
+
+# 3. The dev overlay as rendered by kustomize, under `podman kube play`: the Deployment's own security context
+# (user 10001, read-only root), its /tmp emptyDir and args. podman publishes its containerPort 8080 on the host.
+deploy_dev() {
+  "$ROOT/deploy/check-manifests.sh" >&2
+  rendered=$ROOT/deploy/target/rendered/dev.yaml
+  if (echo >/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+    echo "run-image: [kube] port 8080 is in use on this machine; podman kube play publishes the pod's 8080" >&2; exit 1
+  fi
+  # podman's default limits need CAP_SYS_RESOURCE (see LIMITS above); kube play takes them from containers.conf.
+  printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=8192:8192"]\n' "$(ulimit -n)" "$(ulimit -n)" \
+    >"$WORK/containers.conf"
+  kube_down() { # the pod, then its volumes (the emptyDir "tmp" and the image's anonymous /models)
+    local volumes
+    volumes=$(podman inspect -f '{{range .Mounts}}{{.Name}} {{end}}' scoreflow-pod-0-scoreflow 2>/dev/null || true)
+    (cd "$WORK" && CONTAINERS_CONF=$WORK/containers.conf podman kube down "$rendered" >/dev/null 2>&1) || true
+    for v in $volumes; do podman volume rm -f "$v" >/dev/null 2>&1 || true; done
+  }
+  trap 'kube_down; cleanup' EXIT
+  echo "run-image: [kube] podman kube play deploy/target/rendered/dev.yaml" >&2
+  # From an empty directory: kube play would build an image from a ./scoreflow directory if there were one.
+  (cd "$WORK" && CONTAINERS_CONF=$WORK/containers.conf podman kube play "$rendered" >/dev/null)
+  local c=scoreflow-pod-0-scoreflow start=$SECONDS
+  BASE=http://127.0.0.1:8080
+  until curl -fsS -o /dev/null "$BASE/v2/health/ready" 2>/dev/null; do
+    if (( SECONDS - start > 120 )); then
+      podman logs "$c" >&2 || true; echo "run-image: [kube] not ready after 120 s" >&2; exit 1
+    fi
+    sleep 0.5
+  done
+  [[ $(podman inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}' "$c") == "10001:10001 true" ]] \
+    || { echo "run-image: [kube] not user 10001 with a read-only root: $(podman inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}' "$c")" >&2; exit 1; }
+  echo "run-image: [kube] ready after $((SECONDS - start)) s as user 10001, read-only root" >&2
+  check_scores kube /score
+  kube_down
+  trap cleanup EXIT
+}
+deploy_dev
 echo "run-image: OK"
