@@ -34,6 +34,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code scoreflow serve} (parsed by the CLI's own picocli model), the probe paths answer 200 on a real server, the
  * grace period covers preStop and the drain, and the pod runs as the image's user with a read-only root.
  * Rendering the overlays ({@code kubectl kustomize}) is in {@code deploy/check-manifests.sh}.
+ *
+ * <p>SnakeYAML is the one Spark brings to the CLI's run-time class path (2.5; 2.7 is the newest). It is not declared
+ * here: a test-scoped declaration would take it off {@code target/lib}, and managing its version in the parent
+ * would move scoreflow-client's tests from TestNG's 1.21 to 2.x.
  */
 class DeployManifestsTest {
 
