@@ -117,7 +117,8 @@ final class ServerMetrics {
         return "unknown";
     }
 
+    /** Scoreflow's families, then the JVM's ({@link JvmMetricsText}). */
     String render() {
-        return registry.render();
+        return registry.render() + JvmMetricsText.render();
     }
 }

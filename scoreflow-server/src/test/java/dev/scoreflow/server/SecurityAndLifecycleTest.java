@@ -103,7 +103,11 @@ class SecurityAndLifecycleTest {
                     .contains("scoreflow_queue_duration_seconds_count{model=\"example\"} 1")
                     .contains("scoreflow_queue_rows{model=\"forest\",version=\"1\"} 0")
                     .contains("scoreflow_model_ready{model=\"example\",version=\"1\"} 1")
-                    .contains("scoreflow_open_connections");
+                    .contains("scoreflow_open_connections")
+                    // the JVM's, from the Prometheus client: heap, the direct buffers Netty holds, GC, threads
+                    .containsPattern("jvm_memory_used_bytes\\{area=\"heap\"\\} [0-9.eE+]+")
+                    .containsPattern("jvm_buffer_pool_used_bytes\\{pool=\"direct\"\\} [0-9.eE+]+")
+                    .contains("jvm_gc_collection_seconds_count", "jvm_threads_current");
         }
     }
 }
