@@ -12,23 +12,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.scoreflow.server.JobsFailuresTest.awaitDone;
 import static dev.scoreflow.server.JobsFailuresTest.get;
@@ -134,21 +125,7 @@ class RabbitJobsTest {
         Process holder = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), QueueLeaseHolder.class.getName(),
                 url)).redirectErrorStream(true).start();
         try {
-            CompletableFuture<String> said = CompletableFuture.supplyAsync(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(holder.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        if (line.startsWith("holding ") || line.equals("nothing")) {
-                            return line;
-                        }
-                    }
-                    return "exited";
-                } catch (java.io.IOException e) {
-                    return e.toString();
-                }
-            });
-            assertThat(said.get(90, TimeUnit.SECONDS)).isEqualTo("holding " + id);
+            assertThat(QueueLeaseHolder.said(holder, Duration.ofSeconds(90))).isEqualTo("holding " + id);
             await("the server sees the job running", () -> "running".equals(jobState(fx, id)));
         } finally {
             holder.destroyForcibly(); // SIGKILL: the kernel closes its socket, the broker requeues its job
@@ -209,47 +186,11 @@ class RabbitJobsTest {
             assertThat(r.statusCode()).isEqualTo(202);
             ids.add((String) json(r.body()).get("id"));
         }
-        List<String> order = Collections.synchronizedList(new ArrayList<>());
-        AtomicInteger inHand = new AtomicInteger();
-        AtomicInteger overlaps = new AtomicInteger();
-        Set<String> failedOnce = ConcurrentHashMap.newKeySet();
-        Random random = new Random(42);
-        Set<Integer> failing = new HashSet<>(List.of(5, 17, 30));
-        List<Thread> workers = new ArrayList<>();
-        for (int w = 0; w < 2; w++) {
-            JobQueue mine = keep(JobQueues.open(url));
-            long pause = 1 + random.nextInt(5);
-            Thread t = new Thread(() -> {
-                try {
-                    long deadline = System.nanoTime() + Duration.ofSeconds(100).toNanos();
-                    while (order.size() < ids.size() && System.nanoTime() < deadline) {
-                        for (Delivery d : mine.receive(1, Duration.ofMillis(200))) {
-                            if (inHand.incrementAndGet() > 1) {
-                                overlaps.incrementAndGet();
-                            }
-                            Thread.sleep(pause);
-                            inHand.decrementAndGet();
-                            if (failing.contains(ids.indexOf(d.id())) && failedOnce.add(d.id())) {
-                                mine.fail(d, "try again", Duration.ofMillis(200)); // retried in place
-                            } else if (mine.complete(d, new byte[]{1}, "application/octet-stream")) {
-                                order.add(d.id());
-                            }
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "fifo-worker-" + w);
-            workers.add(t);
-            t.start();
-        }
-        for (Thread t : workers) {
-            t.join(120_000);
-            assertThat(t.isAlive()).as("workers finished within 120 s").isFalse();
-        }
-        assertThat(order).containsExactlyElementsOf(ids);
-        assertThat(failedOnce).hasSize(3);
-        assertThat(overlaps.get()).as("one job of the group at a time").isZero();
+        List<JobQueue> queues = List.of(keep(JobQueues.open(url)), keep(JobQueues.open(url)));
+        FifoWorkers run = FifoWorkers.run(queues, ids, Set.copyOf(List.of(5, 17, 30)), 42);
+        assertThat(run.order()).containsExactlyElementsOf(ids);
+        assertThat(run.failedOnce()).hasSize(3);
+        assertThat(run.overlaps()).as("one job of the group at a time").isZero();
     }
 
     @Test
