@@ -128,4 +128,47 @@ class CliTest {
             java.nio.file.Files.deleteIfExists(errFile);
         }
     }
+    @Test
+    void serveRabbitmqHelpExplainsTheProtocolAndEveryOption() {
+        int[] exit = new int[1];
+        String out = captureOut(() -> exit[0] = Main.run("serve-rabbitmq", "--help"), exit);
+        assertThat(exit[0]).isZero();
+        assertThat(out).contains("--uri", "--request-queue", "--model", "--concurrency", "--prefetch", "reply_to",
+                "correlation_id", "amq.rabbitmq.reply-to", "scoreflow-error", "At least once");
+    }
+
+    /** serve-rabbitmq in its own JVM on the machine's RabbitMQ, asked through RabbitScoringClient, then SIGTERM. */
+    @Test
+    void serveRabbitmqAnswersTheClientFromAChildProcess() throws Exception {
+        Path model = TestModels.example();
+        String queue = "cli-rpc-" + Long.toHexString(System.nanoTime());
+        String uri = "amqp://guest:guest@127.0.0.1:5672";
+        Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve-rabbitmq", ".log");
+        Process p = new ProcessBuilder(ChildJvm.command(List.of(), Main.class.getName(), "serve-rabbitmq", "--uri",
+                uri, "--request-queue", queue, "--model", model.toString())).redirectError(errFile.toFile()).start();
+        try (dev.scoreflow.jobs.RabbitScoringClient client = dev.scoreflow.jobs.RabbitScoringClient.builder(uri, queue)
+                .build()) {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertThat(line).isEqualTo("serving " + queue);
+            float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
+            float[] scores = client.score(FloatMatrix.of(rows, 50, 26)).get(60, TimeUnit.SECONDS);
+            float[] expected = TestModels.sampleScores(model);
+            for (int i = 0; i < 50; i++) {
+                assertThat(scores[i]).isCloseTo(expected[i], within(1e-5f));
+            }
+            p.destroy(); // SIGTERM
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(java.nio.file.Files.readString(errFile)).contains("unanswered requests go back to the queue");
+        } finally {
+            p.destroyForcibly();
+            java.nio.file.Files.deleteIfExists(errFile);
+        }
+    }
 }
