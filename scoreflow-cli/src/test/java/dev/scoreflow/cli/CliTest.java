@@ -40,6 +40,18 @@ class CliTest {
         return buf.toString(StandardCharsets.UTF_8);
     }
 
+    /** The first line a child process prints, waited for at most a minute. */
+    private static String firstLine(Process p) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.readLine();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(60, TimeUnit.SECONDS);
+    }
+
     @Test
     void serveHelpExplainsEveryOption() {
         int[] exit = new int[1];
@@ -97,14 +109,7 @@ class CliTest {
         Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve", ".log");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return out.readLine();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(60, TimeUnit.SECONDS);
+            String line = firstLine(p);
             assertThat(line).startsWith("listening on http://127.0.0.1:");
             URI uri = URI.create(line.substring("listening on ".length()));
             float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
@@ -148,14 +153,7 @@ class CliTest {
                 uri, "--request-queue", queue, "--model", model.toString())).redirectError(errFile.toFile()).start();
         try (dev.scoreflow.jobs.RabbitScoringClient client = dev.scoreflow.jobs.RabbitScoringClient.builder(uri, queue)
                 .build()) {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return out.readLine();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(60, TimeUnit.SECONDS);
+            String line = firstLine(p);
             assertThat(line).isEqualTo("serving " + queue);
             float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
             float[] scores = client.score(FloatMatrix.of(rows, 50, 26)).get(60, TimeUnit.SECONDS);
