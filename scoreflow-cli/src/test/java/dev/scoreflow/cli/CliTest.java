@@ -167,6 +167,11 @@ class CliTest {
         } finally {
             p.destroyForcibly();
             java.nio.file.Files.deleteIfExists(errFile);
+            com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+            f.setConnectionTimeout(5000);
+            try (com.rabbitmq.client.Connection c = f.newConnection(); com.rabbitmq.client.Channel ch = c.createChannel()) {
+                ch.queueDelete(queue);
+            }
         }
     }
 }

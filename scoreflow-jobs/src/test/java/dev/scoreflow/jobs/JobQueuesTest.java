@@ -21,13 +21,15 @@ class JobQueuesTest {
     }
 
     @Test
-    void anAmqpUrlOpensARabbitQueueWithItsPostgresStoreAndSettings() {
+    void anAmqpUrlOpensARabbitQueueWithItsPostgresStoreAndSettings() throws Exception {
         String name = "urls-" + Long.toHexString(System.nanoTime());
         try (JobQueue q = JobQueues.open("amqp://guest:guest@127.0.0.1:5672/?store=postgresql://postgres@127.0.0.1:"
                 + "5432/test&queue=" + name + "&visibility=1500ms&max-receives=3&fifo=true&prefetch=4")) {
             assertThat(q).isInstanceOf(RabbitJobQueue.class);
             assertThat(q.settings()).isEqualTo(new QueueSettings(Duration.ofMillis(1500), 3, true,
                     QueueSettings.defaults().keepFinished()));
+        } finally {
+            RabbitJobQueueTest.deleteFromBroker(name);
         }
     }
 

@@ -53,6 +53,27 @@ class RabbitJobQueueTest {
         for (int i = opened.size() - 1; i >= 0; i--) {
             opened.get(i).close();
         }
+        if (name != null) {
+            deleteFromBroker(name, 50, 1500);
+        }
+    }
+
+    /**
+     * Deletes queue {@code name}'s queues (with its retry queues of these delays) and exchanges: quorum queues cost
+     * the broker a Raft group each, so tests do not leave theirs behind.
+     */
+    static void deleteFromBroker(String name, long... retryDelaysMs) throws Exception {
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            for (String q : List.of(name, name + ".dead")) {
+                ch.queueDelete(q);
+            }
+            for (long ms : retryDelaysMs) {
+                ch.queueDelete(name + ".retry." + ms);
+            }
+            for (String x : List.of(".dlx", ".finished", ".events")) {
+                ch.exchangeDelete(name + x);
+            }
+        }
     }
 
     static Connection connect() throws Exception {
@@ -113,6 +134,9 @@ class RabbitJobQueueTest {
                     .isInstanceOf(QueueUnavailableException.class).hasMessageContaining("did not confirm");
             p.publish("", full + "-nowhere", null, new byte[]{3}); // unroutable is confirmed: the channel lives on
             p.close();
+            try (Channel ch = c.createChannel()) {
+                ch.queueDelete(full);
+            }
         }
     }
 

@@ -57,10 +57,17 @@ class RabbitRequestReplyTest {
         model.close();
     }
 
+    final List<String> queues = new ArrayList<>();
+
     @AfterEach
     void close() throws Exception {
         for (int i = open.size() - 1; i >= 0; i--) {
             open.get(i).close();
+        }
+        try (Connection c = RabbitJobQueueTest.connect(); Channel ch = c.createChannel()) {
+            for (String q : queues) {
+                ch.queueDelete(q); // durable quorum queues: a Raft group each on the broker
+            }
         }
     }
 
@@ -69,8 +76,10 @@ class RabbitRequestReplyTest {
         return c;
     }
 
-    static String queue(String what) {
-        return "rpc-" + what + "-" + Long.toHexString(System.nanoTime());
+    String queue(String what) {
+        String q = "rpc-" + what + "-" + Long.toHexString(System.nanoTime());
+        queues.add(q);
+        return q;
     }
 
     static FloatMatrix rows(Random random) {

@@ -39,11 +39,31 @@ class RabbitJobsTest {
     static final String STORE = "postgresql://postgres@127.0.0.1:5432/test";
     final List<AutoCloseable> open = new ArrayList<>();
 
+    final List<String> queues = new ArrayList<>();
+
     @AfterEach
     void close() throws Exception {
         for (int i = open.size() - 1; i >= 0; i--) {
             open.get(i).close();
         }
+        // quorum queues cost the broker a Raft group each: leave none behind
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            for (String q : queues) {
+                for (String suffix : List.of("", ".dead", ".retry.100", ".retry.200")) {
+                    ch.queueDelete(q + suffix);
+                }
+                for (String suffix : List.of(".dlx", ".finished", ".events")) {
+                    ch.exchangeDelete(q + suffix);
+                }
+            }
+        }
+    }
+
+    static Connection connect() throws Exception {
+        ConnectionFactory f = new ConnectionFactory();
+        f.setHost("127.0.0.1");
+        f.setConnectionTimeout(5000);
+        return f.newConnection("rabbit-jobs-test");
     }
 
     <T extends AutoCloseable> T keep(T c) {
@@ -60,8 +80,10 @@ class RabbitJobsTest {
         return url(5672, queue, settings);
     }
 
-    static String name(String what) {
-        return "rabbit-" + what + "-" + Long.toHexString(System.nanoTime());
+    String name(String what) {
+        String q = "rabbit-" + what + "-" + Long.toHexString(System.nanoTime());
+        queues.add(q);
+        return q;
     }
 
     ServerFixture server(JobQueue q) {
@@ -84,10 +106,7 @@ class RabbitJobsTest {
 
     /** Messages ready in a queue of the machine's RabbitMQ. */
     static long messages(String queue) throws Exception {
-        ConnectionFactory f = new ConnectionFactory();
-        f.setHost("127.0.0.1");
-        f.setConnectionTimeout(5000);
-        try (Connection c = f.newConnection("rabbit-jobs-test"); Channel ch = c.createChannel()) {
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
             return ch.messageCount(queue);
         }
     }
