@@ -175,6 +175,63 @@ class RabbitJobQueueTest {
         assertThat(q.complete(again.get(0), new byte[]{2}, "x")).isTrue();
     }
 
+    /**
+     * Leases running out while workers finish, on two queue instances with three threads each: job times (seeded)
+     * straddle the 300-ms visibility timeout, so the lease reaper, redeliveries and late completions race. Every job
+     * ends done, and exactly one completion per job is accepted.
+     */
+    @Test
+    void racingLeasesAndLateWorkersStoreEveryResultExactlyOnce(TestInfo info) throws Exception {
+        String url = url(info, "visibility=300ms&max-receives=100&prefetch=4");
+        RabbitJobQueue q = open(url);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            ids.add(q.submit(job("race " + i)).id());
+        }
+        Map<String, Integer> accepted = new ConcurrentHashMap<>();
+        AtomicInteger refused = new AtomicInteger();
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        List<Thread> threads = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        for (int w = 0; w < 2; w++) {
+            RabbitJobQueue mine = open(url);
+            for (int t = 0; t < 3; t++) {
+                Random random = new Random(100 * w + t);
+                Thread thread = new Thread(() -> {
+                    try {
+                        while (accepted.size() < ids.size() && System.nanoTime() < deadline) {
+                            for (Delivery d : mine.receive(2, Duration.ofMillis(100))) {
+                                Thread.sleep(random.nextInt(450)); // often past the lease
+                                if (mine.complete(d, new byte[]{1}, "x")) {
+                                    accepted.merge(d.id(), 1, Integer::sum);
+                                } else {
+                                    refused.incrementAndGet();
+                                }
+                            }
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } catch (RuntimeException e) {
+                        errors.add(e);
+                    }
+                }, "race-" + w + "-" + t);
+                threads.add(thread);
+                thread.start();
+            }
+        }
+        for (Thread t : threads) {
+            t.join(120_000);
+            assertThat(t.isAlive()).isFalse();
+        }
+        assertThat(errors).isEmpty();
+        assertThat(accepted.keySet()).containsExactlyInAnyOrderElementsOf(ids);
+        assertThat(accepted.values()).allMatch(n -> n == 1);
+        for (String id : ids) {
+            assertThat(q.get(id).orElseThrow().state()).isEqualTo(JobState.DONE);
+        }
+        System.out.printf("rabbit race: %d late completions refused%n", refused.get());
+    }
+
     @Test
     void aJobThatKeepsFailingIsDeadLetteredWithItsLastErrorIntoTheDeadQueue(TestInfo info) throws Exception {
         RabbitJobQueue q = open(url(info, "max-receives=3"));
