@@ -6,27 +6,20 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
-import dev.scoreflow.api.BadInputException;
-import dev.scoreflow.api.CapacityExceededException;
-import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.ScoreflowException;
 import dev.scoreflow.api.SeedBinaryCodec;
+import dev.scoreflow.api.internal.PendingReplies;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -35,10 +28,10 @@ import java.util.function.LongSupplier;
  * ({@code amq.rabbitmq.reply-to}: no reply queue to create or delete) and returns at once a future that the reply
  * with that correlation id completes.
  *
- * <p>A future fails with {@link BadInputException} (the service refused the rows), {@link ScoreflowException} (the
+ * <p>A future fails with {@link dev.scoreflow.api.BadInputException} (the service refused the rows), {@link ScoreflowException} (the
  * service failed, the request could not be routed to the request queue, the connection was lost with its reply, or
- * the client was closed), {@link DeadlineExceededException} (no reply within its timeout) or, at once,
- * {@link CapacityExceededException} when {@code maxInFlight} requests already await their reply. Replies that match
+ * the client was closed), {@link dev.scoreflow.api.DeadlineExceededException} (no reply within its timeout) or, at once,
+ * {@link dev.scoreflow.api.CapacityExceededException} when {@code maxInFlight} requests already await their reply. Replies that match
  * no pending request (duplicates of a request answered twice, late ones) are counted and ignored. Thread-safe.
  */
 public final class RabbitScoringClient implements AutoCloseable {
@@ -48,23 +41,14 @@ public final class RabbitScoringClient implements AutoCloseable {
     private final Channel channel; // guarded by itself for publishing: one channel consumes the replies and publishes
     private final String requestQueue;
     private final Duration timeout;
-    private final int maxInFlight;
-    private final Semaphore permits;
-    private final LongSupplier ticker;
-    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
-    private final AtomicLong ignoredReplies = new AtomicLong();
+    private final PendingReplies pending;
     private final ScheduledExecutorService timer;
     private volatile boolean closed;
-
-    private record Pending(CompletableFuture<float[]> future, long deadlineNanos, int rows) {
-    }
 
     private RabbitScoringClient(Builder b) {
         this.requestQueue = b.requestQueue;
         this.timeout = b.timeout;
-        this.maxInFlight = b.maxInFlight;
-        this.permits = new Semaphore(b.maxInFlight);
-        this.ticker = b.ticker;
+        this.pending = new PendingReplies(b.maxInFlight, b.ticker);
         this.connection = RabbitScoringService.connect(b.uri, "scoreflow-client-" + requestQueue);
         try {
             this.channel = connection.createChannel();
@@ -75,15 +59,11 @@ public final class RabbitScoringClient implements AutoCloseable {
                     reply(props, body);
                 }
             });
-            channel.addReturnListener(r -> {
-                Pending p = pending.get(r.getProperties().getCorrelationId());
-                if (p != null) {
-                    p.future().completeExceptionally(new ScoreflowException("request "
-                            + r.getProperties().getCorrelationId() + " could not be routed to queue " + requestQueue
-                            + " (" + r.getReplyText() + "): is the service's queue declared?"));
-                }
-            });
-            channel.addShutdownListener(e -> failPending(new ScoreflowException("the connection to RabbitMQ was "
+            channel.addReturnListener(r -> pending.fail(r.getProperties().getCorrelationId(),
+                    new ScoreflowException("request " + r.getProperties().getCorrelationId() + " could not be routed "
+                            + "to queue " + requestQueue + " (" + r.getReplyText() + "): is the service's queue "
+                            + "declared?")));
+            channel.addShutdownListener(e -> pending.failAll(new ScoreflowException("the connection to RabbitMQ was "
                     + "lost before the reply came: " + e.getMessage())));
         } catch (IOException | ShutdownSignalException e) {
             closeConnection();
@@ -94,7 +74,7 @@ public final class RabbitScoringClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        timer.scheduleWithFixedDelay(this::expire, 20, 20, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(() -> pending.expire(requestQueue), 20, 20, TimeUnit.MILLISECONDS);
     }
 
     /** A client of the service on {@code requestQueue} of the broker at {@code uri} (amqp://user:pw@host:port/vhost). */
@@ -116,18 +96,12 @@ public final class RabbitScoringClient implements AutoCloseable {
         if (closed) {
             return CompletableFuture.failedFuture(new ScoreflowException("the RabbitMQ scoring client is closed"));
         }
-        if (!permits.tryAcquire()) {
-            return CompletableFuture.failedFuture(new CapacityExceededException(maxInFlight
-                    + " requests are already awaiting their reply (maxInFlight)", Duration.ofMillis(100)));
+        PendingReplies.Request request = pending.open(rows.rows(), timeout);
+        String id = request.id();
+        CompletableFuture<float[]> future = request.future();
+        if (future.isDone()) {
+            return future; // maxInFlight requests are pending already
         }
-        String id = UUID.randomUUID().toString();
-        CompletableFuture<float[]> future = new CompletableFuture<>();
-        // whoever completes the future (reply, timeout, send failure, close, the caller's cancel) frees the slot
-        future.whenComplete((r, e) -> {
-            pending.remove(id);
-            permits.release();
-        });
-        pending.put(id, new Pending(future, ticker.getAsLong() + timeout.toNanos(), rows.rows()));
         if (closed) {
             future.completeExceptionally(new ScoreflowException("the RabbitMQ scoring client is closed"));
             return future;
@@ -149,46 +123,11 @@ public final class RabbitScoringClient implements AutoCloseable {
     }
 
     private void reply(AMQP.BasicProperties props, byte[] body) {
-        String id = props.getCorrelationId();
-        Pending p = id == null ? null : pending.get(id);
-        if (p == null) {
-            ignoredReplies.incrementAndGet();
-            return;
-        }
-        Object error = props.getHeaders() == null ? null : props.getHeaders().get(RabbitScoringService.ERROR_HEADER);
-        if (error != null) {
-            Object kind = props.getHeaders().get(RabbitScoringService.ERROR_KIND_HEADER);
-            p.future().completeExceptionally("bad_input".equals(String.valueOf(kind))
-                    ? new BadInputException(error.toString()) : new ScoreflowException(error.toString()));
-            return;
-        }
-        try {
-            float[] scores = SeedBinaryCodec.decodeScores(ByteBuffer.wrap(body));
-            if (scores.length != p.rows()) {
-                throw new ScoreflowException("reply " + id + " has " + scores.length + " scores for " + p.rows()
-                        + " rows");
-            }
-            p.future().complete(scores);
-        } catch (RuntimeException e) {
-            p.future().completeExceptionally(e instanceof ScoreflowException ? e
-                    : new ScoreflowException("reply " + id + " cannot be read: " + e.getMessage(), e));
-        }
-    }
-
-    private void expire() {
-        long now = ticker.getAsLong();
-        for (Map.Entry<String, Pending> e : pending.entrySet()) {
-            if (now - e.getValue().deadlineNanos() >= 0) {
-                e.getValue().future().completeExceptionally(new DeadlineExceededException("no reply to request "
-                        + e.getKey() + " on " + requestQueue + " within its timeout"));
-            }
-        }
-    }
-
-    private void failPending(RuntimeException why) {
-        for (Pending p : pending.values()) {
-            p.future().completeExceptionally(why);
-        }
+        Map<String, Object> h = props.getHeaders();
+        Object error = h == null ? null : h.get(RabbitScoringService.ERROR_HEADER);
+        Object kind = h == null ? null : h.get(RabbitScoringService.ERROR_KIND_HEADER);
+        pending.reply(props.getCorrelationId(), error == null ? null : error.toString(),
+                "bad_input".equals(String.valueOf(kind)), body, ScoreflowException::new);
     }
 
     /** Requests awaiting their reply. */
@@ -198,7 +137,7 @@ public final class RabbitScoringClient implements AutoCloseable {
 
     /** Replies that matched no pending request (duplicates, late replies), ignored. */
     public long ignoredReplies() {
-        return ignoredReplies.get();
+        return pending.ignored();
     }
 
     /** Fails every pending request ("closed") and closes the connection. Later calls to {@link #score} fail. */
@@ -209,7 +148,7 @@ public final class RabbitScoringClient implements AutoCloseable {
         }
         closed = true;
         timer.shutdownNow();
-        failPending(new ScoreflowException("the RabbitMQ scoring client was closed before the reply came"));
+        pending.failAll(new ScoreflowException("the RabbitMQ scoring client was closed before the reply came"));
         closeConnection();
     }
 
