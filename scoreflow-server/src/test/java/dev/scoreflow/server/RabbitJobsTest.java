@@ -3,7 +3,6 @@ package dev.scoreflow.server;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
-import dev.scoreflow.jobs.Delivery;
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
 import dev.scoreflow.runtime.ChildJvm;
@@ -27,6 +26,9 @@ import static dev.scoreflow.server.JobsFailuresTest.put;
 import static dev.scoreflow.server.JobsOnPostgresTest.await;
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
 import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
+import static dev.scoreflow.server.JobsOverHttp.jobState;
+import static dev.scoreflow.server.JobsOverHttp.submit;
+import static dev.scoreflow.server.JobsOverHttp.submitOnceAccepting;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -88,20 +90,6 @@ class RabbitJobsTest {
 
     ServerFixture server(JobQueue q) {
         return keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
-    }
-
-    static String submit(ServerFixture fx) throws Exception {
-        HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
-        return (String) json(r.body()).get("id");
-    }
-
-    static String jobState(ServerFixture fx, String id) {
-        try {
-            return (String) json(get(fx, "/jobs/" + id).body()).get("state");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
     }
 
     /** Messages ready in a queue of the machine's RabbitMQ. */
@@ -167,15 +155,7 @@ class RabbitJobsTest {
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=5s&max-receives=3")));
         ServerFixture fx = server(q);
         String id = submit(fx);
-        List<Integer> attempts = new ArrayList<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!"dead_lettered".equals(jobState(fx, id))) {
-            assertThat(System.nanoTime()).as("dead-lettered within 60 s").isLessThan(deadline);
-            for (Delivery d : q.receive(1, Duration.ofMillis(500))) {
-                attempts.add(d.receives());
-                assertThat(q.fail(d, "model exploded on attempt " + d.receives(), Duration.ofMillis(100))).isTrue();
-            }
-        }
+        List<Integer> attempts = JobsOverHttp.failUntilDeadLettered(q, fx, id);
         assertThat(attempts).containsExactly(1, 2, 3);
         Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
         assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
@@ -236,20 +216,6 @@ class RabbitJobsTest {
             assertThat(awaitDone(fx, id)).as(id).containsEntry("state", "done");
         }
         assertThat(messages(queue)).as("a refused submission left no message behind").isZero();
-    }
-
-    /** Submits until the queue accepts again (within 60 s); every answer is 503 or 202. */
-    static String submitOnceAccepting(ServerFixture fx) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (true) {
-            HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-            assertThat(r.statusCode()).as(r.body()).isIn(202, 503);
-            if (r.statusCode() == 202) {
-                return (String) json(r.body()).get("id");
-            }
-            assertThat(System.nanoTime()).as("accepting again within 60 s").isLessThan(deadline);
-            Thread.sleep(100); // the client reconnects every second
-        }
     }
 
     /**

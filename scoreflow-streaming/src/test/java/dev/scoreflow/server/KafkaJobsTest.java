@@ -1,6 +1,5 @@
 package dev.scoreflow.server;
 
-import dev.scoreflow.jobs.Delivery;
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
 import dev.scoreflow.runtime.ChildJvm;
@@ -37,6 +36,9 @@ import static dev.scoreflow.server.JobsFailuresTest.put;
 import static dev.scoreflow.server.JobsOnPostgresTest.await;
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
 import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
+import static dev.scoreflow.server.JobsOverHttp.jobState;
+import static dev.scoreflow.server.JobsOverHttp.submit;
+import static dev.scoreflow.server.JobsOverHttp.submitOnceAccepting;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -137,12 +139,6 @@ class KafkaJobsTest {
         return n;
     }
 
-    static String submit(ServerFixture fx) throws Exception {
-        HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
-        return (String) json(r.body()).get("id");
-    }
-
     @Test
     void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkerProcesses() throws Exception {
         String queue = name("many");
@@ -194,29 +190,13 @@ class KafkaJobsTest {
         assertThat(doneCounts(queue)).containsExactly(Map.entry(id, 1));
     }
 
-    static String jobState(ServerFixture fx, String id) {
-        try {
-            return (String) json(get(fx, "/jobs/" + id).body()).get("state");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
     @Test
     void aJobThatAlwaysFailsIsDeadLetteredAfterTheMaximumReceivesWithItsReason() throws Exception {
         String queue = name("dead");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=2s&max-receives=3")));
         ServerFixture fx = server(q);
         String id = submit(fx);
-        List<Integer> attempts = new ArrayList<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!"dead_lettered".equals(jobState(fx, id))) {
-            assertThat(System.nanoTime()).as("dead-lettered within 60 s").isLessThan(deadline);
-            for (Delivery d : q.receive(1, Duration.ofMillis(500))) {
-                attempts.add(d.receives());
-                assertThat(q.fail(d, "model exploded on attempt " + d.receives(), Duration.ofMillis(100))).isTrue();
-            }
-        }
+        List<Integer> attempts = JobsOverHttp.failUntilDeadLettered(q, fx, id);
         assertThat(attempts).containsExactly(1, 2, 3);
         Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
         assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
@@ -306,17 +286,7 @@ class KafkaJobsTest {
                     .isLessThan(Duration.ofSeconds(40));
 
             b = EmbeddedBroker.start(own.resolve("kafka"), "127.0.0.1", port, SHORT_SESSIONS);
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            int status;
-            String after = null;
-            do {
-                HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-                status = r.statusCode();
-                if (status == 202) {
-                    after = (String) json(r.body()).get("id");
-                }
-            } while (status != 202 && System.nanoTime() < deadline);
-            assertThat(status).as("accepting again once the broker is back").isEqualTo(202);
+            String after = submitOnceAccepting(fx);
             keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
             for (String id : List.of(before, after)) {
                 assertThat(json(get(fx, "/jobs/" + id + "?wait=60s").body())).as(id).containsEntry("state", "done");
