@@ -482,7 +482,7 @@ public final class PostgresJobQueue implements JobQueue {
      * finished, dead-lettered): then the delivery is to be dropped
      */
     Optional<Integer> claimDelivered(String id, String lease) {
-        if (!isUuid(id)) {
+        if (id == null || !isUuid(id)) { // not a job of ours (a message published by hand): dropped
             return Optional.empty();
         }
         try (Connection c = pool.getConnection();

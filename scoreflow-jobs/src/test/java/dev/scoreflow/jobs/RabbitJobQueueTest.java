@@ -363,6 +363,23 @@ class RabbitJobQueueTest {
     }
 
     @Test
+    void aMessageThatIsNotOneOfItsJobsIsDroppedAndTheJobsGoOn(TestInfo info) throws Exception {
+        RabbitJobQueue q = open(url(info, ""));
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            ch.basicPublish("", name, null, "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8)); // no id
+            ch.basicPublish("", name, new com.rabbitmq.client.AMQP.BasicProperties.Builder().messageId("not-a-job")
+                    .build(), new byte[]{1});
+        }
+        String id = q.submit(job("real")).id();
+        List<Delivery> got = q.receive(5, Duration.ofSeconds(10)); // passes over the strangers, waits for the job
+        assertThat(got).extracting(Delivery::id).containsExactly(id);
+        assertThat(q.complete(got.get(0), new byte[]{1}, "x")).isTrue();
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            assertThat(ch.messageCount(name)).as("the strangers acknowledged and gone").isZero();
+        }
+    }
+
+    @Test
     void everyEventReachesEverySubscribingProcess(TestInfo info) throws Exception {
         String url = url(info, "");
         RabbitJobQueue a = open(url);
