@@ -39,7 +39,9 @@ import java.util.regex.Pattern;
  * as the clients see them), then jobs at half the completed rate for {@code seconds}: submit-to-result latency as a
  * client sees it (the long poll's answer). The synchronous ceiling: the same requests to {@code PUT /score}.
  *
- * <p>{@code java dev.scoreflow.benchmarks.JobsBench JDBC_URL ROOT JOBS ROWS_PER_JOB SECONDS}
+ * <p>{@code java dev.scoreflow.benchmarks.JobsBench QUEUE ROOT JOBS ROWS_PER_JOB SECONDS}, QUEUE being a JDBC URL
+ * (PostgreSQL, {@code jobs-bench.sh}), {@code embedded-kafka} (a broker in this JVM, {@code jobs-bench-kafka.sh}) or
+ * an {@code amqp://...?store=postgresql://...} queue URL (RabbitMQ, {@code jobs-bench-rabbitmq.sh}).
  */
 public final class JobsBench {
     private static final Pattern ID = Pattern.compile("\"id\":\"([0-9a-f-]{36})\"");
@@ -54,7 +56,8 @@ public final class JobsBench {
                 ? dev.scoreflow.streaming.EmbeddedBroker.start(java.nio.file.Files.createTempDirectory("jobs-bench-kafka"),
                         "127.0.0.1", 0, java.util.Map.of()) : null;
         String url = kafka != null ? "kafka://" + kafka.bootstrapServers() : args[0];
-        String broker = kafka != null ? "Kafka" : "PostgreSQL";
+        boolean rabbit = url.startsWith("amqp://");
+        String broker = kafka != null ? "Kafka" : rabbit ? "RabbitMQ" : "PostgreSQL";
         Path root = Path.of(args[1]);
         int jobs = Integer.parseInt(args[2]);
         int rows = Integer.parseInt(args[3]);
@@ -83,9 +86,10 @@ public final class JobsBench {
                 // a server closes its repository: one each
                 ModelRepository repo = ModelRepository.builder().threads(new ThreadBudget(1, 1))
                         .model("example", model).build();
-                try (dev.scoreflow.jobs.JobQueue q = kafka != null
-                        ? dev.scoreflow.jobs.JobQueues.open(url + "?queue=bench-" + run + "-" + workers)
-                        : PostgresJobQueue.open(url, p, "bench-" + run + "-" + workers, QueueSettings.defaults());
+                String name = "bench-" + run + "-" + workers;
+                try (dev.scoreflow.jobs.JobQueue q = kafka != null || rabbit
+                        ? dev.scoreflow.jobs.JobQueues.open(url + (rabbit ? "&" : "?") + "queue=" + name)
+                        : PostgresJobQueue.open(url, p, name, QueueSettings.defaults());
                      ScoringServer server = ScoringServer.builder(repo).port(0).jobs(q).start();
                      JobWorker worker = JobWorker.start(ScoringServer.builder(repo), q, workers)) {
                     URI submit = server.uri().resolve("/models/example/jobs");

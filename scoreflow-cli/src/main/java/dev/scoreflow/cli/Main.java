@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
                 BatchCommand.class,
                 WatchCommand.class, BrokerCommand.class,
                 ProduceCommand.class, ConsumeCommand.class, StreamCommand.class, FeaturesCommand.class, LagCommand.class,
-                ServeKafkaCommand.class, PlanCommand.class, CommandLine.HelpCommand.class},
+                ServeKafkaCommand.class, ServeRabbitCommand.class, PlanCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'scoreflow <command> --help' for the options of a command."})
 public final class Main implements Runnable {
 

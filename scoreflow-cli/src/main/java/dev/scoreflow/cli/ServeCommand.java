@@ -171,7 +171,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "Also accept scoring jobs (request-acknowledge: "
             + "PUT /models/{m}/jobs, POST /v2/models/{m}/jobs, GET|DELETE /jobs/{id}) on this queue: "
             + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true], "
-            + "kafka://host:port[?queue=NAME&...&partitions=6], or embedded[?port=19092&dir=DIR] (the default "
+            + "kafka://host:port[?queue=NAME&...&partitions=6], "
+            + "amqp://[user:password@]host[:port][/vhost]?store=postgresql://...[&queue=NAME&...&prefetch=8] "
+            + "(RabbitMQ, with PostgreSQL as the store of states and results), or embedded[?port=19092&dir=DIR] (the default "
             + "of a bare --jobs: a Kafka broker in this process; it prints the kafka:// URL for the workers).")
     String jobs;
 

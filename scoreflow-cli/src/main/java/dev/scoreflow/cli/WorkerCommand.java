@@ -36,7 +36,9 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Option(names = "--queue", required = true, paramLabel = "URL", description = "The job queue: "
             + "postgresql://[user@]host[:port]/database[?queue=NAME&visibility=30s&max-receives=5&fifo=true] or "
-            + "kafka://host:port[?queue=NAME&...] (for 'serve --jobs embedded', the kafka:// URL it prints).")
+            + "kafka://host:port[?queue=NAME&...] (for 'serve --jobs embedded', the kafka:// URL it prints) or "
+            + "amqp://[user:password@]host[:port][/vhost]?store=postgresql://...[&queue=NAME&...&prefetch=8] "
+            + "(RabbitMQ carries the jobs, PostgreSQL keeps their states and results).")
     String queue;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "2", description = "Jobs scored at once "

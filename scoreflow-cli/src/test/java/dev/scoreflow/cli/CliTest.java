@@ -40,6 +40,18 @@ class CliTest {
         return buf.toString(StandardCharsets.UTF_8);
     }
 
+    /** The first line a child process prints, waited for at most a minute. */
+    private static String firstLine(Process p) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.readLine();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(60, TimeUnit.SECONDS);
+    }
+
     @Test
     void serveHelpExplainsEveryOption() {
         int[] exit = new int[1];
@@ -97,14 +109,7 @@ class CliTest {
         Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve", ".log");
         Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return out.readLine();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(60, TimeUnit.SECONDS);
+            String line = firstLine(p);
             assertThat(line).startsWith("listening on http://127.0.0.1:");
             URI uri = URI.create(line.substring("listening on ".length()));
             float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
@@ -126,6 +131,47 @@ class CliTest {
         } finally {
             p.destroyForcibly();
             java.nio.file.Files.deleteIfExists(errFile);
+        }
+    }
+    @Test
+    void serveRabbitmqHelpExplainsTheProtocolAndEveryOption() {
+        int[] exit = new int[1];
+        String out = captureOut(() -> exit[0] = Main.run("serve-rabbitmq", "--help"), exit);
+        assertThat(exit[0]).isZero();
+        assertThat(out).contains("--uri", "--request-queue", "--model", "--concurrency", "--prefetch", "reply_to",
+                "correlation_id", "amq.rabbitmq.reply-to", "scoreflow-error", "At least once");
+    }
+
+    /** serve-rabbitmq in its own JVM on the machine's RabbitMQ, asked through RabbitScoringClient, then SIGTERM. */
+    @Test
+    void serveRabbitmqAnswersTheClientFromAChildProcess() throws Exception {
+        Path model = TestModels.example();
+        String queue = "cli-rpc-" + Long.toHexString(System.nanoTime());
+        String uri = "amqp://guest:guest@127.0.0.1:5672";
+        Path errFile = java.nio.file.Files.createTempFile("scoreflow-serve-rabbitmq", ".log");
+        Process p = new ProcessBuilder(ChildJvm.command(List.of(), Main.class.getName(), "serve-rabbitmq", "--uri",
+                uri, "--request-queue", queue, "--model", model.toString())).redirectError(errFile.toFile()).start();
+        try (dev.scoreflow.jobs.RabbitScoringClient client = dev.scoreflow.jobs.RabbitScoringClient.builder(uri, queue)
+                .build()) {
+            String line = firstLine(p);
+            assertThat(line).isEqualTo("serving " + queue);
+            float[] rows = Arrays.copyOf(TestModels.sampleInput(model), 26 * 50);
+            float[] scores = client.score(FloatMatrix.of(rows, 50, 26)).get(60, TimeUnit.SECONDS);
+            float[] expected = TestModels.sampleScores(model);
+            for (int i = 0; i < 50; i++) {
+                assertThat(scores[i]).isCloseTo(expected[i], within(1e-5f));
+            }
+            p.destroy(); // SIGTERM
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(java.nio.file.Files.readString(errFile)).contains("unanswered requests go back to the queue");
+        } finally {
+            p.destroyForcibly();
+            java.nio.file.Files.deleteIfExists(errFile);
+            com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+            f.setConnectionTimeout(5000);
+            try (com.rabbitmq.client.Connection c = f.newConnection(); com.rabbitmq.client.Channel ch = c.createChannel()) {
+                ch.queueDelete(queue);
+            }
         }
     }
 }

@@ -26,8 +26,17 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * opens a {@link KafkaJobQueue} (topics {@code scoreflow.jobs.NAME*}; {@code partitions} of the jobs topic when it is
- * created). RabbitMQ ({@code amqp://}) is not built yet; {@code embedded} is resolved by the command line, which
- * starts an embedded Kafka broker and opens {@code kafka://} on it.
+ * created).
+ *
+ * <pre>
+ * amqp://[user[:password]@]host[:port][/vhost]?store=postgresql://...[&amp;queue=NAME&amp;visibility=30s&amp;max-receives=5&amp;fifo=true&amp;prefetch=8]
+ * </pre>
+ *
+ * opens a {@link RabbitJobQueue}: RabbitMQ (default user and password {@code guest}, port 5672, vhost {@code /})
+ * carries the deliveries of the quorum queue {@code NAME}, and the required {@code store} (a {@code postgresql://}
+ * URL as above, without its own query, or with its {@code &amp;} encoded as {@code %26}) keeps the jobs' states and
+ * results; {@code prefetch} bounds the jobs a process holds unacknowledged (FIFO queues use one). {@code embedded}
+ * is resolved by the command line, which starts an embedded Kafka broker and opens {@code kafka://} on it.
  */
 public final class JobQueues {
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
@@ -50,29 +59,21 @@ public final class JobQueues {
             case "kafka" -> {
                 return kafka(u);
             }
-            case "amqp", "amqps", "embedded" -> throw new IllegalArgumentException("the " + scheme
-                    + " queue is not built yet; use postgresql://host:port/database");
+            case "amqp" -> {
+                return rabbit(u);
+            }
+            case "amqps", "embedded" -> throw new IllegalArgumentException("the " + scheme
+                    + " queue is not built yet; use postgresql://, kafka:// or amqp://");
             default -> throw new IllegalArgumentException("unknown queue URL scheme '" + scheme + "' in '" + url
-                    + "'; use postgresql://[user@]host[:port]/database[?queue=NAME]");
+                    + "'; use postgresql://[user@]host[:port]/database[?queue=NAME], kafka://host:port or "
+                    + "amqp://host[:port]?store=postgresql://...");
         }
     }
 
     private static JobQueue postgres(URI u) {
-        if (u.getHost() == null || u.getPath() == null || u.getPath().length() < 2) {
-            throw new IllegalArgumentException("a PostgreSQL queue URL needs a host and a database: "
-                    + "postgresql://[user@]host[:port]/database, got '" + u + "'");
-        }
-        Map<String, String> q = query(u.getRawQuery());
         Properties p = new Properties();
-        if (u.getRawUserInfo() != null) {
-            String[] userPassword = u.getRawUserInfo().split(":", 2);
-            p.put("user", decode(userPassword[0]));
-            if (userPassword.length == 2) {
-                p.put("password", decode(userPassword[1]));
-            }
-        } else {
-            p.put("user", System.getProperty("user.name"));
-        }
+        String jdbc = jdbc(u, p);
+        Map<String, String> q = query(u.getRawQuery());
         QueueSettings s = QueueSettings.defaults();
         String name = "scoreflow";
         for (Map.Entry<String, String> e : q.entrySet()) {
@@ -85,8 +86,84 @@ public final class JobQueues {
                         + "' (known: queue, visibility, max-receives, fifo)");
             }
         }
-        String jdbc = "jdbc:postgresql://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getPath();
         return PostgresJobQueue.open(jdbc, p, name, s);
+    }
+
+    /** The JDBC URL of a {@code postgresql://} URL, its user and password put in {@code props}. */
+    private static String jdbc(URI u, Properties props) {
+        if (u.getHost() == null || u.getPath() == null || u.getPath().length() < 2) {
+            throw new IllegalArgumentException("a PostgreSQL queue URL needs a host and a database: "
+                    + "postgresql://[user@]host[:port]/database, got '" + u + "'");
+        }
+        if (u.getRawUserInfo() != null) {
+            String[] userPassword = u.getRawUserInfo().split(":", 2);
+            props.put("user", decode(userPassword[0]));
+            if (userPassword.length == 2) {
+                props.put("password", decode(userPassword[1]));
+            }
+        } else {
+            props.put("user", System.getProperty("user.name"));
+        }
+        return "jdbc:postgresql://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getPath();
+    }
+
+    private static JobQueue rabbit(URI u) {
+        if (u.getHost() == null) {
+            throw new IllegalArgumentException("a RabbitMQ queue URL needs a host: amqp://[user[:password]@]host"
+                    + "[:port][/vhost]?store=postgresql://..., got '" + u + "'");
+        }
+        QueueSettings s = QueueSettings.defaults();
+        String name = "scoreflow";
+        String store = null;
+        int prefetch = RabbitJobQueue.DEFAULT_PREFETCH;
+        for (Map.Entry<String, String> e : query(u.getRawQuery()).entrySet()) {
+            switch (e.getKey()) {
+                case "store" -> store = e.getValue();
+                case "queue" -> name = e.getValue();
+                case "visibility" -> s = s.withVisibilityTimeout(duration(e.getValue(), "visibility"));
+                case "max-receives" -> s = s.withMaxReceives(integer(e.getValue(), "max-receives"));
+                case "fifo" -> s = s.withFifo(Boolean.parseBoolean(e.getValue()));
+                case "prefetch" -> prefetch = integer(e.getValue(), "prefetch");
+                default -> throw new IllegalArgumentException("unknown queue URL parameter '" + e.getKey()
+                        + "' (known: store, queue, visibility, max-receives, fifo, prefetch)");
+            }
+        }
+        if (store == null) {
+            throw new IllegalArgumentException("a RabbitMQ queue URL needs store=postgresql://... (the database that "
+                    + "keeps the jobs' states and results), got '" + u + "'");
+        }
+        URI storeUri;
+        try {
+            storeUri = URI.create(store);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("store is not a URL: '" + store + "' (" + e.getMessage() + ")");
+        }
+        if (!"postgresql".equals(storeUri.getScheme()) && !"postgres".equals(storeUri.getScheme())) {
+            throw new IllegalArgumentException("store must be a postgresql:// URL, got '" + store + "'");
+        }
+        if (storeUri.getRawQuery() != null) {
+            throw new IllegalArgumentException("the store URL takes no parameters (the queue's come from the amqp:// "
+                    + "URL), got '" + store + "'");
+        }
+        if (prefetch < 1 || prefetch > 65_535) {
+            throw new IllegalArgumentException("prefetch must be in [1, 65535], got " + prefetch);
+        }
+        com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+        f.setHost(u.getHost());
+        f.setPort(u.getPort() > 0 ? u.getPort() : com.rabbitmq.client.ConnectionFactory.DEFAULT_AMQP_PORT);
+        if (u.getRawUserInfo() != null) {
+            String[] userPassword = u.getRawUserInfo().split(":", 2);
+            f.setUsername(decode(userPassword[0]));
+            if (userPassword.length == 2) {
+                f.setPassword(decode(userPassword[1]));
+            }
+        }
+        String vhost = u.getRawPath() == null || u.getRawPath().length() < 2 ? "/" : decode(u.getRawPath().substring(1));
+        f.setVirtualHost(vhost);
+        Properties p = new Properties();
+        String jdbc = jdbc(storeUri, p);
+        PostgresJobQueue st = PostgresJobQueue.openStore(jdbc, p, "amqp", name, s);
+        return RabbitJobQueue.open(f, name, s, prefetch, st);
     }
 
     private static JobQueue kafka(URI u) {

@@ -66,8 +66,15 @@ public final class PostgresJobQueue implements JobQueue {
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private Thread finishedWatcher; // guarded by this
     private volatile boolean closed;
+    /**
+     * Store mode: another broker carries the deliveries (see {@link #openStore}); this queue keeps the jobs' states
+     * and results only, never hands out a job itself and sends no notifications (the broker announces).
+     */
+    private final boolean storeOnly;
 
-    private PostgresJobQueue(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
+    private PostgresJobQueue(String jdbcUrl, Properties props, String queue, QueueSettings settings,
+                             boolean storeOnly) {
+        this.storeOnly = storeOnly;
         this.jdbcUrl = jdbcUrl;
         this.connectionProperties = props;
         this.queue = queue;
@@ -91,6 +98,23 @@ public final class PostgresJobQueue implements JobQueue {
      * @throws QueueUnavailableException if the database does not answer
      */
     public static PostgresJobQueue open(String jdbcUrl, Properties props, String queue, QueueSettings settings) {
+        return open(jdbcUrl, props, queue, settings, false);
+    }
+
+    /**
+     * Opens the jobs table as the state and result store of a queue whose deliveries another broker carries (the
+     * RabbitMQ queue): {@link #submit} records a queued job, {@link #claimDelivered} marks a delivered one running,
+     * {@link #complete}, {@link #fail}, {@link #get}, {@link #cancel} work as on a PostgreSQL queue; {@link #receive}
+     * is refused and nothing is announced with NOTIFY. Its rows are those of queue {@code owner + ":" + queue}, so a
+     * PostgreSQL queue of the same name never claims them.
+     */
+    static PostgresJobQueue openStore(String jdbcUrl, Properties props, String owner, String queue,
+                                      QueueSettings settings) {
+        return open(jdbcUrl, props, owner + ":" + queue, settings, true);
+    }
+
+    private static PostgresJobQueue open(String jdbcUrl, Properties props, String queue, QueueSettings settings,
+                                         boolean storeOnly) {
         Objects.requireNonNull(queue, "queue");
         if (queue.isEmpty() || queue.length() > JobRequest.MAX_NAME_CHARS || queue.contains(" ")) {
             // notifications carry "queue payload": a space in the name would make them ambiguous
@@ -106,7 +130,7 @@ public final class PostgresJobQueue implements JobQueue {
         p.putIfAbsent("ApplicationName", "scoreflow-jobs");
         PostgresJobQueue q;
         try {
-            q = new PostgresJobQueue(jdbcUrl, p, queue, settings);
+            q = new PostgresJobQueue(jdbcUrl, p, queue, settings, storeOnly);
         } catch (RuntimeException e) {
             throw new QueueUnavailableException("cannot connect to PostgreSQL at " + jdbcUrl + ": " + e.getMessage(), e);
         }
@@ -244,6 +268,9 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     private void notifyFinished(Connection c, String id) throws SQLException {
+        if (storeOnly) {
+            return; // the broker that carries the deliveries announces
+        }
         notify(c, FINISHED, queue + " " + id);
     }
 
@@ -359,6 +386,9 @@ public final class PostgresJobQueue implements JobQueue {
     }
 
     private void notifyWorkers(Connection c) throws SQLException {
+        if (storeOnly) {
+            return;
+        }
         notify(c, CHANNEL, queue);
     }
 
@@ -366,6 +396,9 @@ public final class PostgresJobQueue implements JobQueue {
     public List<Delivery> receive(int max, Duration wait) throws InterruptedException {
         if (max < 1) {
             throw new IllegalArgumentException("max must be >= 1, was " + max);
+        }
+        if (storeOnly) {
+            throw new IllegalStateException("queue " + queue + " is a store: its broker delivers the jobs");
         }
         long deadline = System.nanoTime() + wait.toNanos();
         while (true) {
@@ -441,8 +474,93 @@ public final class PostgresJobQueue implements JobQueue {
         return List.of((String[]) a.getArray());
     }
 
+    /**
+     * Store mode: marks a job the broker delivered as running under {@code lease} (a new receipt; an earlier
+     * delivery's receipt is refused from now on) for the visibility timeout, counting the receive.
+     *
+     * @return the job's receives, this one included, or empty if the job is not in play (unknown, cancelled,
+     * finished, dead-lettered): then the delivery is to be dropped
+     */
+    Optional<Integer> claimDelivered(String id, String lease) {
+        if (id == null || !isUuid(id)) { // not a job of ours (a message published by hand): dropped
+            return Optional.empty();
+        }
+        try (Connection c = pool.getConnection();
+             PreparedStatement s = c.prepareStatement("UPDATE scoreflow_jobs SET state = 'running', receives = "
+                     + "receives + 1, lease = ?::uuid, visible_at = now() + ? * interval '1 millisecond', "
+                     + "updated_at = now() WHERE id = ?::uuid AND queue = ? AND state IN ('queued', 'running') "
+                     + "RETURNING receives")) {
+            s.setString(1, lease);
+            s.setLong(2, settings.visibilityTimeout().toMillis());
+            s.setString(3, id);
+            s.setString(4, queue);
+            try (ResultSet rs = s.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getInt(1)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw unavailable("cannot mark job " + id + " running", e);
+        }
+    }
+
+    /**
+     * Store mode: dead-letters a job still in play under {@code lease} with {@code error} (a delivery past the
+     * maximum of receives). @return false if the lease had passed on or the job is no longer in play
+     */
+    boolean deadLetter(String id, String lease, String error) {
+        try (Connection c = pool.getConnection();
+             PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs "
+                     + "WHERE id = ?::uuid AND queue = ? AND lease = ?::uuid AND state = 'running' RETURNING *) "
+                     + "INSERT INTO scoreflow_jobs_dead (id, queue, " + REQUEST + ", state, receives, error, "
+                     + "submitted_at, updated_at, callback_status) SELECT id, queue, " + REQUEST
+                     + ", 'dead_lettered', receives, ?, submitted_at, now(), callback_status FROM dead")) {
+            s.setString(1, id);
+            s.setString(2, queue);
+            s.setString(3, lease);
+            s.setString(4, error);
+            boolean dead = s.executeUpdate() > 0;
+            if (dead) {
+                LOG.warn("queue {}: job {} dead-lettered: {}", queue, id, error);
+            }
+            return dead;
+        } catch (SQLException e) {
+            throw unavailable("cannot dead-letter job " + id, e);
+        }
+    }
+
+    /** Store mode: removes a job queued a moment ago whose delivery the broker did not take (the submitter got 503). */
+    void forget(String id) {
+        try (Connection c = pool.getConnection();
+             PreparedStatement s = c.prepareStatement("DELETE FROM scoreflow_jobs WHERE id = ?::uuid AND queue = ? "
+                     + "AND state = 'queued' AND receives = 0")) {
+            s.setString(1, id);
+            s.setString(2, queue);
+            s.executeUpdate();
+        } catch (SQLException e) {
+            throw unavailable("cannot forget job " + id, e);
+        }
+    }
+
+    /**
+     * Store mode: the periodic chores of {@link #receive} (at most every half second, whoever calls): dead-letters
+     * running jobs past their lease that used up their receives (their last worker died: the broker's delivery limit
+     * keeps them from coming again), and cleans up old finished jobs. @return the ids dead-lettered now
+     */
+    List<String> sweep() {
+        long now = System.nanoTime();
+        if (now - nextSweepNanos < 0) {
+            return List.of();
+        }
+        nextSweepNanos = now + SWEEP_EVERY_NANOS;
+        try (Connection c = pool.getConnection()) {
+            maybeCleanUp(c);
+            return deadLetterExhausted(c);
+        } catch (SQLException e) {
+            throw unavailable("cannot sweep the jobs", e);
+        }
+    }
+
     /** Jobs due again that have used up their receives (their workers died or took too long) go to the dead letters. */
-    private void deadLetterExhausted(Connection c) throws SQLException {
+    private List<String> deadLetterExhausted(Connection c) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("WITH dead AS (DELETE FROM scoreflow_jobs WHERE id IN ("
                 + "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
                 + "AND visible_at <= now() AND receives >= ? FOR UPDATE SKIP LOCKED) RETURNING *) "
@@ -453,17 +571,18 @@ public final class PostgresJobQueue implements JobQueue {
                 + "in ' || receives || ' receives', submitted_at, now(), callback_status FROM dead RETURNING id")) {
             s.setString(1, queue);
             s.setInt(2, settings.maxReceives());
-            int n = 0;
+            List<String> dead = new ArrayList<>();
             try (ResultSet rs = s.executeQuery()) {
                 while (rs.next()) {
-                    n++;
+                    dead.add(rs.getString(1));
                     notifyFinished(c, rs.getString(1));
                 }
             }
-            if (n > 0) {
-                LOG.warn("queue {}: {} jobs dead-lettered after {} receives without a result", queue, n,
+            if (!dead.isEmpty()) {
+                LOG.warn("queue {}: {} jobs dead-lettered after {} receives without a result", queue, dead.size(),
                         settings.maxReceives());
             }
+            return dead;
         }
     }
 

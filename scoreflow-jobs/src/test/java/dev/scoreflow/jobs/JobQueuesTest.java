@@ -21,9 +21,28 @@ class JobQueuesTest {
     }
 
     @Test
+    void anAmqpUrlOpensARabbitQueueWithItsPostgresStoreAndSettings() throws Exception {
+        String name = "urls-" + Long.toHexString(System.nanoTime());
+        try (JobQueue q = JobQueues.open("amqp://guest:guest@127.0.0.1:5672/?store=postgresql://postgres@127.0.0.1:"
+                + "5432/test&queue=" + name + "&visibility=1500ms&max-receives=3&fifo=true&prefetch=4")) {
+            assertThat(q).isInstanceOf(RabbitJobQueue.class);
+            assertThat(q.settings()).isEqualTo(new QueueSettings(Duration.ofMillis(1500), 3, true,
+                    QueueSettings.defaults().keepFinished()));
+        } finally {
+            RabbitJobQueueTest.deleteFromBroker(name);
+        }
+    }
+
+    @Test
     void badUrlsAreRefusedSayingWhatIsWrong() {
         assertThatThrownBy(() -> JobQueues.open("mysql://h/db")).hasMessageContaining("unknown queue URL scheme 'mysql'");
-        assertThatThrownBy(() -> JobQueues.open("amqp://guest@127.0.0.1")).hasMessageContaining("not built yet");
+        assertThatThrownBy(() -> JobQueues.open("amqp://guest@127.0.0.1"))
+                .hasMessageContaining("needs store=postgresql://");
+        assertThatThrownBy(() -> JobQueues.open("amqp://guest@127.0.0.1?store=mysql://h/db"))
+                .hasMessageContaining("store must be a postgresql:// URL");
+        assertThatThrownBy(() -> JobQueues.open("amqp://127.0.0.1?store=postgresql://127.0.0.1/test&prefetch=0"))
+                .hasMessageContaining("prefetch must be in [1, 65535], got 0");
+        assertThatThrownBy(() -> JobQueues.open("amqps://guest@127.0.0.1")).hasMessageContaining("not built yet");
         assertThatThrownBy(() -> JobQueues.open("postgresql://127.0.0.1")).hasMessageContaining("needs a host and a database");
         assertThatThrownBy(() -> JobQueues.open("postgresql://127.0.0.1/test?colour=blue"))
                 .hasMessageContaining("unknown queue URL parameter 'colour'");

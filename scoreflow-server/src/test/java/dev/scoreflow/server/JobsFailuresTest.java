@@ -7,8 +7,6 @@ import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
@@ -71,21 +68,7 @@ class JobsFailuresTest {
         Process holder = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), LeaseHolder.class.getName(),
                 JobsOnPostgresTest.URL, queue, "2000")).redirectErrorStream(true).start();
         try {
-            CompletableFuture<String> said = CompletableFuture.supplyAsync(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(holder.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        if (line.startsWith("holding ") || line.equals("nothing")) {
-                            return line;
-                        }
-                    }
-                    return "exited";
-                } catch (java.io.IOException e) {
-                    return e.toString();
-                }
-            });
-            assertThat(said.get(60, TimeUnit.SECONDS)).isEqualTo("holding " + id);
+            assertThat(QueueLeaseHolder.said(holder, Duration.ofSeconds(60))).isEqualTo("holding " + id);
             assertThat(json(get(fx, "/jobs/" + id).body())).containsEntry("state", "running");
         } finally {
             holder.destroyForcibly(); // SIGKILL: no clean-up, the lease is simply never given back

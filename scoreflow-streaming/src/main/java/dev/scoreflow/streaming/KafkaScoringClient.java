@@ -5,6 +5,7 @@ import dev.scoreflow.api.CapacityExceededException;
 import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
+import dev.scoreflow.api.internal.PendingReplies;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -31,10 +32,7 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -79,26 +77,17 @@ public final class KafkaScoringClient implements AutoCloseable {
     private final boolean ownReplyTopic;
     private final Properties client;
     private final Duration timeout;
-    private final LongSupplier ticker;
-    private final Semaphore permits;
-    private final int maxInFlight;
     private final KafkaProducer<byte[], byte[]> producer;
     private final KafkaConsumer<byte[], byte[]> consumer;
-    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    private final PendingReplies pending;
     private final Thread reader;
-    private final AtomicLong ignoredReplies = new AtomicLong();
     private volatile boolean closed;
-
-    private record Pending(CompletableFuture<float[]> future, long deadlineNanos, int rows) {
-    }
 
     private KafkaScoringClient(Builder b) {
         this.requestTopic = b.requestTopic;
         this.client = b.client;
         this.timeout = b.timeout;
-        this.ticker = b.ticker;
-        this.maxInFlight = b.maxInFlight;
-        this.permits = new Semaphore(b.maxInFlight);
+        this.pending = new PendingReplies(b.maxInFlight, b.ticker);
         String id = UUID.randomUUID().toString();
         this.ownReplyTopic = b.replyTopic == null;
         this.replyTopic = ownReplyTopic ? requestTopic + ".replies." + id : b.replyTopic;
@@ -169,18 +158,12 @@ public final class KafkaScoringClient implements AutoCloseable {
         if (closed) {
             return CompletableFuture.failedFuture(new StreamingException("the Kafka scoring client is closed"));
         }
-        if (!permits.tryAcquire()) {
-            return CompletableFuture.failedFuture(new CapacityExceededException(maxInFlight
-                    + " requests are already awaiting their reply (maxInFlight)", Duration.ofMillis(100)));
+        PendingReplies.Request request = pending.open(rows.rows(), timeout);
+        String id = request.id();
+        CompletableFuture<float[]> future = request.future();
+        if (future.isDone()) {
+            return future; // maxInFlight requests are pending already
         }
-        String id = UUID.randomUUID().toString();
-        CompletableFuture<float[]> future = new CompletableFuture<>();
-        // whoever completes the future (reply, timeout, send failure, close, the caller's cancel) frees the slot
-        future.whenComplete((r, e) -> {
-            pending.remove(id);
-            permits.release();
-        });
-        pending.put(id, new Pending(future, ticker.getAsLong() + timeout.toNanos(), rows.rows()));
         if (closed) {
             // close() may have swept before this request was registered
             future.completeExceptionally(new StreamingException("the Kafka scoring client is closed"));
@@ -210,61 +193,19 @@ public final class KafkaScoringClient implements AutoCloseable {
         try {
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(POLL)) {
-                    complete(r);
+                    // a reply matching no request is a duplicate, a late one, or another client's on a shared topic
+                    pending.reply(header(r, CORRELATION_ID_HEADER), header(r, ERROR_HEADER),
+                            "bad_input".equals(header(r, ERROR_KIND_HEADER)), r.value(), StreamingException::new);
                 }
-                expire();
+                pending.expire(replyTopic);
             }
         } catch (WakeupException e) {
             // closing
         } catch (RuntimeException e) {
             LOG.error("the reply reader of {} failed; failing the pending requests: {}", replyTopic, e.toString(), e);
-            failPending(new StreamingException("the reply reader of " + replyTopic + " failed: " + e, e));
+            pending.failAll(new StreamingException("the reply reader of " + replyTopic + " failed: " + e, e));
         } finally {
             consumer.close(Duration.ofSeconds(5));
-        }
-    }
-
-    private void complete(ConsumerRecord<byte[], byte[]> r) {
-        String id = header(r, CORRELATION_ID_HEADER);
-        Pending p = id == null ? null : pending.get(id);
-        if (p == null) {
-            // a duplicate, a reply after its timeout, or another client's on a shared reply topic
-            ignoredReplies.incrementAndGet();
-            return;
-        }
-        String error = header(r, ERROR_HEADER);
-        if (error != null) {
-            p.future.completeExceptionally("bad_input".equals(header(r, ERROR_KIND_HEADER))
-                    ? new BadInputException(error) : new StreamingException(error));
-            return;
-        }
-        try {
-            float[] scores = SeedBinaryCodec.decodeScores(ByteBuffer.wrap(r.value() == null ? new byte[0] : r.value()));
-            if (scores.length != p.rows) {
-                throw new StreamingException("reply " + id + " has " + scores.length + " scores for " + p.rows
-                        + " rows");
-            }
-            p.future.complete(scores);
-        } catch (RuntimeException e) {
-            p.future.completeExceptionally(e instanceof StreamingException ? e
-                    : new StreamingException("reply " + id + " cannot be read: " + e.getMessage(), e));
-        }
-    }
-
-    private void expire() {
-        long now = ticker.getAsLong();
-        for (Map.Entry<String, Pending> e : pending.entrySet()) {
-            Pending p = e.getValue();
-            if (now - p.deadlineNanos >= 0) {
-                p.future.completeExceptionally(new DeadlineExceededException("no reply to request " + e.getKey()
-                        + " on " + replyTopic + " within its timeout"));
-            }
-        }
-    }
-
-    private void failPending(RuntimeException why) {
-        for (Pending p : pending.values()) {
-            p.future.completeExceptionally(why);
         }
     }
 
@@ -285,7 +226,7 @@ public final class KafkaScoringClient implements AutoCloseable {
 
     /** Replies that matched no pending request (duplicates, late replies, other clients'), ignored. */
     public long ignoredReplies() {
-        return ignoredReplies.get();
+        return pending.ignored();
     }
 
     /**
@@ -304,7 +245,7 @@ public final class KafkaScoringClient implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        failPending(new StreamingException("the Kafka scoring client was closed before the reply came"));
+        pending.failAll(new StreamingException("the Kafka scoring client was closed before the reply came"));
         producer.close(Duration.ofSeconds(5));
         deleteReplyTopic();
     }

@@ -1,6 +1,5 @@
 package dev.scoreflow.server;
 
-import dev.scoreflow.jobs.Delivery;
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
 import dev.scoreflow.runtime.ChildJvm;
@@ -17,8 +16,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -27,22 +24,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.scoreflow.server.JobsFailuresTest.get;
 import static dev.scoreflow.server.JobsFailuresTest.put;
 import static dev.scoreflow.server.JobsOnPostgresTest.await;
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
 import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
+import static dev.scoreflow.server.JobsOverHttp.jobState;
+import static dev.scoreflow.server.JobsOverHttp.submit;
+import static dev.scoreflow.server.JobsOverHttp.submitOnceAccepting;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -143,12 +139,6 @@ class KafkaJobsTest {
         return n;
     }
 
-    static String submit(ServerFixture fx) throws Exception {
-        HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
-        return (String) json(r.body()).get("id");
-    }
-
     @Test
     void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkerProcesses() throws Exception {
         String queue = name("many");
@@ -185,21 +175,7 @@ class KafkaJobsTest {
         Process holder = new ProcessBuilder(ChildJvm.command(List.of("-Xmx256m"), QueueLeaseHolder.class.getName(),
                 url)).redirectErrorStream(true).start();
         try {
-            CompletableFuture<String> said = CompletableFuture.supplyAsync(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(holder.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = r.readLine()) != null) {
-                        if (line.startsWith("holding ") || line.equals("nothing")) {
-                            return line;
-                        }
-                    }
-                    return "exited";
-                } catch (java.io.IOException e) {
-                    return e.toString();
-                }
-            });
-            assertThat(said.get(90, TimeUnit.SECONDS)).isEqualTo("holding " + id);
+            assertThat(QueueLeaseHolder.said(holder, Duration.ofSeconds(90))).isEqualTo("holding " + id);
             await("the server sees the job running", () -> "running".equals(jobState(fx, id)));
         } finally {
             holder.destroyForcibly(); // SIGKILL: no leave-group, no commit; the session simply times out
@@ -214,29 +190,13 @@ class KafkaJobsTest {
         assertThat(doneCounts(queue)).containsExactly(Map.entry(id, 1));
     }
 
-    static String jobState(ServerFixture fx, String id) {
-        try {
-            return (String) json(get(fx, "/jobs/" + id).body()).get("state");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
     @Test
     void aJobThatAlwaysFailsIsDeadLetteredAfterTheMaximumReceivesWithItsReason() throws Exception {
         String queue = name("dead");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=2s&max-receives=3")));
         ServerFixture fx = server(q);
         String id = submit(fx);
-        List<Integer> attempts = new ArrayList<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!"dead_lettered".equals(jobState(fx, id))) {
-            assertThat(System.nanoTime()).as("dead-lettered within 60 s").isLessThan(deadline);
-            for (Delivery d : q.receive(1, Duration.ofMillis(500))) {
-                attempts.add(d.receives());
-                assertThat(q.fail(d, "model exploded on attempt " + d.receives(), Duration.ofMillis(100))).isTrue();
-            }
-        }
+        List<Integer> attempts = JobsOverHttp.failUntilDeadLettered(q, fx, id);
         assertThat(attempts).containsExactly(1, 2, 3);
         Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
         assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
@@ -269,46 +229,11 @@ class KafkaJobsTest {
             assertThat(r.statusCode()).isEqualTo(202);
             ids.add((String) json(r.body()).get("id"));
         }
-        List<String> order = Collections.synchronizedList(new ArrayList<>());
-        AtomicInteger inHand = new AtomicInteger();
-        AtomicInteger overlaps = new AtomicInteger();
-        Set<String> failedOnce = ConcurrentHashMap.newKeySet();
-        Random random = new Random(42);
-        Set<Integer> failing = new HashSet<>(List.of(5, 17, 30));
-        List<Thread> workers = new ArrayList<>();
-        for (int w = 0; w < 2; w++) {
-            JobQueue mine = keep(JobQueues.open(url));
-            long pause = 1 + random.nextInt(5);
-            Thread t = new Thread(() -> {
-                try {
-                    while (order.size() < ids.size()) {
-                        for (Delivery d : mine.receive(1, Duration.ofMillis(200))) {
-                            if (inHand.incrementAndGet() > 1) {
-                                overlaps.incrementAndGet();
-                            }
-                            Thread.sleep(pause);
-                            inHand.decrementAndGet();
-                            if (failing.contains(ids.indexOf(d.id())) && failedOnce.add(d.id())) {
-                                mine.fail(d, "try again", Duration.ofMillis(200)); // retried in place
-                            } else if (mine.complete(d, new byte[]{1}, "application/octet-stream")) {
-                                order.add(d.id());
-                            }
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "fifo-worker-" + w);
-            workers.add(t);
-            t.start();
-        }
-        for (Thread t : workers) {
-            t.join(120_000);
-            assertThat(t.isAlive()).as("workers finished within 120 s").isFalse();
-        }
-        assertThat(order).containsExactlyElementsOf(ids);
-        assertThat(failedOnce).hasSize(3);
-        assertThat(overlaps.get()).as("one job of the group at a time").isZero();
+        List<JobQueue> queues = List.of(keep(JobQueues.open(url)), keep(JobQueues.open(url)));
+        FifoWorkers run = FifoWorkers.run(queues, ids, Set.copyOf(List.of(5, 17, 30)), 42);
+        assertThat(run.order()).containsExactlyElementsOf(ids);
+        assertThat(run.failedOnce()).hasSize(3);
+        assertThat(run.overlaps()).as("one job of the group at a time").isZero();
     }
 
     @Test
@@ -361,17 +286,7 @@ class KafkaJobsTest {
                     .isLessThan(Duration.ofSeconds(40));
 
             b = EmbeddedBroker.start(own.resolve("kafka"), "127.0.0.1", port, SHORT_SESSIONS);
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            int status;
-            String after = null;
-            do {
-                HttpResponse<String> r = put(fx, "/models/example/jobs", sampleRows());
-                status = r.statusCode();
-                if (status == 202) {
-                    after = (String) json(r.body()).get("id");
-                }
-            } while (status != 202 && System.nanoTime() < deadline);
-            assertThat(status).as("accepting again once the broker is back").isEqualTo(202);
+            String after = submitOnceAccepting(fx);
             keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
             for (String id : List.of(before, after)) {
                 assertThat(json(get(fx, "/jobs/" + id + "?wait=60s").body())).as(id).containsEntry("state", "done");
