@@ -122,6 +122,45 @@ class RabbitJobQueueTest {
     }
 
     @Test
+    void concurrentSubmissionsShareTheConfirmsAndEveryOneIsDeliveredOnce(TestInfo info) throws Exception {
+        RabbitJobQueue q = open(url(info, "prefetch=64"));
+        int threads = 16;
+        int each = 40;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        Set<String> submitted = ConcurrentHashMap.newKeySet();
+        try {
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                fs.add(pool.submit(() -> {
+                    for (int i = 0; i < each; i++) {
+                        submitted.add(q.submit(job("t" + thread + " j" + i)).id());
+                    }
+                    return null;
+                }));
+            }
+            for (var f : fs) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(submitted).hasSize(threads * each);
+        try (Connection c = connect(); Channel ch = c.createChannel()) {
+            assertThat(ch.messageCount(name)).as("every confirmed job is on the broker").isEqualTo(threads * each);
+        }
+        Set<String> delivered = new java.util.HashSet<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (delivered.size() < submitted.size() && System.nanoTime() < deadline) {
+            for (Delivery d : q.receive(64, Duration.ofSeconds(1))) {
+                assertThat(delivered.add(d.id())).as("delivered once: %s", d.id()).isTrue();
+                assertThat(q.complete(d, new byte[]{1}, "application/octet-stream")).isTrue();
+            }
+        }
+        assertThat(delivered).isEqualTo(submitted);
+    }
+
+    @Test
     void aMessageTheBrokerRefusesIsReportedUnavailableNotAccepted(TestInfo info) throws Exception {
         String full = "rq-full-" + Long.toHexString(System.nanoTime());
         try (Connection c = connect()) {
