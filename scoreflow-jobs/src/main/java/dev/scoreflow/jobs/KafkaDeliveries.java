@@ -457,9 +457,9 @@ final class KafkaDeliveries implements AutoCloseable {
     /**
      * On the consumer thread: commits the queued outcomes (the oldest {@link #MAX_BATCH}) and the offsets they free in
      * one transaction, then completes their futures; if the commit fails, none of them counts: their futures fail and
-     * their jobs are handed out again when their leases run out.
+     * their jobs are handed out again at once. @return false if a commit failed
      */
-    private void commitOutcomes() {
+    private boolean commitOutcomes() {
         List<Outcome> batch = new ArrayList<>();
         lock.lock();
         try {
@@ -471,7 +471,7 @@ final class KafkaDeliveries implements AutoCloseable {
         }
         long now = System.nanoTime();
         if (batch.isEmpty() && now - nextCommitNanos < 0) {
-            return;
+            return true;
         }
         nextCommitNanos = now + COMMIT_EVERY_NANOS;
         Map<TopicPartition, OffsetAndMetadata> offsets;
@@ -482,7 +482,7 @@ final class KafkaDeliveries implements AutoCloseable {
             lock.unlock();
         }
         if (batch.isEmpty() && offsets.isEmpty()) {
-            return;
+            return true;
         }
         try {
             transactions.beginTransaction();
@@ -518,7 +518,7 @@ final class KafkaDeliveries implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            return;
+            return false;
         }
         lock.lock();
         try {
@@ -536,6 +536,7 @@ final class KafkaDeliveries implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        return true;
     }
 
     /**
@@ -595,7 +596,16 @@ final class KafkaDeliveries implements AutoCloseable {
         public void onPartitionsRevoked(Collection<TopicPartition> parts) {
             if (transactions != null) {
                 try {
-                    commitOutcomes();
+                    // all of them: an outcome left behind here is lost with the partition, and its job scored again
+                    boolean more = true;
+                    while (more && commitOutcomes()) {
+                        lock.lock();
+                        try {
+                            more = !outcomes.isEmpty();
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("queue {}: could not commit before giving up partitions: {}", topics.jobs, e.toString());
                 }

@@ -54,6 +54,8 @@ public final class JobWorker implements AutoCloseable {
     static final int MAX_PENDING_OUTCOMES = 64;
     /** How long a thread waits for one outcome to be stored before it gives up on it (its lease decides then). */
     static final Duration OUTCOME_WAIT = Duration.ofSeconds(30);
+    /** How long a closing thread waits for its pending outcomes, all together. */
+    static final Duration OUTCOME_WAIT_AT_CLOSE = Duration.ofSeconds(5);
 
     private final JobQueue queue;
     private final Service service;
@@ -148,8 +150,9 @@ public final class JobWorker implements AutoCloseable {
                 }
             }
         } finally {
+            // closing: what the queue stores within a few seconds still calls back; the rest is left to the leases
             boolean interrupted = Thread.interrupted();
-            settle(pending, 0); // closing: what is already stored still counts and calls back
+            settle(pending, 0, OUTCOME_WAIT_AT_CLOSE);
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
@@ -157,8 +160,7 @@ public final class JobWorker implements AutoCloseable {
     }
 
     /** An outcome handed to the queue, and what to do once it is stored ({@code true}) or refused ({@code false}). */
-    record Outcome(Delivery delivery, CompletableFuture<Boolean> stored,
-                           java.util.function.Consumer<Boolean> then) {
+    record Outcome(Delivery delivery, CompletableFuture<Boolean> stored, java.util.function.Consumer<Boolean> then) {
     }
 
     /** Acts on the outcomes at the head of {@code pending} that are stored already, without waiting. */
@@ -172,11 +174,21 @@ public final class JobWorker implements AutoCloseable {
      * Waits, oldest first, until at most {@code max} outcomes are pending. @return false if interrupted (closing)
      */
     private boolean settle(ArrayDeque<Outcome> pending, int max) {
+        return settle(pending, max, null);
+    }
+
+    /**
+     * As {@link #settle(ArrayDeque, int)}, giving up on the outcomes not stored within {@code total} (null: within
+     * {@link #OUTCOME_WAIT} each).
+     */
+    private boolean settle(ArrayDeque<Outcome> pending, int max, Duration total) {
         reap(pending);
+        long deadline = System.nanoTime() + (total == null ? 0 : total.toNanos());
         while (pending.size() > Math.max(0, max)) {
             Outcome o = pending.peek();
+            long wait = total == null ? OUTCOME_WAIT.toNanos() : Math.max(0, deadline - System.nanoTime());
             try {
-                o.stored().get(OUTCOME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                o.stored().get(wait, TimeUnit.NANOSECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return false;
@@ -199,8 +211,7 @@ public final class JobWorker implements AutoCloseable {
             return;
         }
         if (stored == null) {
-            LOG.warn("job worker: the outcome of job {} was not stored within {}; its lease decides",
-                    o.delivery().id(), OUTCOME_WAIT);
+            LOG.warn("job worker: the outcome of job {} was not stored in time; its lease decides", o.delivery().id());
             return;
         }
         o.then().accept(stored);
@@ -284,9 +295,15 @@ public final class JobWorker implements AutoCloseable {
             if (code == 200) {
                 String type = JobsEndpoint.resultType(answer.headers().get(HttpHeaderNames.CONTENT_TYPE),
                         answer.headers().get(V2Codec.HEADER_LENGTH));
-                return new Outcome(d, async(d, () -> queue.completeAsync(d, body, type)), stored -> {
+                CompletableFuture<Boolean> result = async(d, () -> queue.completeAsync(d, body, type));
+                // counted as the queue stores it, so that done() is never behind what GET /jobs/{id} shows
+                result.thenAccept(stored -> {
                     if (stored) {
                         done.incrementAndGet();
+                    }
+                });
+                return new Outcome(d, result, stored -> {
+                    if (stored) {
                         callbacks.finished(d);
                     } else {
                         LOG.info("job {}: its lease passed to another delivery before the result; that one counts",
