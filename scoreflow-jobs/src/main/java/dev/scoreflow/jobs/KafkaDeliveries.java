@@ -499,19 +499,22 @@ final class KafkaDeliveries implements AutoCloseable {
                 hook.accept(transactionalId, batch.size());
             }
             transactions.commitTransaction();
-        } catch (KafkaException e) {
+        } catch (KafkaException | IllegalStateException e) {
             LOG.warn("queue {}: committing {} outcomes failed ({}); their jobs will run again", topics.jobs,
                     batch.size(), e.toString());
             try {
                 transactions.abortTransaction();
-            } catch (KafkaException again) {
+            } catch (KafkaException | IllegalStateException again) {
                 transactions.close(Duration.ZERO); // fenced or broken: a new one next time round
                 transactions = null;
             }
             lock.lock();
             try {
+                // a commit that timed out may have gone through: its jobs wait for their leases, by when the state
+                // view knows (and they are skipped) if it did; any other failure is certain, they go out at once
+                boolean certain = !(e instanceof org.apache.kafka.common.errors.TimeoutException);
                 for (Outcome o : batch) {
-                    restore(o.entry());
+                    restore(o.entry(), certain);
                     o.done().completeExceptionally(new QueueUnavailableException("the outcome of job "
                             + o.entry().id + " was not committed: " + e.getMessage(), e));
                 }
@@ -564,12 +567,14 @@ final class KafkaDeliveries implements AutoCloseable {
     }
 
     /**
-     * An entry whose outcome was not committed goes back to the buffer (offsetsAfter took it out), unleased so that it
-     * is handed out again at once, unless its partition has gone meanwhile. Holds the lock.
+     * An entry whose outcome was not committed goes back to the buffer (offsetsAfter took it out), unless its partition
+     * has gone meanwhile; {@code now}: unleased, so that it is handed out again at once. Holds the lock.
      */
-    private void restore(Entry e) {
+    private void restore(Entry e, boolean now) {
         e.finishing = false;
-        e.receipt = null;
+        if (now) {
+            e.receipt = null;
+        }
         TreeMap<Long, Entry> partition = open.get(e.tp);
         if (partition != null && next.containsKey(e.tp) && partition.putIfAbsent(e.offset, e) == null) {
             buffered++;
