@@ -39,6 +39,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * attempt, retried with backoff until the queue's maximum of receives dead-letters it. A worker killed mid-job
  * loses its lease: the queue delivers the job again. Run more workers (here or in other processes) to scale.
  *
+ * <p>A thread hands each outcome to the queue ({@link JobQueue#completeAsync}, {@link JobQueue#failAsync}) and scores
+ * on while the queue stores it, with at most {@link #MAX_PENDING_OUTCOMES} not yet stored: a queue that commits
+ * outcomes in batches (Kafka's transactions) then commits many at once. A job counts as done, and its callbacks go
+ * out, only once its outcome is stored.
+ *
  * <p>When this worker brings a job to a final state (done, failed, dead-lettered), it calls the job's callbacks back
  * with {@link Callbacks}, on threads of their own: see {@link CallbackSettings}.
  */
