@@ -38,6 +38,31 @@ public interface JobQueue extends AutoCloseable {
      */
     boolean fail(Delivery delivery, String error, Duration retryAfter);
 
+    /**
+     * {@link #complete}, answered later: a queue that commits outcomes in batches (Kafka's, one transaction for many)
+     * completes the future once the result is durable and visible, with what {@code complete} would return, or
+     * exceptionally with {@link QueueUnavailableException} if it was not stored (the lease runs out and the job comes
+     * again). The default stores it at once with {@code complete}. A caller bounds the futures it waits on.
+     */
+    default java.util.concurrent.CompletableFuture<Boolean> completeAsync(Delivery delivery, byte[] result,
+                                                                          String resultType) {
+        try {
+            return java.util.concurrent.CompletableFuture.completedFuture(complete(delivery, result, resultType));
+        } catch (QueueUnavailableException e) {
+            return java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** {@link #fail}, answered later, as {@link #completeAsync} is for {@link #complete}. */
+    default java.util.concurrent.CompletableFuture<Boolean> failAsync(Delivery delivery, String error,
+                                                                      Duration retryAfter) {
+        try {
+            return java.util.concurrent.CompletableFuture.completedFuture(fail(delivery, error, retryAfter));
+        } catch (QueueUnavailableException e) {
+            return java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+    }
+
     /** The job's state and result, if it is known (finished jobs are kept for a while, then cleaned up). */
     Optional<Job> get(String id);
 

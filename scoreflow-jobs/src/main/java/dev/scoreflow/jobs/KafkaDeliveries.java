@@ -56,6 +56,18 @@ final class KafkaDeliveries implements AutoCloseable {
     static final String ERROR = "scoreflow-error";
     /** Jobs read but not finished at most; beyond, the partitions are paused (back-pressure on the broker side). */
     static final int MAX_BUFFERED = 512;
+    /**
+     * Outcomes committed in one transaction at most. A transaction costs a few round trips to the broker whatever it
+     * holds, so workers that pipeline their outcomes ({@link JobQueue#completeAsync}) share them; more wait for the
+     * next one.
+     */
+    static final int MAX_BATCH = 256;
+    /**
+     * The transactional producer's retry backoff. A transaction begun right after the last one's commit is refused
+     * (CONCURRENT_TRANSACTIONS) until the coordinator has written its markers, a few ms; the client's default backoff
+     * of 100 ms would idle the consumer thread, and every outcome with it, for most of that time.
+     */
+    static final int TRANSACTION_RETRY_BACKOFF_MS = 5;
     private static final Duration POLL = Duration.ofMillis(100);
     /** Offsets of skipped jobs are committed at least this often even when nothing finishes. */
     private static final long COMMIT_EVERY_NANOS = Duration.ofSeconds(1).toNanos();
@@ -105,6 +117,14 @@ final class KafkaDeliveries implements AutoCloseable {
     private final ArrayDeque<Outcome> outcomes = new ArrayDeque<>(); // guarded by lock
     private final Thread thread;
     private int buffered; // guarded by lock
+    private boolean polling; // guarded by lock: the consumer thread is in (or about to enter) a poll that may wait
+    private boolean wakeSent; // guarded by lock: that poll has been woken for an outcome already
+    /**
+     * Test hook: run on the consumer thread with the transactional id and the number of outcomes after a batch is
+     * sent, before its commit (where a crash or a fencing hurts most).
+     */
+    volatile java.util.function.ObjIntConsumer<String> beforeCommit;
+    private String transactionalId; // the consumer thread's
     private long nextCommitNanos = System.nanoTime();
     private volatile boolean closed;
 
@@ -154,7 +174,9 @@ final class KafkaDeliveries implements AutoCloseable {
         Properties p = new Properties();
         p.putAll(producerConfig);
         // fencing of zombies is by the consumer group's generation (KIP-447): the id need only be unique
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, topics.jobs + "-" + UUID.randomUUID());
+        transactionalId = topics.jobs + "-" + UUID.randomUUID();
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, TRANSACTION_RETRY_BACKOFF_MS);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p);
         producer.initTransactions();
         return producer;
@@ -169,7 +191,7 @@ final class KafkaDeliveries implements AutoCloseable {
                         transactions = newTransactionalProducer();
                     }
                     commitOutcomes();
-                    ConsumerRecords<byte[], byte[]> got = consumer.poll(POLL);
+                    ConsumerRecords<byte[], byte[]> got = poll();
                     take(got);
                     pauseOrResume();
                 } catch (WakeupException e) {
@@ -191,6 +213,41 @@ final class KafkaDeliveries implements AutoCloseable {
                 transactions.close(Duration.ofSeconds(5));
             }
             consumer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    /**
+     * Polls, without waiting if outcomes are queued (more than one transaction's worth, or queued while committing).
+     * A poll that waits is woken by the first outcome queued during it, and only by that one: waking the consumer
+     * for every outcome would cost a selector wake-up each and abort broker requests the poll has in flight.
+     */
+    private ConsumerRecords<byte[], byte[]> poll() {
+        Duration wait;
+        lock.lock();
+        try {
+            polling = outcomes.isEmpty();
+            wakeSent = false;
+            wait = polling ? POLL : Duration.ZERO;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            return consumer.poll(wait);
+        } finally {
+            lock.lock();
+            try {
+                polling = false;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Wakes a waiting poll for a queued outcome, once per poll. Holds the lock. */
+    private void wakeForOutcome() {
+        if (polling && !wakeSent) {
+            wakeSent = true;
+            consumer.wakeup();
         }
     }
 
@@ -310,7 +367,7 @@ final class KafkaDeliveries implements AutoCloseable {
                 if (known != null && known.state().isFinal()) {
                     e.finishing = true; // cancelled, or finished by another worker: only its offset is left
                     outcomes.add(new Outcome(e, null, List.of(), false, null, e.receives, new CompletableFuture<>()));
-                    consumer.wakeup();
+                    wakeForOutcome();
                     continue;
                 }
                 int receives = Math.max(e.receives, known == null ? 0 : known.receives()) + 1;
@@ -319,7 +376,7 @@ final class KafkaDeliveries implements AutoCloseable {
                     String why = (known != null && known.error() != null ? known.error() + "; " : "")
                             + "not finished within the visibility timeout in " + (receives - 1) + " receives";
                     outcomes.add(deadLetter(e, null, why, receives - 1, new CompletableFuture<>()));
-                    consumer.wakeup();
+                    wakeForOutcome();
                     LOG.warn("queue {}: job {} dead-lettered: {}", topics.jobs, e.id, why);
                     continue;
                 }
@@ -357,10 +414,10 @@ final class KafkaDeliveries implements AutoCloseable {
             e.finishing = true;
             o = outcome.apply(e);
             outcomes.add(o);
+            wakeForOutcome();
         } finally {
             lock.unlock();
         }
-        consumer.wakeup();
         return o.done();
     }
 
@@ -397,19 +454,24 @@ final class KafkaDeliveries implements AutoCloseable {
         return (r.group() != null ? r.group() : id).getBytes(StandardCharsets.UTF_8);
     }
 
-    /** On the consumer thread: commits the queued outcomes and the offsets they free in one transaction. */
-    private void commitOutcomes() {
-        List<Outcome> batch;
+    /**
+     * On the consumer thread: commits the queued outcomes (the oldest {@link #MAX_BATCH}) and the offsets they free in
+     * one transaction, then completes their futures; if the commit fails, none of them counts: their futures fail and
+     * their jobs are handed out again at once. @return false if a commit failed
+     */
+    private boolean commitOutcomes() {
+        List<Outcome> batch = new ArrayList<>();
         lock.lock();
         try {
-            batch = new ArrayList<>(outcomes);
-            outcomes.clear();
+            for (int i = 0; i < MAX_BATCH && !outcomes.isEmpty(); i++) {
+                batch.add(outcomes.poll());
+            }
         } finally {
             lock.unlock();
         }
         long now = System.nanoTime();
         if (batch.isEmpty() && now - nextCommitNanos < 0) {
-            return;
+            return true;
         }
         nextCommitNanos = now + COMMIT_EVERY_NANOS;
         Map<TopicPartition, OffsetAndMetadata> offsets;
@@ -420,7 +482,7 @@ final class KafkaDeliveries implements AutoCloseable {
             lock.unlock();
         }
         if (batch.isEmpty() && offsets.isEmpty()) {
-            return;
+            return true;
         }
         try {
             transactions.beginTransaction();
@@ -432,27 +494,34 @@ final class KafkaDeliveries implements AutoCloseable {
             if (!offsets.isEmpty()) {
                 transactions.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
             }
+            java.util.function.ObjIntConsumer<String> hook = beforeCommit;
+            if (hook != null) {
+                hook.accept(transactionalId, batch.size());
+            }
             transactions.commitTransaction();
-        } catch (KafkaException e) {
+        } catch (KafkaException | IllegalStateException e) {
             LOG.warn("queue {}: committing {} outcomes failed ({}); their jobs will run again", topics.jobs,
                     batch.size(), e.toString());
             try {
                 transactions.abortTransaction();
-            } catch (KafkaException again) {
+            } catch (KafkaException | IllegalStateException again) {
                 transactions.close(Duration.ZERO); // fenced or broken: a new one next time round
                 transactions = null;
             }
             lock.lock();
             try {
+                // a commit that timed out may have gone through: its jobs wait for their leases, by when the state
+                // view knows (and they are skipped) if it did; any other failure is certain, they go out at once
+                boolean certain = !(e instanceof org.apache.kafka.common.errors.TimeoutException);
                 for (Outcome o : batch) {
-                    o.entry().finishing = false; // its lease runs out and it is handed out again
+                    restore(o.entry(), certain);
                     o.done().completeExceptionally(new QueueUnavailableException("the outcome of job "
                             + o.entry().id + " was not committed: " + e.getMessage(), e));
                 }
             } finally {
                 lock.unlock();
             }
-            return;
+            return false;
         }
         lock.lock();
         try {
@@ -470,10 +539,11 @@ final class KafkaDeliveries implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        return true;
     }
 
     /**
-     * Removes the finished entries of {@code batch} (tentatively: a failed commit leaves them to their leases) and
+     * Removes the finished entries of {@code batch} (tentatively: a failed commit restores them) and
      * returns each partition's new committable offset (its first unfinished job) where it moved. Holds the lock.
      */
     private Map<TopicPartition, OffsetAndMetadata> offsetsAfter(List<Outcome> batch) {
@@ -496,6 +566,22 @@ final class KafkaDeliveries implements AutoCloseable {
         return offsets;
     }
 
+    /**
+     * An entry whose outcome was not committed goes back to the buffer (offsetsAfter took it out), unless its partition
+     * has gone meanwhile; {@code now}: unleased, so that it is handed out again at once. Holds the lock.
+     */
+    private void restore(Entry e, boolean now) {
+        e.finishing = false;
+        if (now) {
+            e.receipt = null;
+        }
+        TreeMap<Long, Entry> partition = open.get(e.tp);
+        if (partition != null && next.containsKey(e.tp) && partition.putIfAbsent(e.offset, e) == null) {
+            buffered++;
+        }
+        available.signalAll();
+    }
+
     /** Closing: outcomes not committed are answered "unavailable"; their jobs run again elsewhere. */
     private void failPending() {
         lock.lock();
@@ -515,7 +601,16 @@ final class KafkaDeliveries implements AutoCloseable {
         public void onPartitionsRevoked(Collection<TopicPartition> parts) {
             if (transactions != null) {
                 try {
-                    commitOutcomes();
+                    // all of them: an outcome left behind here is lost with the partition, and its job scored again
+                    boolean more = true;
+                    while (more && commitOutcomes()) {
+                        lock.lock();
+                        try {
+                            more = !outcomes.isEmpty();
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
                 } catch (RuntimeException e) {
                     LOG.warn("queue {}: could not commit before giving up partitions: {}", topics.jobs, e.toString());
                 }
@@ -535,15 +630,24 @@ final class KafkaDeliveries implements AutoCloseable {
             }
             // jobs finished by the partition's last owner past its committed offset must be known before they are
             // read again, or they would run twice: catch up with the state topic as it is now
-            try {
-                List<TopicPartition> state = TopicTail.partitions(consumer, topics.state, CATCH_UP);
-                Map<TopicPartition, Long> ends = consumer.endOffsets(state, CATCH_UP);
-                if (!view.awaitPositions(ends, CATCH_UP)) {
-                    LOG.warn("queue {}: the state view did not catch up within {}; finished jobs may run again",
-                            topics.jobs, CATCH_UP);
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    List<TopicPartition> state = TopicTail.partitions(consumer, topics.state, CATCH_UP);
+                    Map<TopicPartition, Long> ends = consumer.endOffsets(state, CATCH_UP);
+                    if (!view.awaitPositions(ends, CATCH_UP)) {
+                        LOG.warn("queue {}: the state view did not catch up within {}; finished jobs may run again",
+                                topics.jobs, CATCH_UP);
+                    }
+                    break;
+                } catch (WakeupException e) {
+                    // an outcome queued during this poll woke it (once per poll): the catch-up must still happen
+                    if (attempt >= 2 || closed) {
+                        throw e;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
                 }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
             }
             lock.lock();
             try {

@@ -224,7 +224,7 @@ public final class KafkaJobQueue implements JobQueue {
         return got;
     }
 
-    private synchronized KafkaDeliveries deliveries() {
+    synchronized KafkaDeliveries deliveries() {
         if (deliveries == null) {
             deliveries = new KafkaDeliveries(clientConfig, topics, settings, view, topics.jobs + ".workers");
         }
@@ -233,15 +233,33 @@ public final class KafkaJobQueue implements JobQueue {
 
     @Override
     public boolean complete(Delivery d, byte[] result, String resultType) {
-        return outcome(d, deliveries().finish(d, e -> new KafkaDeliveries.Outcome(e, d.receipt(),
-                List.of(deliveries.stateRecord(e, JobState.DONE, d.receives(), null, result, resultType)), false, null,
-                d.receives(), new java.util.concurrent.CompletableFuture<>())));
+        return outcome(d, completeAsync(d, result, resultType));
     }
 
     @Override
     public boolean fail(Delivery d, String error, Duration retryAfter) {
+        return outcome(d, failAsync(d, error, retryAfter));
+    }
+
+    /**
+     * Queues the result for the consumer thread's next transaction, which commits it with the outcomes of other
+     * deliveries (up to {@link KafkaDeliveries#MAX_BATCH}) and the offsets they free; the future completes after that
+     * commit, so a result is visible only once it is durable. A process killed before the commit leaves nothing: the
+     * job is read again by whoever takes its partition.
+     */
+    @Override
+    public java.util.concurrent.CompletableFuture<Boolean> completeAsync(Delivery d, byte[] result, String resultType) {
         KafkaDeliveries k = deliveries();
-        return outcome(d, k.finish(d, e -> {
+        return k.finish(d, e -> new KafkaDeliveries.Outcome(e, d.receipt(),
+                List.of(k.stateRecord(e, JobState.DONE, d.receives(), null, result, resultType)), false, null,
+                d.receives(), new java.util.concurrent.CompletableFuture<>()));
+    }
+
+    /** A failed attempt, committed in a batch as {@link #completeAsync} is. */
+    @Override
+    public java.util.concurrent.CompletableFuture<Boolean> failAsync(Delivery d, String error, Duration retryAfter) {
+        KafkaDeliveries k = deliveries();
+        return k.finish(d, e -> {
             var done = new java.util.concurrent.CompletableFuture<Boolean>();
             if (retryAfter == null) {
                 return new KafkaDeliveries.Outcome(e, d.receipt(), List.of(k.stateRecord(e, JobState.FAILED,
@@ -258,7 +276,7 @@ public final class KafkaJobQueue implements JobQueue {
             }
             return new KafkaDeliveries.Outcome(e, d.receipt(), List.of(k.retryRecord(e, d.receives(), retryAfter),
                     queued), false, null, d.receives(), done);
-        }));
+        });
     }
 
     private static boolean outcome(Delivery d, java.util.concurrent.CompletableFuture<Boolean> f) {
