@@ -229,15 +229,32 @@ class RabbitJobsTest {
         String queue = name("restart");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=10s&max-receives=20")));
         ServerFixture fx = server(q);
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 400; i++) {
-            ids.add(submit(fx));
+        // enough jobs, and a worker held to one unacknowledged job per consumer, that the broker's stop (an Erlang
+        // command line: a second or two) lands while most are still queued, however fast this machine scores
+        List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.ExecutorService submitters = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                fs.add(submitters.submit(() -> {
+                    for (int i = 0; i < 250; i++) {
+                        ids.add(submit(fx));
+                    }
+                    return null;
+                }));
+            }
+            for (var f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            submitters.shutdownNow();
         }
         JobWorker worker = keep(JobWorker.start(ScoringServer.builder(fx.repository),
-                keep(JobQueues.open(url(queue, "visibility=10s&max-receives=20"))), 2));
+                keep(JobQueues.open(url(queue, "visibility=10s&max-receives=20&prefetch=1"))), 2));
         await("scoring under way", () -> worker.done() >= 40);
         rabbitmqctl("stop_app");
         try {
+            System.out.printf("RabbitMQ stopped with %d of %d jobs done%n", worker.done(), ids.size());
             assertThat(worker.done()).as("stopped mid-flight").isLessThan(ids.size());
             HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
             assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
