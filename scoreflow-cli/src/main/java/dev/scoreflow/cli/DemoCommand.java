@@ -89,9 +89,8 @@ final class DemoCommand implements Callable<Integer> {
             SampleTexts.generate(spark, rows, partitions, 42).write().mode(SaveMode.Overwrite).parquet(input);
             Log.info(String.format("generated %,d texts in %s", rows, input));
 
-            BatchJob.Summary s = BatchJob.run(spark, new BatchJob.Options(input, "parquet", output, null,
-                    server.uri().toString(), null, "seed", "features", "text", "id", threshold, false, 1000, 8, 0,
-                    true, null), Log::info);
+            BatchJob.Summary s = BatchJob.run(spark, BatchJob.Options.builder(input, output).format("parquet")
+                    .endpoints(server.uri().toString()).textCol("text").threshold(threshold).overwrite(true).build(), Log::info);
             System.out.println("scored " + input + " through " + server.uri() + " into " + output);
             System.out.println("summary: " + s);
             ScoringClients.metrics().values().forEach(m -> System.out.println("client: " + m));

@@ -25,41 +25,274 @@ public final class BatchJob {
     }
 
     /**
-     * What to run.
+     * What to run, made with {@link #builder(String, String)}: each setting below is an accessor and a builder
+     * method of the same name (defaults: protocol seed, featuresCol features, idCol id, batchRows 1000, maxInFlight
+     * 8, partitions 0, everything else unset or false).
      *
-     * @param input        input path
-     * @param format       parquet, csv or json; null guesses from the extension (parquet for a directory)
-     * @param output       output directory (Parquet)
-     * @param modelFile    in-process: the ONNX file (exclusive with endpoints)
-     * @param endpoints    remote: comma-separated server URLs
-     * @param serverModel  remote: model name on the servers, or null for the default model
-     * @param protocol     remote: seed or v2
-     * @param featuresCol  an array/vector column, or a comma-separated list of numeric columns to assemble
-     * @param textCol      if set, features are the letter frequencies of this text column
-     * @param idCol        the column that identifies rows in the output
-     * @param threshold    null, or the threshold of a {@code prediction} column
-     * @param errorColumn  per-row errors into an {@code error} column instead of failing the job
-     * @param batchRows    rows per request
-     * @param maxInFlight  requests in flight per partition
-     * @param partitions   0 keeps the input's partitions; else repartition to this many first
-     * @param overwrite    replace an existing output
-     * @param trustCertificates remote over https: PEM file of certificates to trust, or null
-     * @param authTokenFile remote: file whose first line is the servers' bearer token, or null
-     * @param authTokenEnv  remote: environment variable holding the servers' bearer token, or null
+     * <br>{@code input}: input path
+     * <br>{@code format}: parquet, csv or json; null guesses from the extension (parquet for a directory)
+     * <br>{@code output}: output directory (Parquet)
+     * <br>{@code modelFile}: in-process: the ONNX file (exclusive with endpoints)
+     * <br>{@code endpoints}: remote: comma-separated server URLs
+     * <br>{@code serverModel}: remote: model name on the servers, or null for the default model
+     * <br>{@code protocol}: remote: seed or v2
+     * <br>{@code featuresCol}: an array/vector column, or a comma-separated list of numeric columns to assemble
+     * <br>{@code textCol}: if set, features are the letter frequencies of this text column
+     * <br>{@code idCol}: the column that identifies rows in the output
+     * <br>{@code threshold}: null, or the threshold of a {@code prediction} column
+     * <br>{@code errorColumn}: per-row errors into an {@code error} column instead of failing the job
+     * <br>{@code batchRows}: rows per request
+     * <br>{@code maxInFlight}: requests in flight per partition
+     * <br>{@code partitions}: 0 keeps the input's partitions; else repartition to this many first
+     * <br>{@code overwrite}: replace an existing output
+     * <br>{@code trustCertificates}: remote over https: PEM file of certificates to trust, or null
+     * <br>{@code authTokenFile}: remote: file whose first line is the servers' bearer token, or null
+     * <br>{@code authTokenEnv}: remote: environment variable holding the servers' bearer token, or null
      */
-    public record Options(String input, String format, String output, String modelFile, String endpoints,
-                          String serverModel, String protocol, String featuresCol, String textCol, String idCol,
-                          Double threshold, boolean errorColumn, int batchRows, int maxInFlight, int partitions,
-                          boolean overwrite, String trustCertificates, String authTokenFile, String authTokenEnv) {
+    public static final class Options {
+        private final String input;
+        private final String format;
+        private final String output;
+        private final String modelFile;
+        private final String endpoints;
+        private final String serverModel;
+        private final String protocol;
+        private final String featuresCol;
+        private final String textCol;
+        private final String idCol;
+        private final Double threshold;
+        private final boolean errorColumn;
+        private final int batchRows;
+        private final int maxInFlight;
+        private final int partitions;
+        private final boolean overwrite;
+        private final String trustCertificates;
+        private final String authTokenFile;
+        private final String authTokenEnv;
 
-        /** Without a bearer token. */
-        public Options(String input, String format, String output, String modelFile, String endpoints,
-                       String serverModel, String protocol, String featuresCol, String textCol, String idCol,
-                       Double threshold, boolean errorColumn, int batchRows, int maxInFlight, int partitions,
-                       boolean overwrite, String trustCertificates) {
-            this(input, format, output, modelFile, endpoints, serverModel, protocol, featuresCol, textCol, idCol,
-                    threshold, errorColumn, batchRows, maxInFlight, partitions, overwrite, trustCertificates, null,
-                    null);
+        private Options(Builder b) {
+            this.input = b.input;
+            this.format = b.format;
+            this.output = b.output;
+            this.modelFile = b.modelFile;
+            this.endpoints = b.endpoints;
+            this.serverModel = b.serverModel;
+            this.protocol = b.protocol;
+            this.featuresCol = b.featuresCol;
+            this.textCol = b.textCol;
+            this.idCol = b.idCol;
+            this.threshold = b.threshold;
+            this.errorColumn = b.errorColumn;
+            this.batchRows = b.batchRows;
+            this.maxInFlight = b.maxInFlight;
+            this.partitions = b.partitions;
+            this.overwrite = b.overwrite;
+            this.trustCertificates = b.trustCertificates;
+            this.authTokenFile = b.authTokenFile;
+            this.authTokenEnv = b.authTokenEnv;
+        }
+
+        /** A builder for reading {@code input} and writing {@code output}. */
+        public static Builder builder(String input, String output) {
+            return new Builder(input, output);
+        }
+
+        public String input() {
+            return input;
+        }
+
+        public String format() {
+            return format;
+        }
+
+        public String output() {
+            return output;
+        }
+
+        public String modelFile() {
+            return modelFile;
+        }
+
+        public String endpoints() {
+            return endpoints;
+        }
+
+        public String serverModel() {
+            return serverModel;
+        }
+
+        public String protocol() {
+            return protocol;
+        }
+
+        public String featuresCol() {
+            return featuresCol;
+        }
+
+        public String textCol() {
+            return textCol;
+        }
+
+        public String idCol() {
+            return idCol;
+        }
+
+        public Double threshold() {
+            return threshold;
+        }
+
+        public boolean errorColumn() {
+            return errorColumn;
+        }
+
+        public int batchRows() {
+            return batchRows;
+        }
+
+        public int maxInFlight() {
+            return maxInFlight;
+        }
+
+        public int partitions() {
+            return partitions;
+        }
+
+        public boolean overwrite() {
+            return overwrite;
+        }
+
+        public String trustCertificates() {
+            return trustCertificates;
+        }
+
+        public String authTokenFile() {
+            return authTokenFile;
+        }
+
+        public String authTokenEnv() {
+            return authTokenEnv;
+        }
+
+        @Override
+        public String toString() {
+            return "Options[" + "input=" + input + ", " + "format=" + format + ", " + "output=" + output + ", " + "modelFile=" + modelFile + ", " + "endpoints=" + endpoints + ", " + "serverModel=" + serverModel + ", " + "protocol=" + protocol + ", " + "featuresCol=" + featuresCol + ", " + "textCol=" + textCol + ", " + "idCol=" + idCol + ", " + "threshold=" + threshold + ", " + "errorColumn=" + errorColumn + ", " + "batchRows=" + batchRows + ", " + "maxInFlight=" + maxInFlight + ", " + "partitions=" + partitions + ", " + "overwrite=" + overwrite + ", " + "trustCertificates=" + trustCertificates + ", " + "authTokenFile=" + authTokenFile + ", " + "authTokenEnv=" + authTokenEnv + "]";
+        }
+
+        /** Settings for {@link Options}. */
+        public static final class Builder {
+            private final String input;
+            private final String output;
+            private String format;
+            private String modelFile;
+            private String endpoints;
+            private String serverModel;
+            private String protocol = "seed";
+            private String featuresCol = "features";
+            private String textCol;
+            private String idCol = "id";
+            private Double threshold;
+            private boolean errorColumn;
+            private int batchRows = 1000;
+            private int maxInFlight = 8;
+            private int partitions;
+            private boolean overwrite;
+            private String trustCertificates;
+            private String authTokenFile;
+            private String authTokenEnv;
+
+            private Builder(String input, String output) {
+                this.input = java.util.Objects.requireNonNull(input, "input");
+                this.output = java.util.Objects.requireNonNull(output, "output");
+            }
+
+            public Builder format(String format) {
+                this.format = format;
+                return this;
+            }
+
+            public Builder modelFile(String modelFile) {
+                this.modelFile = modelFile;
+                return this;
+            }
+
+            public Builder endpoints(String endpoints) {
+                this.endpoints = endpoints;
+                return this;
+            }
+
+            public Builder serverModel(String serverModel) {
+                this.serverModel = serverModel;
+                return this;
+            }
+
+            public Builder protocol(String protocol) {
+                this.protocol = protocol;
+                return this;
+            }
+
+            public Builder featuresCol(String featuresCol) {
+                this.featuresCol = featuresCol;
+                return this;
+            }
+
+            public Builder textCol(String textCol) {
+                this.textCol = textCol;
+                return this;
+            }
+
+            public Builder idCol(String idCol) {
+                this.idCol = idCol;
+                return this;
+            }
+
+            public Builder threshold(Double threshold) {
+                this.threshold = threshold;
+                return this;
+            }
+
+            public Builder errorColumn(boolean errorColumn) {
+                this.errorColumn = errorColumn;
+                return this;
+            }
+
+            public Builder batchRows(int batchRows) {
+                this.batchRows = batchRows;
+                return this;
+            }
+
+            public Builder maxInFlight(int maxInFlight) {
+                this.maxInFlight = maxInFlight;
+                return this;
+            }
+
+            public Builder partitions(int partitions) {
+                this.partitions = partitions;
+                return this;
+            }
+
+            public Builder overwrite(boolean overwrite) {
+                this.overwrite = overwrite;
+                return this;
+            }
+
+            public Builder trustCertificates(String trustCertificates) {
+                this.trustCertificates = trustCertificates;
+                return this;
+            }
+
+            public Builder authTokenFile(String authTokenFile) {
+                this.authTokenFile = authTokenFile;
+                return this;
+            }
+
+            public Builder authTokenEnv(String authTokenEnv) {
+                this.authTokenEnv = authTokenEnv;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(this);
+            }
         }
     }
 

@@ -32,8 +32,9 @@ class BatchJobTest {
     }
 
     private static BatchJob.Options options(Path in, Path out, String features, String idCol, boolean overwrite) {
-        return new BatchJob.Options(in.toString(), null, out.toString(), SparkFixtures.EXAMPLE.toString(), null,
-                null, "seed", features, null, idCol, 0.5, false, 300, 4, 3, overwrite, null);
+        return BatchJob.Options.builder(in.toString(), out.toString()).modelFile(SparkFixtures.EXAMPLE.toString())
+                .featuresCol(features).idCol(idCol).threshold(0.5).batchRows(300).maxInFlight(4).partitions(3)
+                .overwrite(overwrite).build();
     }
 
     @Test

@@ -134,10 +134,12 @@ public final class BatchCommand implements Callable<Integer> {
         if (mode.model != null && !Files.isRegularFile(Path.of(mode.model))) {
             Log.info("note: " + mode.model + " is not a file here; executors will look for it in their SparkFiles");
         }
-        BatchJob.Options o = new BatchJob.Options(input, format, output, mode.model, mode.endpoints, serverModel,
-                protocol, columns.featuresCol, columns.textCol, columns.idCol, columns.threshold,
-                columns.errorColumn(), batchRows,
-                maxInFlight, partitions, overwrite, trustCert, authTokenFile, authTokenEnv);
+        BatchJob.Options o = BatchJob.Options.builder(input, output).format(format).modelFile(mode.model)
+                .endpoints(mode.endpoints).serverModel(serverModel).protocol(protocol)
+                .featuresCol(columns.featuresCol).textCol(columns.textCol).idCol(columns.idCol)
+                .threshold(columns.threshold).errorColumn(columns.errorColumn()).batchRows(batchRows)
+                .maxInFlight(maxInFlight).partitions(partitions).overwrite(overwrite).trustCertificates(trustCert)
+                .authTokenFile(authTokenFile).authTokenEnv(authTokenEnv).build();
         SparkSession spark = session(master, "scoreflow-batch");
         try {
             BatchJob.Summary s = BatchJob.run(spark, o, Log::info);

@@ -125,9 +125,10 @@ public final class WatchCommand implements Callable<Integer> {
     private BatchJob.Options options(Path in, Path out) {
         String model = models.model != null ? models.model.toString() : modelFor(in).toString();
         // overwrite: an output without its marker is what a crash left half-written
-        return new BatchJob.Options(in.toString(), null, out.toString(), model, null, null, "seed",
-                columns.featuresCol, columns.textCol, columns.idCol, columns.threshold, columns.errorColumn(),
-                batchRows, 1, 0, true, null);
+        return BatchJob.Options.builder(in.toString(), out.toString()).modelFile(model)
+                .featuresCol(columns.featuresCol).textCol(columns.textCol).idCol(columns.idCol)
+                .threshold(columns.threshold).errorColumn(columns.errorColumn()).batchRows(batchRows).maxInFlight(1)
+                .overwrite(true).build();
     }
 
     /** INPUT/<name>/file: the highest version of model {@code name} in the repository. */
