@@ -151,12 +151,7 @@ class JobsFailuresTest {
 
         db.stop();
         long start = System.nanoTime();
-        for (int i = 0; i < 3; i++) {
-            HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
-            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
-            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
-            assertThat(refused.body()).contains("the job queue is unavailable");
-        }
+        JobsOverHttp.assertRefusedWhileDown(fx);
         assertThat(get(fx, "/jobs/" + id).statusCode()).isEqualTo(503);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused within seconds, not hung")
                 .isLessThan(Duration.ofSeconds(30));

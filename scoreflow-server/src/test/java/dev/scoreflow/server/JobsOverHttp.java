@@ -26,6 +26,16 @@ final class JobsOverHttp {
         return (String) json(r.body()).get("id");
     }
 
+    /** Three submissions while the queue's broker is down: each a 503 with Retry-After naming the queue. */
+    static void assertRefusedWhileDown(ServerFixture fx) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+            assertThat(refused.body()).contains("the job queue is unavailable");
+        }
+    }
+
     /** Submits until the queue accepts again (within 60 s); every answer must be 503 or 202. */
     static String submitOnceAccepting(ServerFixture fx) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();

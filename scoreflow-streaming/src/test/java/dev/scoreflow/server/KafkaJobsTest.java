@@ -278,12 +278,7 @@ class KafkaJobsTest {
             String before = submit(fx);
             b.close();
             long start = System.nanoTime();
-            for (int i = 0; i < 3; i++) {
-                HttpResponse<String> refused = put(fx, "/models/example/jobs", sampleRows());
-                assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
-                assertThat(refused.headers().firstValue("Retry-After")).isPresent();
-                assertThat(refused.body()).contains("the job queue is unavailable");
-            }
+            JobsOverHttp.assertRefusedWhileDown(fx);
             assertThat(Duration.ofNanos(System.nanoTime() - start)).as("refused within seconds, not hung")
                     .isLessThan(Duration.ofSeconds(40));
 
