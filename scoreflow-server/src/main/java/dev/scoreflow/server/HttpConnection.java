@@ -1,5 +1,6 @@
 package dev.scoreflow.server;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
@@ -49,7 +50,9 @@ import java.util.concurrent.TimeUnit;
  *   length, reads and drops exactly that body), so unread bytes are never parsed as a request.</li>
  *   <li><b>Nothing is reserved before it is allowed</b>: the bearer token and the declared length are checked when
  *   the header arrives, before any body byte is kept; body bytes count against the {@link BodyBudget} as they
- *   arrive. Interim answers ({@code 100 Continue}) release nothing.</li>
+ *   arrive, except that a body of a declared length in [{@value #WHOLE_MIN}, {@value #WHOLE_MAX}] bytes is reserved
+ *   whole (its one buffer is allocated then) while declared bodies hold at most half the budget, so declaring
+ *   alone never starves the rest. Interim answers ({@code 100 Continue}) release nothing.</li>
  *   <li><b>Every wait ends</b>: a header must arrive within {@code headerTimeout}, a body must not pause longer
  *   than {@code bodyTimeout} nor average less than {@code bodyMinRate}, a kept-alive connection may idle for
  *   {@code idleTimeout}; each ends with 408 (or a quiet close when idle). Reading pauses while
@@ -79,6 +82,13 @@ final class HttpConnection extends ChannelDuplexHandler {
     private static final RateLimitedLog PEERS = new RateLimitedLog(LOG);
     private static final long NONE = Long.MAX_VALUE;
     private static final int MAX_COMPONENTS = 1024;
+    /**
+     * Declared body lengths received into one buffer of that length (and, on plaintext connections, read from the
+     * socket straight into it, see {@link BodyReads}): from where a body no longer fits one socket read, so that
+     * it would arrive in pieces and need a copy to become the contiguous input the model takes.
+     */
+    static final int WHOLE_MIN = 64 << 10;
+    static final int WHOLE_MAX = 4 << 20;
 
     /** What waits in line for its turn to be answered. */
     sealed interface Item permits Exchange, Refusal, Interim {
@@ -113,7 +123,14 @@ final class HttpConnection extends ChannelDuplexHandler {
     private HttpRequest head;
     private List<String> path;
     private boolean keepAlive;
-    private CompositeByteBuf body;
+    /** A composite of the received pieces, or one buffer of the declared length ({@code whole}). */
+    private ByteBuf body;
+    private boolean whole;
+    private int declared;
+    /** The buffer handed out for the current socket read into {@code body}, until that read arrives. */
+    private ByteBuf view;
+    /** Bytes of the current read that the socket already put in place in {@code body}. */
+    private int inPlace;
     private BodyBudget.Reservation reservation;
     private long arrivedNanos;
 
@@ -143,11 +160,20 @@ final class HttpConnection extends ChannelDuplexHandler {
                 // the codec decodes every request of this read before it returns; starting them only then lets
                 // an answer know whether another request follows it (Connection: close while draining)
                 inRead = true;
+                if (msg == view) { // read into the body: its bytes come back as content and are only counted
+                    inPlace = view.readableBytes();
+                    view = null;
+                }
                 try {
                     c.fireChannelRead(msg);
                 } finally {
                     inRead = false;
                 }
+                if (inPlace > 0 && reading == Reading.BODY) {
+                    // the decoder holds back no content bytes; if it ever did, the body would be out of order
+                    internalError("the HTTP decoder kept " + inPlace + " body bytes read in place");
+                }
+                inPlace = 0;
                 next();
             }
         };
@@ -238,9 +264,34 @@ final class HttpConnection extends ChannelDuplexHandler {
         }
         head = r;
         path = p;
-        body = ctx.alloc().compositeBuffer(MAX_COMPONENTS);
         reservation = service.budget.open();
+        BodyBudget budget = service.budget;
+        whole = !chunked && length >= WHOLE_MIN && length <= WHOLE_MAX
+                && budget.inUse() + length <= budget.limit() / 2 && reservation.take(length);
+        if (whole) {
+            declared = (int) length;
+            body = ctx.alloc().directBuffer(declared, declared);
+        } else {
+            body = ctx.alloc().compositeBuffer(MAX_COMPONENTS);
+        }
         reading = Reading.BODY;
+    }
+
+    /**
+     * For {@link BodyReads}, on the event loop before a socket read: where the read may go, a view of the rest of
+     * the body being received whole (capped at the bytes it lacks), or null for the channel's usual buffers.
+     */
+    ByteBuf bodyView() {
+        view = null;
+        if (reading != Reading.BODY || !whole || body == null || inPlace != 0) {
+            return null;
+        }
+        int lacking = declared - body.writerIndex();
+        if (lacking <= 0) {
+            return null;
+        }
+        view = body.retainedSlice(body.writerIndex(), lacking).clear(); // the read releases it
+        return view;
     }
 
     private void content(HttpContent c) {
@@ -256,7 +307,25 @@ final class HttpConnection extends ChannelDuplexHandler {
         if (reading != Reading.BODY) {
             return;
         }
-        if (n > 0) {
+        if (n > 0 && whole) {
+            if (n > declared - body.writerIndex()) { // the decoder enforces the length; a guard, not a limit
+                internalError("the body passed its declared length of " + declared + " bytes");
+                return;
+            }
+            if (inPlace > 0) {
+                if (n > inPlace) {
+                    internalError("a body chunk of " + n + " bytes spans a read in place of " + inPlace);
+                    return;
+                }
+                body.writerIndex(body.writerIndex() + n); // already there: the socket read went into the body
+                inPlace -= n;
+                service.metrics.bodyBytes.inc(n, "in_place");
+            } else {
+                body.writeBytes(c.content()); // read before the body started (with the header) or over TLS
+                service.metrics.bodyBytes.inc(n, "copied");
+            }
+        } else if (n > 0) {
+            service.metrics.bodyBytes.inc(n, "copied");
             if (body.readableBytes() + (long) n > limits.maxBodyBytes()) {
                 refuse(Answer.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body (inflated, if"
                         + " compressed) is over the limit of " + limits.maxBodyBytes() + " bytes (--max-body-bytes);"
@@ -272,7 +341,7 @@ final class HttpConnection extends ChannelDuplexHandler {
                 refuse(r, true, "memory");
                 return;
             }
-            body.addComponent(true, c.content().retain());
+            ((CompositeByteBuf) body).addComponent(true, c.content().retain());
         }
         if (c instanceof LastHttpContent) {
             DefaultFullHttpRequest full = new DefaultFullHttpRequest(head.protocolVersion(), head.method(),
@@ -296,6 +365,12 @@ final class HttpConnection extends ChannelDuplexHandler {
         String why = "malformed HTTP request: " + printable(String.valueOf(cause.getMessage()));
         PEERS.info("malformed", "refused a malformed request from " + ctx.channel().remoteAddress() + ": " + why);
         refuse(Answer.error(status, why), true, null);
+    }
+
+    /** A broken invariant of this class: answered 500 and closed, not silently scored out of order. */
+    private void internalError(String what) {
+        LOG.error("refusing a request from {}: {}", ctx.channel().remoteAddress(), what);
+        refuse(Answer.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + what), true, null);
     }
 
     /** Queues a refusal in turn; if it closes, stops reading and drops the body being read. */
@@ -585,6 +660,8 @@ final class HttpConnection extends ChannelDuplexHandler {
     }
 
     private void dropBody() {
+        view = null; // owned by the read it was handed to
+        inPlace = 0;
         if (body != null) {
             body.release();
             body = null;

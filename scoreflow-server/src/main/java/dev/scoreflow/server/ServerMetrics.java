@@ -23,6 +23,9 @@ final class ServerMetrics {
             "Requests refused before scoring because of load: queue_full, deadline, memory", "model", "reason");
     final Metrics.Counter timeouts = registry.counter("scoreflow_connection_timeouts_total",
             "Connections ended by a timeout, by phase: header, body, idle, write, drain", "phase");
+    final Metrics.Counter bodyBytes = registry.counter("scoreflow_request_body_bytes_total",
+            "Request body bytes received, by how: in_place (read from the socket straight into the body's buffer)"
+            + " or copied (gathered from the connection's read buffers)", "read");
     final Metrics.Counter connectionsRefused = registry.counter("scoreflow_connections_refused_total",
             "Connections answered 503 and closed because --max-connections were open");
     final Metrics.Histogram latency = registry.histogram("scoreflow_request_duration_seconds",

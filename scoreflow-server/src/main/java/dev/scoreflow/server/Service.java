@@ -101,6 +101,10 @@ final class Service {
             p.addLast(ssl.newHandler(ch.alloc()));
         }
         HttpConnection connection = new HttpConnection(this);
+        if (ssl == null) {
+            ch.config().setRecvByteBufAllocator(new BodyReads(ch.config().getRecvByteBufAllocator(),
+                    connection::bodyView));
+        }
         p.addLast(connection.rawReads());
         p.addLast(new HttpServerCodec(new HttpDecoderConfig().setMaxInitialLineLength(4096).setMaxHeaderSize(16384)
                 .setMaxChunkSize(65536), ConnectionLimits.CODEC_PIPELINE_DEPTH));

@@ -55,6 +55,21 @@ class HttpConnectionTest {
     }
 
     @Test
+    void item1_largeDeclaredBodiesAreReservedWholeOnlyWhileDeclaredBodiesHoldLessThanHalfTheBudget() {
+        int whole = HttpConnection.WHOLE_MIN;
+        try (InMemoryServer s = server(b -> b.bodyBudgetBytes(5L * whole).maxBodyBytes(1 << 22))) {
+            s.connect().send(put("/score", whole) + "x"); // one buffer of the declared length, reserved whole
+            assertThat(s.budgetInUse()).isEqualTo(whole);
+            s.connect().send(put("/score", whole) + "x"); // 2 of 5 held: still under half
+            assertThat(s.budgetInUse()).isEqualTo(2L * whole);
+            s.connect().send(put("/score", whole) + "x"); // would pass half: gathered as it arrives
+            assertThat(s.budgetInUse()).isEqualTo(2L * whole + 1);
+            List<Response> r = s.connect().send(put("/score", ROW) + zeros(ROW)).await(1);
+            assertThat(r.get(0).status()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void item1_unauthenticatedUploadIsRefusedBeforeAnyBodyByteIsKept() {
         try (InMemoryServer s = server(b -> b.authToken("s3cret").bodyBudgetBytes(4096))) {
             Conn c = s.connect().send(put("/score", 2000) + zeros(1000));

@@ -153,16 +153,36 @@ class StreamOnKafkaTest {
         }
     }
 
+    /** The last count a condition passed to {@link #progress}, for the failure message. */
+    private static final AtomicLong PROGRESS = new AtomicLong(-1);
+
+    static long progress(long count) {
+        PROGRESS.set(count);
+        return count;
+    }
+
+    /**
+     * Waits for {@code condition}; fails at once if an app died, and on either failure says how far things got and
+     * shows the end of every app's log (where a stall shows; a whole log is cut short by the CI's report).
+     */
     static void await(String what, Duration timeout, BooleanSupplier condition, StreamProcess... apps) {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        PROGRESS.set(-1);
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
-            if (System.nanoTime() > deadline) {
+            StreamProcess dead = java.util.Arrays.stream(apps).filter(a -> !a.alive()).findFirst().orElse(null);
+            if (dead != null || System.nanoTime() > deadline) {
                 StringBuilder logs = new StringBuilder();
                 for (StreamProcess a : apps) {
-                    logs.append("\n--- ").append(a.log).append(":\n").append(a.logText());
+                    List<String> lines = a.logText().lines().toList();
+                    logs.append("\n--- last lines of ").append(a.log).append(" (").append(lines.size())
+                            .append(" lines, ").append(a.alive() ? "running" : "exited").append("):\n")
+                            .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size())));
                 }
-                fail("timed out after " + timeout + " waiting for " + what + logs);
+                fail((dead != null ? "an app exited after " : "timed out after ")
+                        + Duration.ofNanos(System.nanoTime() - start).toSeconds() + " s waiting for " + what
+                        + (PROGRESS.get() >= 0 ? "; got to " + PROGRESS.get() : "") + logs);
             }
         }
     }
@@ -215,8 +235,8 @@ class StreamOnKafkaTest {
         }
         try (StreamProcess second = new StreamProcess(dir.resolve("a2.log"), streamArgs(bs, "a", state));
              Reader out = new Reader(bs, "a-scores"); Reader dead = new Reader(bs, "a-tx.dlq")) {
-            await("every event scored or dead-lettered", Duration.ofSeconds(180),
-                    () -> out.poll() + dead.poll() >= EVENTS, second);
+            await("every event scored or dead-lettered (" + EVENTS + ")", Duration.ofSeconds(180),
+                    () -> progress(out.poll() + dead.poll()) >= EVENTS, second);
             assertThat(second.stop()).as("clean stop on SIGTERM:\n%s", second.logText()).isTrue();
             Map<String, Map<String, Object>> byId = assertExactlyOnce(in, out.readToEnd(Duration.ofSeconds(30)),
                     dead.readToEnd(Duration.ofSeconds(30)));
@@ -344,8 +364,8 @@ class StreamOnKafkaTest {
             assertThat(json(scored.body().getBytes(StandardCharsets.UTF_8))).containsKeys("score", "features");
             one.kill();
             try (Reader out = new Reader(bs, "b-scores"); Reader dead = new Reader(bs, "b-tx.dlq")) {
-                await("every event scored or dead-lettered", Duration.ofSeconds(180),
-                        () -> out.poll() + dead.poll() >= EVENTS, two);
+                await("every event scored or dead-lettered (" + EVENTS + ")", Duration.ofSeconds(180),
+                        () -> progress(out.poll() + dead.poll()) >= EVENTS, two);
                 await("the survivor scoring all three partitions", Duration.ofSeconds(30),
                         () -> two.logText().contains("scoring partitions [0, 1, 2]"), two);
                 assertThat(two.stop()).as("clean stop on SIGTERM:\n%s", two.logText()).isTrue();
@@ -395,8 +415,8 @@ class StreamOnKafkaTest {
                 b.close();
                 b = EmbeddedBroker.start(own.resolve("kafka"), "127.0.0.1", port, Map.of());
                 try (Reader out = new Reader(bs, "c-scores"); Reader dead = new Reader(bs, "c-tx.dlq")) {
-                    await("every event scored or dead-lettered", Duration.ofSeconds(180),
-                            () -> out.poll() + dead.poll() >= EVENTS, app);
+                    await("every event scored or dead-lettered (" + EVENTS + ")", Duration.ofSeconds(180),
+                            () -> progress(out.poll() + dead.poll()) >= EVENTS, app);
                     assertThat(app.stop()).as("clean stop on SIGTERM:\n%s", app.logText()).isTrue();
                     assertExactlyOnce(in, out.readToEnd(Duration.ofSeconds(30)), dead.readToEnd(Duration.ofSeconds(30)));
                 }
