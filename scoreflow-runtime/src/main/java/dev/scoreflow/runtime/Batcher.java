@@ -67,8 +67,18 @@ public final class Batcher implements AutoCloseable {
     private boolean closed;
     private boolean closeRequested;
     private boolean modelClosed;
+    /**
+     * The longest batch, by the measured speed, that a caller allowed to may run on its own thread
+     * ({@link #submit(FloatMatrix, long, boolean)}): about what handing a batch to an inference thread and its
+     * answer back costs on a busy machine (two thread wake-ups), so a batch that fits is cheaper to run where it is.
+     */
+    static final long CALLER_RUNS_NANOS = 100_000;
+
     /** Measured drain rate, nanoseconds per row; feeds the deadline and queue-time admission. 0 = not known yet. */
     private volatile double nanosPerRow;
+    /** Measured model-call time per row (one call's own time, unlike the drain rate). 0 = not known yet. */
+    private volatile double callNanosPerRow;
+    private double decayedCallNanos;
     private final Object speedLock = new Object();
     private double decayedNanos;
     private double decayedRows;
@@ -110,10 +120,22 @@ public final class Batcher implements AutoCloseable {
      * @throws CapacityExceededException if the queue has no room (nothing was queued)
      * @throws DeadlineExceededException if the deadline cannot be met (nothing was queued)
      */
-    @SuppressWarnings("unchecked")
     public CompletableFuture<float[]> submit(FloatMatrix rows, long deadlineNanos) {
+        return submit(rows, deadlineNanos, false);
+    }
+
+    /**
+     * {@link #submit(FloatMatrix, long)}, where the caller may also run the next batch itself: when an inference
+     * thread's turn is free, batches never wait for more rows, and that batch is quick by the measured speed (a
+     * fast model; see {@link #CALLER_RUNS_NANOS}), it runs on the calling thread before this returns, and counts
+     * as one of the model's concurrent batches meanwhile. For a server's event loops, which would otherwise pay
+     * two thread hand-offs for a call shorter than they are. The future is then usually complete on return.
+     */
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<float[]> submit(FloatMatrix rows, long deadlineNanos, boolean callerMayRun) {
         // a score job's future completes with its float[] scores
-        return (CompletableFuture<float[]>) (CompletableFuture<?>) enqueue(rows, deadlineNanos, null).result;
+        return (CompletableFuture<float[]>) (CompletableFuture<?>) enqueue(rows, deadlineNanos, null, callerMayRun)
+                .result;
     }
 
     /**
@@ -131,12 +153,14 @@ public final class Batcher implements AutoCloseable {
         if (outputs.isEmpty()) {
             throw new IllegalArgumentException("no outputs asked for");
         }
-        ScoringJob job = enqueue(rows, deadlineNanos, Collections.unmodifiableSet(new LinkedHashSet<>(outputs)));
+        ScoringJob job = enqueue(rows, deadlineNanos, Collections.unmodifiableSet(new LinkedHashSet<>(outputs)),
+                false);
         return (CompletableFuture<Map<String, Tensor>>) (CompletableFuture<?>) job.result;
     }
 
-    private ScoringJob enqueue(FloatMatrix rows, long deadlineNanos, Set<String> outputs) {
+    private ScoringJob enqueue(FloatMatrix rows, long deadlineNanos, Set<String> outputs, boolean callerMayRun) {
         int spawn = 0;
+        boolean callerRuns = false;
         ScoringJob job;
         lock.lock();
         try {
@@ -168,14 +192,20 @@ public final class Batcher implements AutoCloseable {
             spawn = Math.min(parts, maxConcurrentBatches - running);
             if (spawn > 0) {
                 running += spawn;
+                double perRow = callNanosPerRow;
+                callerRuns = callerMayRun && policy.maxDelayNanos() == 0 && perRow > 0
+                        && Math.min(queue.queuedRows(), policy.maxBatchRows()) * perRow <= CALLER_RUNS_NANOS;
             } else {
                 changed.signal();
             }
         } finally {
             lock.unlock();
         }
-        for (int i = 0; i < spawn; i++) {
+        for (int i = callerRuns ? 1 : 0; i < spawn; i++) {
             startTask();
+        }
+        if (callerRuns) {
+            runOneBatch(); // holds one of the turns counted in running, as a pool task would
         }
         return job;
     }
@@ -439,9 +469,11 @@ public final class Batcher implements AutoCloseable {
             lastFinish = finishedAt;
             decayedNanos = 0.9 * decayedNanos + Math.max(0, gap);
             decayedRows = 0.9 * decayedRows + rows;
+            decayedCallNanos = 0.9 * decayedCallNanos + took;
             rowsMeasured += rows;
             if (rowsMeasured >= policy.maxBatchRows()) {
                 nanosPerRow = decayedNanos / decayedRows;
+                callNanosPerRow = decayedCallNanos / decayedRows;
             }
         }
     }
@@ -469,6 +501,16 @@ public final class Batcher implements AutoCloseable {
     private static void fail(List<ScoringJob.Part> parts, ScoreflowException e) {
         for (ScoringJob.Part p : parts) {
             p.job().fail(e);
+        }
+    }
+
+    /** Batches of this model queued on or running in the pool (or on a caller), for tests. */
+    int running() {
+        lock.lock();
+        try {
+            return running;
+        } finally {
+            lock.unlock();
         }
     }
 

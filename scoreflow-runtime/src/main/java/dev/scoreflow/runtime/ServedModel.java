@@ -74,11 +74,20 @@ public final class ServedModel {
      *                           settings do not allow that
      */
     public CompletableFuture<float[]> score(FloatMatrix rows, long deadlineNanos) {
+        return score(rows, deadlineNanos, false);
+    }
+
+    /**
+     * {@link #score(FloatMatrix, long)}; with {@code callerMayRun}, a quick batch of a fast model may run on the
+     * calling thread instead of an inference thread (see {@link Batcher#submit(FloatMatrix, long, boolean)}): for
+     * a server's event loops.
+     */
+    public CompletableFuture<float[]> score(FloatMatrix rows, long deadlineNanos, boolean callerMayRun) {
         if (!signature().hasScore()) {
             throw new BadInputException("model '" + name + "' has no score (" + signature().description() + ")");
         }
         validate(rows);
-        return batcher.submit(rows, deadlineNanos);
+        return batcher.submit(rows, deadlineNanos, callerMayRun);
     }
 
     /**

@@ -140,6 +140,56 @@ class BatcherTest {
         assertThat(model.rowsScored.get()).isEqualTo(110);
     }
 
+    private static void awaitIdle(Batcher b) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (b.running() > 0) {
+            assertThat(System.nanoTime()).as("the batcher's turns given back").isLessThan(deadline);
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void aQuickBatchRunsOnACallerAllowedToRunItAndASlowOneOrOneWithoutAFreeTurnOnThePool() throws Exception {
+        FakeModels.ManualTicker t = new FakeModels.ManualTicker();
+        FakeModels.RowSum model = new FakeModels.RowSum(3);
+        model.clock = t;
+        model.nanosPerRow = 20; // 1000 rows in 20 us: quicker than two thread hand-offs
+        Batcher b = new Batcher("m", model, new BatchPolicy(1024, 0, 100_000), pool, 1, t, BatchObserver.NONE);
+        Thread me = Thread.currentThread();
+        CompletableFuture<float[]> first = b.submit(rows(0, 1024), Long.MAX_VALUE, true); // a batch's worth
+        assertScores(0, first.get(10, TimeUnit.SECONDS), 1024);
+        assertThat(model.lastThread).as("speed not measured yet: the pool").isNotSameAs(me);
+        awaitIdle(b); // the pool task gives its turn back just after the future completes
+
+
+        CompletableFuture<float[]> here = b.submit(rows(1, 1000), Long.MAX_VALUE, true);
+        assertThat(here.isDone()).as("ran before submit returned").isTrue();
+        assertScores(1, here.join(), 1000);
+        assertThat(model.lastThread).isSameAs(me);
+
+        assertScores(2, b.submit(rows(2, 1000), Long.MAX_VALUE, false).get(10, TimeUnit.SECONDS), 1000);
+        assertThat(model.lastThread).as("not allowed: the pool").isNotSameAs(me);
+
+        // the only turn is taken: the caller queues and returns at once, it never waits for a turn
+        model.gate = new CountDownLatch(1);
+        model.entered = new CountDownLatch(1);
+        CompletableFuture<float[]> busy = b.submit(rows(3, 10), Long.MAX_VALUE, false);
+        assertThat(model.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<float[]> queued = b.submit(rows(4, 1000), Long.MAX_VALUE, true);
+        assertThat(queued.isDone()).isFalse();
+        model.gate.countDown();
+        assertScores(3, busy.get(10, TimeUnit.SECONDS), 10);
+        assertScores(4, queued.get(10, TimeUnit.SECONDS), 1000);
+        assertThat(model.lastThread).isNotSameAs(me);
+        awaitIdle(b);
+
+        model.nanosPerRow = 1000; // now 1 ms per 1000 rows: a hand-off is cheaper than holding the caller
+        assertScores(5, b.submit(rows(5, 1000), Long.MAX_VALUE).get(10, TimeUnit.SECONDS), 1000);
+        awaitIdle(b);
+        assertScores(6, b.submit(rows(6, 1000), Long.MAX_VALUE, true).get(10, TimeUnit.SECONDS), 1000);
+        assertThat(model.lastThread).as("slow model: the pool").isNotSameAs(me);
+    }
+
     @Test
     void refusesWorkThatWouldWaitLongerThanTheQueueTimeBound() throws Exception {
         FakeModels.ManualTicker t = new FakeModels.ManualTicker();

@@ -40,6 +40,8 @@ final class FakeModels {
         /** When set, each call moves this clock by {@code nanosPerRow} per row: a model of known speed. */
         volatile ManualTicker clock;
         volatile long nanosPerRow;
+        /** The thread of the last call. */
+        volatile Thread lastThread;
 
         RowSum(int features) {
             this.features = features;
@@ -82,6 +84,7 @@ final class FakeModels {
                 clock.advance(nanosPerRow * rows.rows());
             }
             calls.incrementAndGet();
+            lastThread = Thread.currentThread();
             rowsScored.addAndGet(rows.rows());
             maxBatch.accumulateAndGet(rows.rows(), Math::max);
             float[] out = new float[rows.rows()];

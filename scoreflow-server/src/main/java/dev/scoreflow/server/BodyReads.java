@@ -2,7 +2,6 @@ package dev.scoreflow.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.util.UncheckedBooleanSupplier;
 
@@ -34,67 +33,20 @@ final class BodyReads implements RecvByteBufAllocator {
         return new InPlaceHandle((ExtendedHandle) usual.newHandle());
     }
 
-    private final class InPlaceHandle implements ExtendedHandle {
-        private final ExtendedHandle usual;
-
+    private final class InPlaceHandle extends DelegatingHandle implements ExtendedHandle {
         InPlaceHandle(ExtendedHandle usual) {
-            this.usual = usual;
+            super(usual);
         }
 
         @Override
         public ByteBuf allocate(ByteBufAllocator alloc) {
             ByteBuf view = inPlace.get();
-            return view != null ? view : usual.allocate(alloc);
-        }
-
-        @Override
-        public int guess() {
-            return usual.guess();
-        }
-
-        @Override
-        public void reset(ChannelConfig config) {
-            usual.reset(config);
-        }
-
-        @Override
-        public void incMessagesRead(int numMessages) {
-            usual.incMessagesRead(numMessages);
-        }
-
-        @Override
-        public void lastBytesRead(int bytes) {
-            usual.lastBytesRead(bytes);
-        }
-
-        @Override
-        public int lastBytesRead() {
-            return usual.lastBytesRead();
-        }
-
-        @Override
-        public void attemptedBytesRead(int bytes) {
-            usual.attemptedBytesRead(bytes);
-        }
-
-        @Override
-        public int attemptedBytesRead() {
-            return usual.attemptedBytesRead();
-        }
-
-        @Override
-        public boolean continueReading() {
-            return usual.continueReading();
+            return view != null ? view : delegate().allocate(alloc);
         }
 
         @Override
         public boolean continueReading(UncheckedBooleanSupplier maybeMoreDataSupplier) {
-            return usual.continueReading(maybeMoreDataSupplier);
-        }
-
-        @Override
-        public void readComplete() {
-            usual.readComplete();
+            return ((ExtendedHandle) delegate()).continueReading(maybeMoreDataSupplier);
         }
     }
 }

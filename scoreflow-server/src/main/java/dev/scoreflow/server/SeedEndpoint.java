@@ -58,7 +58,7 @@ final class SeedEndpoint {
         FloatMatrix matrix = new ByteBufMatrix(ex.request.content(), rows, features);
         CompletableFuture<float[]> scores;
         try {
-            scores = model.score(matrix, ex.deadline());
+            scores = model.score(matrix, ex.deadline(), true); // on the event loop: a quick batch runs here
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(Answer.of(Answer.error(e)).about(model.name(), "seed", rows));
         }

@@ -211,7 +211,7 @@ final class V2Endpoint {
             }
             if (fromModel.isEmpty()) {
                 // score and prediction only: the fast path, as the seed protocol
-                return model.score(input.data(), deadline).handle((scores, err) -> err != null
+                return model.score(input.data(), deadline, true).handle((scores, err) -> err != null
                         ? Answer.of(Answer.error(err)).about(model.name(), "v2", rowCount)
                         : Answer.of(response(model, req, wanted, scores, Map.of())).about(model.name(), "v2",
                         rowCount));
