@@ -5,8 +5,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The bytes of request bodies held in memory at once, over all connections, kept under a limit.
  *
- * <p>Bytes are reserved as they arrive, never from what a request declares: a client that declares 64 MiB and
- * sends one byte holds one byte. A {@link Reservation} belongs to one request; whoever owns the request's body
+ * <p>Bytes are reserved as they arrive, not from what a request declares: a client that declares 64 MiB and
+ * sends one byte holds one byte. The one exception is bounded: a body of a moderate declared length is received
+ * into one buffer of that length, allocated (and so reserved whole) when its header arrives, but only while the
+ * bytes held stay under half the limit (see {@link HttpConnection#WHOLE_MIN}), so declaring alone never takes the
+ * budget from the rest. A {@link Reservation} belongs to one request; whoever owns the request's body
  * closes it when the body is released, so the count always equals the bytes really held. Thread-safe.
  */
 final class BodyBudget {

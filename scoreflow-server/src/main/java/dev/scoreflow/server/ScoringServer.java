@@ -42,8 +42,9 @@ import javax.net.ssl.SSLException;
  *
  * <p>Back-pressure and limits: each model's queue is bounded (a full queue answers 503 with {@code Retry-After}
  * at once); a request body over {@link Builder#maxBodyBytes} answers 413; the bytes of all bodies held at once
- * stay under {@link Builder#bodyBudgetBytes} (503 beyond it), counted as they arrive, so memory is bounded
- * whatever the number of connections; connections beyond {@link Builder#maxConnections} are answered 503 and
+ * stay under {@link Builder#bodyBudgetBytes} (503 beyond it), counted as they arrive (a body of 64 KiB to 4 MiB,
+ * read from the socket straight into one buffer, counts whole from its header while the budget is under half
+ * used), so memory is bounded whatever the number of connections; connections beyond {@link Builder#maxConnections} are answered 503 and
  * closed. Slow or silent peers end with 408 or a close: header, body, idle and write timeouts (see the builder).
  * {@link #shutdown} turns readiness off, stops accepting, answers everything received or being uploaded, then
  * closes. The limits and what they defend against are described in SECURITY.md.
