@@ -149,7 +149,7 @@ class BatcherTest {
     }
 
     @Test
-    void aQuickBatchRunsOnACallerAllowedToRunItAndASlowOneOrOneWithoutAFreeTurnOnThePool() throws Exception {
+    void aQuickFullishBatchRunsOnACallerAllowedToRunItAndASmallOrSlowOneOrOneWithoutAFreeTurnOnThePool() throws Exception {
         FakeModels.ManualTicker t = new FakeModels.ManualTicker();
         FakeModels.RowSum model = new FakeModels.RowSum(3);
         model.clock = t;
@@ -169,6 +169,9 @@ class BatcherTest {
 
         assertScores(2, b.submit(rows(2, 1000), Long.MAX_VALUE, false).get(10, TimeUnit.SECONDS), 1000);
         assertThat(model.lastThread).as("not allowed: the pool").isNotSameAs(me);
+        awaitIdle(b);
+        assertScores(7, b.submit(rows(7, 100), Long.MAX_VALUE, true).get(10, TimeUnit.SECONDS), 100);
+        assertThat(model.lastThread).as("under half a batch: left to be coalesced on the pool").isNotSameAs(me);
 
         // the only turn is taken: the caller queues and returns at once, it never waits for a turn
         model.gate = new CountDownLatch(1);
