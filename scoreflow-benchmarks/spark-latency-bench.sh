@@ -6,6 +6,9 @@
 # per batch inside mapPartitions); the same two directly (delay 0) first. Model: the seed baseline's logreg.
 #
 #   scoreflow-benchmarks/spark-latency-bench.sh     # about 5 min
+# Each mode also reports the CPU time per row of every part over its timed runs (CpuAccount): Spark's task threads,
+# the client's event loops, the JDK HttpClient's threads, the rest of the Spark JVM, the server and the proxy; the
+# direct run adds the "rows" mode (Spark reading and writing the rows without scoring) as the baseline.
 # Knobs: ROWS (1000000) RUNS (3) DELAYS ("0.5 2") BATCH_ROWS (1000) MAX_IN_FLIGHT (8) JAVA_HOME
 # Results: scoreflow-benchmarks/results/spark-latency-<timestamp>/{env.txt,spark-*.txt,summary.md}
 set -euo pipefail
@@ -40,28 +43,38 @@ trap cleanup EXIT
 SF_PID=$!
 wait_port $PORT || { cat "$RES/server.log"; exit 1; }
 
-spark() { # label url
-  echo "== Spark local[2] through $1"
-  SPARK_LOCAL_IP=127.0.0.1 "$JAVA" --enable-native-access=ALL-UNNAMED -Xmx6g $OPENS -cp "$CP" \
-      dev.scoreflow.benchmarks.SparkBench "$2" "$SEED_DIR/models/logreg.onnx" "$ROWS" 100 "$BATCH_ROWS" \
-      "$MAX_IN_FLIGHT" "$RUNS" client naive 2> "$RES/spark-$1.err" | sed "s/^RESULT /RESULT delay=$1 /" \
-      | tee "$RES/spark-$1.txt"
+spark() { # label url pids modes...
+  local label=$1 url=$2 pids=$3; shift 3
+  echo "== Spark local[2] through $label"
+  SPARK_LOCAL_IP=127.0.0.1 "$JAVA" --enable-native-access=ALL-UNNAMED -Xmx6g $OPENS -Dbench.pids="$pids" -cp "$CP" \
+      dev.scoreflow.benchmarks.SparkBench "$url" "$SEED_DIR/models/logreg.onnx" "$ROWS" 100 "$BATCH_ROWS" \
+      "$MAX_IN_FLIGHT" "$RUNS" "$@" 2> "$RES/spark-$label.err" | sed "s/^RESULT /RESULT delay=$label /" \
+      | tee "$RES/spark-$label.txt"
 }
-spark 0 "http://127.0.0.1:$PORT"
+spark 0 "http://127.0.0.1:$PORT" "server=$SF_PID" rows client naive
 for d in $DELAYS; do
   "$JAVA" -cp "$CP" dev.scoreflow.testkit.LatencyProxy $PROXY_PORT 127.0.0.1:$PORT "$d" 2> "$RES/proxy-$d.log" &
   PROXY_PID=$!
   wait_port $PROXY_PORT || { cat "$RES/proxy-$d.log"; exit 1; }
-  spark "$d" "http://127.0.0.1:$PROXY_PORT"
+  spark "$d" "http://127.0.0.1:$PROXY_PORT" "server=$SF_PID,proxy=$PROXY_PID" client naive
   kill $PROXY_PID; wait $PROXY_PID 2>/dev/null || true; PROXY_PID=
 done
 
-cat "$RES"/spark-*.txt | awk '
+for d in 0 $DELAYS; do cat "$RES/spark-$d.txt"; done | awk '
 function kv(line, key,   m) { if (match(line, key "=[^ ]+")) return substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1); return "" }
-/^RESULT / { d = kv($0, "delay"); m = kv($0, "mode"); best[d, m] = kv($0, "best"); med[d, m] = kv($0, "median"); if (!(d in seen)) { seen[d] = 1; order[++n] = d } }
+/^RESULT / { d = kv($0, "delay"); m = kv($0, "mode"); med[d, m] = kv($0, "median"); if (!(d in seen)) { seen[d] = 1; order[++n] = d }
+  line[d, m] = $0; if (!(m in mseen)) { mseen[m] = 1; modes[++nm] = m } }
 END {
   printf "| added delay each way | client rows/s (median) | naive rows/s (median) | client / naive |\n|---|---|---|---|\n"
   for (i = 1; i <= n; i++) { d = order[i]
     printf "| %s ms | %.0f | %.0f | %.1fx |\n", d, med[d, "client"], med[d, "naive"], med[d, "client"] / med[d, "naive"] }
+  printf "\nCPU microseconds per row over the timed runs (the machine had cores_us_per_row in all):\n\n"
+  printf "| delay | mode | rows/s | spark tasks | client io | jdk http | jvm other | server | proxy | total | cores had |\n"
+  printf "|---|---|---|---|---|---|---|---|---|---|---|\n"
+  for (i = 1; i <= n; i++) for (j = 1; j <= nm; j++) { d = order[i]; m = modes[j]; l = line[d, m]; if (l == "") continue
+    printf "| %s ms | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, m, med[d, m], \
+      kv(l, "cpu_us_per_row.spark-tasks"), kv(l, "cpu_us_per_row.client-io"), kv(l, "cpu_us_per_row.jdk-http"), \
+      kv(l, "cpu_us_per_row.jvm-other"), kv(l, "cpu_us_per_row.server"), kv(l, "cpu_us_per_row.proxy"), \
+      kv(l, "cpu_us_per_row.total"), kv(l, "cores_us_per_row") }
 }' | tee "$RES/summary.md"
 echo "results: $RES"

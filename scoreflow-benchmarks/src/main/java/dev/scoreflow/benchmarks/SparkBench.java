@@ -35,7 +35,8 @@ import java.util.Locale;
  * </ul>
  * The input is generated and cached in memory first, and the output goes to an aggregate (count and sum of scores,
  * which must agree between modes), so the numbers measure scoring, not Parquet. Prints one {@code RESULT} line per
- * mode with the best and median of {@code runs} timed runs after one warm-up run.
+ * mode with the best and median of {@code runs} timed runs after one warm-up run, and the CPU time per row that each
+ * part spent over those runs ({@link CpuAccount}; other processes named by {@code -Dbench.pids=server=PID,...}).
  *
  * <p>Usage: {@code SparkBench ENDPOINT MODEL_FILE ROWS FEATURES BATCH_ROWS MAX_IN_FLIGHT RUNS MODES...}
  */
@@ -53,6 +54,7 @@ public final class SparkBench {
         int runs = Integer.parseInt(args[6]);
         List<String> modes = Arrays.asList(args).subList(7, args.length);
 
+        CpuAccount cpu = CpuAccount.of(System.getProperty("bench.pids"));
         SparkSession spark = BatchCommand.session("local[2]", "scoreflow-spark-bench");
         StructType schema = new StructType().add("id", DataTypes.LongType)
                 .add("features", DataTypes.createArrayType(DataTypes.FloatType, false));
@@ -103,7 +105,12 @@ public final class SparkBench {
             };
             List<Double> rates = new ArrayList<>();
             String check = "";
+            java.util.Map<String, Long> cpuBefore = null;
+            double timedSeconds = 0;
             for (int run = 0; run <= runs; run++) {
+                if (run == 1) { // after the warm-up
+                    cpuBefore = cpu.snapshot();
+                }
                 long start = System.nanoTime();
                 Row agg = scored.agg(functions.count(functions.lit(1)), functions.sum("score")).first();
                 double seconds = (System.nanoTime() - start) / 1e9;
@@ -113,15 +120,19 @@ public final class SparkBench {
                 check = String.format(Locale.ROOT, "%.3f", agg.getDouble(1));
                 if (run > 0) { // run 0 warms up
                     rates.add(rows / seconds);
+                    timedSeconds += seconds;
                 }
                 System.out.printf(Locale.ROOT, "  %s run %d: %.2f s, %,.0f rows/s%n", mode, run, seconds,
                         rows / seconds);
             }
+            String cpuPerRow = CpuAccount.perRow(cpuBefore, cpu.snapshot(), rows * runs)
+                    + String.format(Locale.ROOT, " cores_us_per_row=%.3f", // the CPU the machine had per row
+                    timedSeconds * 1e6 * Runtime.getRuntime().availableProcessors() / (rows * runs));
             rates.sort(null);
             dev.scoreflow.client.ScoringClients.metrics().values().forEach(m -> System.out.println("  client: " + m));
             System.out.printf(Locale.ROOT, "RESULT mode=%s rows=%d features=%d batch=%d inflight=%d best=%.0f "
-                            + "median=%.0f sum_of_scores=%s%n", mode, rows, features, batchRows, inFlight,
-                    rates.get(rates.size() - 1), rates.get(rates.size() / 2), check);
+                            + "median=%.0f sum_of_scores=%s%s%n", mode, rows, features, batchRows, inFlight,
+                    rates.get(rates.size() - 1), rates.get(rates.size() / 2), check, cpuPerRow);
         }
         spark.stop();
     }
