@@ -109,9 +109,9 @@ final class Commands {
     private static Entry streaming(String name, String simpleName, String summary, List<Need> needs,
                                    String instead) {
         List<Need> all = new ArrayList<>();
-        all.add(new Need("dev/scoreflow/streaming/" + simpleName + ".class", "the scoreflow-streaming module"));
+        all.add(new Need("dev/scoreflow/streaming/app/" + simpleName + ".class", "the scoreflow-streaming-app module"));
         all.addAll(needs);
-        return new Entry(name, "dev.scoreflow.streaming." + simpleName, summary, List.copyOf(all),
+        return new Entry(name, "dev.scoreflow.streaming.app." + simpleName, summary, List.copyOf(all),
                 instead.isEmpty() ? FULL + "." : instead);
     }
 

@@ -6,6 +6,7 @@ import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.internal.PendingReplies;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

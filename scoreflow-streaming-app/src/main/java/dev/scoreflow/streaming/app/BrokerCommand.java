@@ -1,6 +1,7 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Log;
+import dev.scoreflow.streaming.EmbeddedBroker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

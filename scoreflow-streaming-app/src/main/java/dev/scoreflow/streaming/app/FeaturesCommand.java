@@ -1,18 +1,13 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Log;
+import dev.scoreflow.streaming.BatchFeatures;
+import dev.scoreflow.streaming.FeatureSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.BufferedReader;
-import java.io.BufferedWriter;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code scoreflow features}: the features of a file of events, computed in batch with the same definitions and the
@@ -43,45 +38,8 @@ public final class FeaturesCommand implements Runnable {
 
     @Override
     public void run() {
-        FeatureSpec spec = FeatureSpec.read(features);
-        Map<String, EntityHistory> histories = new HashMap<>();
-        long written = 0;
-        long skipped = 0;
-        try (BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-             BufferedWriter out = Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
-            out.write("event_id," + String.join(",", spec.names()) + (keep.isEmpty() ? "" : "," + String.join(",", keep)));
-            out.newLine();
-            String line;
-            long n = 0;
-            while ((line = in.readLine()) != null) {
-                n++;
-                try {
-                    Event e = EventParser.parse(line.getBytes(StandardCharsets.UTF_8),
-                            new Event.Origin(input.toString(), 0, n, null));
-                    EntityHistory.Values v = EntityHistory.Values.of(e, spec);
-                    EntityHistory h = histories.getOrDefault(e.entity(), EntityHistory.empty(spec));
-                    float[] x = h.features(spec, v);
-                    StringBuilder row = new StringBuilder(e.eventId());
-                    for (float f : x) {
-                        row.append(',').append(f);
-                    }
-                    for (String k : keep) {
-                        Object o = e.fields().get(k);
-                        row.append(',').append(o == null ? "" : o instanceof Double d && d == Math.rint(d)
-                                ? Long.toString(d.longValue()) : o.toString());
-                    }
-                    histories.put(e.entity(), h.append(v, spec.maxWindowMs() + graceMs, Integer.MAX_VALUE));
-                    out.write(row.toString());
-                    out.newLine();
-                    written++;
-                } catch (Rejection r) {
-                    skipped++;
-                }
-            }
-        } catch (IOException e) {
-            throw new StreamingException("cannot compute features of " + input + ": " + e.getMessage(), e);
-        }
+        BatchFeatures.Summary done = BatchFeatures.writeCsv(input, FeatureSpec.read(features), keep, graceMs, output);
         Log.info(String.format("wrote %,d rows to %s (%,d events skipped: the stream would dead-letter them)",
-                written, output, skipped));
+                done.written(), output, done.skipped()));
     }
 }

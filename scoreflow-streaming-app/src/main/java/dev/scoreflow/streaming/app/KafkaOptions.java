@@ -1,5 +1,6 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
+import dev.scoreflow.streaming.StreamingException;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;

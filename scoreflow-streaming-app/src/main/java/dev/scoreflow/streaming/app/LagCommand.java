@@ -1,7 +1,14 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.api.internal.Log;
+import dev.scoreflow.streaming.StreamingException;
+import dev.scoreflow.streaming.internal.AlertThreshold;
+import dev.scoreflow.streaming.internal.Durations;
+import dev.scoreflow.streaming.internal.LagMonitor;
+import dev.scoreflow.streaming.internal.Observation;
+import dev.scoreflow.streaming.internal.PartitionLag;
+import dev.scoreflow.streaming.internal.Retention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -153,7 +160,7 @@ public final class LagCommand implements Callable<Integer> {
     private static String timeLeft(PartitionLag l) {
         if (l.msUntilDeletion().isPresent()) {
             long left = l.msUntilDeletion().getAsLong();
-            return left >= 0 ? duration(left) : "overdue " + duration(-left);
+            return left >= 0 ? Durations.format(left) : "overdue " + Durations.format(-left);
         }
         if (!l.unreadLeft()) {
             return "-";
@@ -165,7 +172,7 @@ public final class LagCommand implements Callable<Integer> {
         if (!r.byTime() && !r.bySize()) {
             return r.cleanupPolicy().contains("delete") ? "forever" : r.cleanupPolicy();
         }
-        String time = r.byTime() ? duration(r.ms()) : "";
+        String time = r.byTime() ? Durations.format(r.ms()) : "";
         String size = r.bySize() ? bytes(r.bytes()) : "";
         return time.isEmpty() ? size : size.isEmpty() ? time : time + ", " + size;
     }
@@ -180,29 +187,7 @@ public final class LagCommand implements Callable<Integer> {
     }
 
     private static String orDash(OptionalLong ms) {
-        return ms.isPresent() ? duration(ms.getAsLong()) : "-";
-    }
-
-    /** A time span the way people read it, truncated to its last unit: 850ms, 12.3s, 4m12s, 2h03m, 3d04h. */
-    static String duration(long ms) {
-        if (ms < 0) {
-            return "-" + duration(-ms);
-        }
-        if (ms < 1_000) {
-            return ms + "ms";
-        }
-        if (ms < 60_000) {
-            // truncated, not rounded: 2,999 ms left is not "3.0s", which would read as at the 3 s threshold
-            return String.format(Locale.ROOT, "%d.%ds", ms / 1000, ms % 1000 / 100);
-        }
-        long s = ms / 1000;
-        if (s < 3_600) {
-            return String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
-        }
-        if (s < 86_400) {
-            return String.format(Locale.ROOT, "%dh%02dm", s / 3_600, s % 3_600 / 60);
-        }
-        return String.format(Locale.ROOT, "%dd%02dh", s / 86_400, s % 86_400 / 3_600);
+        return ms.isPresent() ? Durations.format(ms.getAsLong()) : "-";
     }
 
     /** A size in binary units: 512 B, 1.5 KiB, 20.0 MiB. */

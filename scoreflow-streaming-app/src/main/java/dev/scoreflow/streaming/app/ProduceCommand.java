@@ -1,6 +1,9 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Log;
+import dev.scoreflow.streaming.StreamingException;
+import dev.scoreflow.streaming.TransactionGenerator;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;

@@ -1,17 +1,17 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.Model;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelLoaders;
-import org.apache.kafka.clients.admin.Admin;
+import dev.scoreflow.streaming.KafkaScoringClient;
+import dev.scoreflow.streaming.KafkaScoringService;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code scoreflow serve-kafka}: scoring as asynchronous request-reply over Kafka topics. */
@@ -67,13 +67,10 @@ public final class ServeKafkaCommand implements Callable<Integer> {
         Path home = Path.of(System.getProperty("scoreflow.home", "."));
         Path modelFile = model != null ? model : home.resolve("models/fraud/1/model.onnx");
         String groupId = group != null ? group : "scoreflow-serve-" + requestTopic;
-        try (Admin admin = Topics.admin(kafka.properties())) {
-            Topics.ensure(admin, requestTopic, partitions, Map.of());
-            Topics.ensure(admin, replyTopic, partitions, Map.of());
-        }
         try (Model onnx = ModelLoaders.load(modelFile, ModelConfig.defaults(), 1)) {
-            KafkaScoringService service = new KafkaScoringService(kafka.properties(), onnx, requestTopic, replyTopic,
-                    groupId, maxPollRecords);
+            KafkaScoringService service = KafkaScoringService.builder(kafka.properties(), onnx, requestTopic)
+                    .replyTopic(replyTopic).group(groupId).maxPollRecords(maxPollRecords).createTopics(partitions)
+                    .build();
             Thread main = Thread.currentThread();
             Thread hook = new Thread(() -> {
                 Log.info("stopping: answering and committing the requests at hand");
@@ -96,8 +93,8 @@ public final class ServeKafkaCommand implements Callable<Integer> {
                 removeHook(hook);
             }
             Log.info(String.format("stopped after %,d requests: %,d scored, %,d bad, %,d failed, %,d unanswered",
-                    service.requests.value(), service.replies.value("scored"), service.replies.value("bad_input"),
-                    service.replies.value("failed"), service.unanswered.sum(l -> true)));
+                    service.requests(), service.scored(), service.badInput(), service.failed(),
+                    service.unanswered()));
         }
         return 0;
     }

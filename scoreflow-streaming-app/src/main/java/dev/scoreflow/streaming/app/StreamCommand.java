@@ -1,9 +1,12 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.Model;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelLoaders;
+import dev.scoreflow.streaming.FeatureSpec;
+import dev.scoreflow.streaming.StreamApp;
+import dev.scoreflow.streaming.internal.Durations;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -266,7 +269,7 @@ public final class StreamCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("stopping: committing what was processed");
             app.close(Duration.ofSeconds(30));
-            Log.info(String.format("stopped cleanly after %,d events", app.metrics().eventsIn.value()));
+            Log.info(String.format("stopped cleanly after %,d events", app.progress().events()));
             stopped.countDown();
         }, "stream-shutdown"));
         app.start();
@@ -287,12 +290,12 @@ public final class StreamCommand implements Callable<Integer> {
                 Log.info("scoring partitions " + now0 + " of " + inputTopic);
                 assigned = now0;
             }
-            StreamMetrics m = app.metrics();
-            long in = m.eventsIn.value();
+            StreamApp.Progress m = app.progress();
+            long in = m.events();
             long now = System.nanoTime();
             if (in != last) {
                 Log.info(String.format("events %,d: scored %,d, dead letters %,d, late %,d (%,.0f/s)", in,
-                        m.scored.value(), in - m.scored.value(), m.late.value(), (in - last) / ((now - lastAt) / 1e9)));
+                        m.scored(), in - m.scored(), m.late(), (in - last) / ((now - lastAt) / 1e9)));
             }
             last = in;
             lastAt = now;

@@ -1,9 +1,15 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.api.internal.Log;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.ModelLoaders;
+import dev.scoreflow.streaming.EmbeddedBroker;
+import dev.scoreflow.streaming.FeatureSpec;
+import dev.scoreflow.streaming.StreamApp;
+import dev.scoreflow.streaming.TransactionGenerator;
+import dev.scoreflow.streaming.internal.Durations;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -94,25 +100,24 @@ public final class StreamDemoCommand implements Callable<Integer> {
                     rate, seconds, driftAfter));
             produce(bs, count, driftAfter, app);
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (app.metrics().eventsIn.value() < count && app.failed() == null && System.nanoTime() < deadline) {
+            while (app.progress().events() < count && app.failed() == null && System.nanoTime() < deadline) {
                 LockSupport.parkNanos(200_000_000L);
             }
             // one more window and its grace, so the last windows close (and the silence rule sees the stream stop)
             long settle = windowMs * 3 + 5_000;
             Log.info("all events in; waiting " + settle / 1000 + " s for the last windows to close");
             LockSupport.parkNanos(settle * 1_000_000L);
-            StreamMetrics m = app.metrics();
+            StreamApp.Progress m = app.progress();
             Map<String, Object> lookup = app.features("card-000042", null);
             System.out.println();
             System.out.printf("events %,d: scored %,d, dead letters %,d (malformed), late %,d; alerts fired %d%n",
-                    m.eventsIn.value(), m.scored.value(), m.eventsIn.value() - m.scored.value(), m.late.value(),
-                    m.alertsFired());
+                    m.events(), m.scored(), m.deadLetters(), m.late(), m.alertsFired());
             System.out.println("features of card-000042 now (GET /features/card-000042 would answer this):");
             System.out.println("  " + (lookup == null ? "(no events for it)" : Json.write(lookup)));
             done.set(true);
             alerts.join(5_000); // before the broker stops, so the reader does not complain about it
             app.close(Duration.ofSeconds(30));
-            return app.failed() == null && m.eventsIn.value() == count ? 0 : 1;
+            return app.failed() == null && m.events() == count ? 0 : 1;
         }
     }
 
@@ -137,13 +142,12 @@ public final class StreamDemoCommand implements Callable<Integer> {
                 long now = System.nanoTime();
                 if (now - lastReport > 2_000_000_000L) {
                     lastReport = now;
-                    StreamMetrics m = app.metrics();
-                    WindowStats w = m.lastWindow();
+                    StreamApp.Progress m = app.progress();
                     Log.info(String.format("produced %,d%s, scored %,d, dead letters %,d, late %,d%s", i + 1,
-                            i + 1 > driftAfter ? " (drifting)" : "", m.scored.value(),
-                            m.eventsIn.value() - m.scored.value(), m.late.value(), w == null ? ""
+                            i + 1 > driftAfter ? " (drifting)" : "", m.scored(), m.deadLetters(), m.late(),
+                            Double.isNaN(m.windowEventsPerSecond()) ? ""
                                     : String.format("; last window: %,.0f events/s, mean score %.3f, positive %.1f %%",
-                                    w.count / (m.lastWindowMs() / 1000.0), w.meanScore(), 100 * w.positiveRate())));
+                                    m.windowEventsPerSecond(), m.windowMeanScore(), 100 * m.windowPositiveRate())));
                 }
             }
         }

@@ -1,5 +1,13 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
+import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.streaming.StreamingException;
+import dev.scoreflow.streaming.internal.AlertThreshold;
+import dev.scoreflow.streaming.internal.LagMonitor;
+import dev.scoreflow.streaming.internal.Observation;
+import dev.scoreflow.streaming.internal.PartitionLag;
+import dev.scoreflow.streaming.internal.Retention;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -9,16 +17,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.function.Supplier;
 
-import static dev.scoreflow.streaming.LagMonitorTest.FIFTEEN_SECONDS;
-import static dev.scoreflow.streaming.LagMonitorTest.T;
-import static dev.scoreflow.streaming.LagMonitorTest.partition;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** {@code scoreflow lag}'s exit status, alert lines and watch loop, over made-up looks at a cluster. */
+/** {@code scoreflow lag}'s exit status, alert lines, watch loop, table and JSON, over made-up looks at a cluster. */
 class LagCommandTest {
+    static final long T = 1_767_225_600_000L;
+    static final Retention FIFTEEN_SECONDS = new Retention(15_000, -1, "delete");
+
     final ByteArrayOutputStream buf = new ByteArrayOutputStream();
     /** What each look sees, in turn: a list of observations, or an exception to throw. */
     final Deque<Supplier<List<Observation>>> looks = new ArrayDeque<>();
@@ -32,6 +41,14 @@ class LagCommandTest {
         cmd.clock = () -> T;
         cmd.monitors = () -> new LagMonitor("app", () -> looks.remove().get(), cmd.clock);
         return cmd;
+    }
+
+    /** Partition {@code p} of topic tx as a look at the cluster sees it (null: nothing committed, no timestamp). */
+    static Observation partition(int p, Long committed, long start, long end, Long oldestUnreadTs, Retention r) {
+        return new Observation(new TopicPartition("tx", p),
+                committed == null ? OptionalLong.empty() : OptionalLong.of(committed), start, end,
+                oldestUnreadTs == null ? OptionalLong.empty() : OptionalLong.of(oldestUnreadTs), r,
+                OptionalLong.empty());
     }
 
     String out() {
@@ -91,5 +108,54 @@ class LagCommandTest {
         assertThat(help).contains("Usage: lag ").contains("--group=ID").contains("--topic=TOPIC")
                 .contains("--watch=S").contains("(default: 20%)").contains("--json").contains("--bootstrap-servers")
                 .contains("Exit status: 0 no alert; 2 an alert");
+    }
+
+    @Test
+    void tableShowsEveryPartitionWithHumanTimes() {
+        List<PartitionLag> lags = lags(partition(0, 40L, 0, 100, T - 5_000, FIFTEEN_SECONDS),
+                partition(1, null, 3, 9, T - 20_000, FIFTEEN_SECONDS),
+                new Observation(new TopicPartition("tx", 2), OptionalLong.of(7), 7, 7, OptionalLong.empty(),
+                        new Retention(604_800_000L, 10L << 20, "delete"), OptionalLong.of(3L << 20)));
+
+        String[] lines = LagCommand.table(lags).split(System.lineSeparator());
+        assertThat(lines).hasSize(4);
+        assertThat(lines[0]).startsWith("TOPIC  PARTITION  COMMITTED");
+        assertThat(lines[1].split("\\s+")).containsExactly("tx", "0", "40", "0", "100", "60", "-", "5.0s", "10.0s",
+                "15.0s", "-");
+        assertThat(lines[2].split("\\s+")).containsExactly("tx", "1", "-", "3", "9", "6", "-", "20.0s", "overdue",
+                "5.0s", "15.0s", "-");
+        assertThat(lines[3]).contains("7d00h, 10.0 MiB").endsWith("3.0 MiB (30%)");
+    }
+
+    @Test
+    void tableSaysWhatIsKeptForeverOrOnlyCompacted() {
+        List<PartitionLag> lags = lags(partition(0, 0L, 0, 100, T - 86_400_000L, new Retention(-1, -1, "delete")),
+                partition(1, 0L, 0, 100, T - 86_400_000L, new Retention(1_000, -1, "compact")));
+        assertThat(LagCommand.table(lags)).contains("never").contains("forever").contains("compact");
+    }
+
+    @Test
+    void jsonCarriesTheNumbers() {
+        LagMonitor monitor = new LagMonitor("app", () -> List.of(partition(0, 10L, 25, 30, T - 2_000,
+                FIFTEEN_SECONDS)), () -> T);
+        List<PartitionLag> lags = monitor.poll();
+
+        String json = Json.write(LagCommand.json("app", lags, monitor.alerts(lags, AlertThreshold.parse("20%"))));
+        assertThat(json).startsWith("{\"group\":\"app\",\"time\":" + T + ",\"partitions\":[{\"topic\":\"tx\","
+                        + "\"partition\":0,\"committed\":10,\"log_start\":25,\"log_end\":30,\"lag\":20,\"lost\":15,")
+                .contains("\"ms_until_deletion\":13000").contains("\"size_bytes\":null")
+                .contains("\"alerts\":[\"tx-0: 15 records were deleted");
+    }
+
+    @Test
+    void formatsSizesInBinaryUnits() {
+        assertThat(LagCommand.bytes(512)).isEqualTo("512 B");
+        assertThat(LagCommand.bytes(1536)).isEqualTo("1.5 KiB");
+        assertThat(LagCommand.bytes(20L << 20)).isEqualTo("20.0 MiB");
+    }
+
+    /** One look at T that sees {@code observations}. */
+    static List<PartitionLag> lags(Observation... observations) {
+        return new LagMonitor("app", () -> List.of(observations), () -> T).poll();
     }
 }

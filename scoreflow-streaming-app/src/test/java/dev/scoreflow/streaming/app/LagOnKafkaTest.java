@@ -1,6 +1,14 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.streaming.EmbeddedBroker;
+import dev.scoreflow.streaming.StreamingException;
+import dev.scoreflow.streaming.internal.AlertThreshold;
+import dev.scoreflow.streaming.internal.LagMonitor;
+import dev.scoreflow.streaming.internal.PartitionLag;
+import dev.scoreflow.streaming.internal.Retention;
+import dev.scoreflow.streaming.internal.Topics;
+import dev.scoreflow.testkit.Await;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -30,8 +38,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Predicate;
-import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -118,25 +124,6 @@ class LagOnKafkaTest {
         }
     }
 
-    static <T> T await(String what, Duration timeout, Supplier<T> look, Predicate<T> done) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            T seen = look.get();
-            if (done.test(seen)) {
-                return seen;
-            }
-            if (System.nanoTime() > deadline) {
-                fail(what + " did not happen within " + timeout + "; last seen: " + seen);
-            }
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                fail("interrupted");
-            }
-        }
-    }
-
     record Run(int exit, String out, String err) {
     }
 
@@ -220,7 +207,7 @@ class LagOnKafkaTest {
         long later = System.currentTimeMillis() + 60_000;
         produce(topic, 0, 1, later);
         try (LagMonitor monitor = LagMonitor.create(client(), "orders-app", null, System::currentTimeMillis)) {
-            List<PartitionLag> lags = await("deletion of the first segment of orders-0", Duration.ofSeconds(40),
+            List<PartitionLag> lags = Await.until("deletion of the first segment of orders-0", Duration.ofSeconds(40),
                     monitor::poll, l -> l.get(0).observed().logStart() > 0);
             PartitionLag l0 = lags.get(0);
             assertThat(l0.observed().logStart()).isEqualTo(10);
@@ -309,7 +296,7 @@ class LagOnKafkaTest {
              LagMonitor all = LagMonitor.create(client(), "fresh-app", null, System::currentTimeMillis);
              LagMonitor one = LagMonitor.create(client(), "fresh-app", topic, System::currentTimeMillis)) {
             member.subscribe(List.of(topic));
-            await("fresh-app joining", Duration.ofSeconds(30), () -> {
+            Await.until("fresh-app joining", Duration.ofSeconds(30), () -> {
                 member.poll(Duration.ofMillis(100));
                 return member.assignment();
             }, a -> !a.isEmpty());

@@ -1,10 +1,13 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.OnnxModel;
 import dev.scoreflow.runtime.TestModels;
+import dev.scoreflow.streaming.EmbeddedBroker;
+import dev.scoreflow.streaming.TransactionGenerator;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -50,6 +53,8 @@ import static org.assertj.core.api.Assertions.fail;
  */
 @Tag("slow")
 class StreamOnKafkaTest {
+    /** The header naming the instance that answered a feature lookup (the library's StreamHttp.SERVED_BY). */
+    static final String SERVED_BY = "X-Scoreflow-Served-By";
     static final long T0 = 1_767_225_600_000L;
     static final int EVENTS = 12_000;
 
@@ -206,7 +211,7 @@ class StreamOnKafkaTest {
         assertThat(dead).hasSize((int) malformed);
         Set<String> deadSources = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> d : dead) {
-            String src = header(d, DeadLetters.PARTITION) + "/" + header(d, DeadLetters.OFFSET);
+            String src = header(d, "scoreflow.dlq.partition") + "/" + header(d, "scoreflow.dlq.offset");
             assertThat(deadSources.add(src)).as("dead-lettered twice: %s", src).isTrue();
         }
         for (TransactionGenerator.Txn t : in) {
@@ -339,8 +344,8 @@ class StreamOnKafkaTest {
                 HttpResponse<String> b = get(p2, "/features/" + card);
                 assertThat(a.statusCode()).as(a.body()).isEqualTo(200);
                 assertThat(b.statusCode()).as(b.body()).isEqualTo(200);
-                assertThat(a.headers().firstValue(StreamHttp.SERVED_BY))
-                        .isEqualTo(b.headers().firstValue(StreamHttp.SERVED_BY)).isPresent();
+                assertThat(a.headers().firstValue(SERVED_BY))
+                        .isEqualTo(b.headers().firstValue(SERVED_BY)).isPresent();
                 assertThat(json(a.body().getBytes(StandardCharsets.UTF_8))).containsEntry("entity", card)
                         .containsKey("features");
             }
@@ -348,7 +353,7 @@ class StreamOnKafkaTest {
             for (int c = 0; c < 30; c++) {
                 HttpResponse<String> r = get(p1, "/features/" + String.format("card-%06d", c));
                 if (r.statusCode() == 200) {
-                    servers.add(r.headers().firstValue(StreamHttp.SERVED_BY).orElseThrow());
+                    servers.add(r.headers().firstValue(SERVED_BY).orElseThrow());
                 }
             }
             assertThat(servers).as("the cards live on both instances").hasSize(2);

@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.app;
 
 import dev.scoreflow.runtime.ChildJvm;
 import picocli.CommandLine;

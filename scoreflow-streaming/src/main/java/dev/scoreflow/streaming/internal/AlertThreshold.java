@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * @param fraction the share of retention.ms in (0, 1], or NaN for a fixed time
  * @param millis   the fixed time, or -1 for a share
  */
-record AlertThreshold(String text, double fraction, long millis) {
+public record AlertThreshold(String text, double fraction, long millis) {
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)");
     private static final Pattern PERCENT = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*%");
 
@@ -25,7 +25,7 @@ record AlertThreshold(String text, double fraction, long millis) {
      *
      * @throws IllegalArgumentException for anything else, a share outside (0, 100] % or a negative duration
      */
-    static AlertThreshold parse(String text) {
+    public static AlertThreshold parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         Matcher p = PERCENT.matcher(t);
         if (p.matches()) {
@@ -54,7 +54,7 @@ record AlertThreshold(String text, double fraction, long millis) {
     }
 
     /** The threshold for a topic kept {@code retentionMs}. */
-    long millisFor(long retentionMs) {
+    public long millisFor(long retentionMs) {
         return Double.isNaN(fraction) ? millis : (long) (fraction * retentionMs);
     }
 

@@ -1,5 +1,6 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
+import dev.scoreflow.streaming.StreamingException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;

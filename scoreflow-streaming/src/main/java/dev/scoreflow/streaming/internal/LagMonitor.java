@@ -1,6 +1,7 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 import dev.scoreflow.api.internal.Metrics;
+import dev.scoreflow.streaming.StreamingException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,9 +22,9 @@ import java.util.function.ToDoubleFunction;
  * to poll (a scrape never waits on the cluster). The clock ("now", epoch ms) is injected so the arithmetic can be
  * tested without waiting. Thread-safe: polls may overlap; the snapshot is replaced whole.
  */
-final class LagMonitor implements AutoCloseable {
+public final class LagMonitor implements AutoCloseable {
     /** One look at the cluster: an {@link Observation} per partition the group reads. */
-    interface Probe extends AutoCloseable {
+    public interface Probe extends AutoCloseable {
         /** @throws StreamingException naming what is missing or failed (the group, a topic, the cluster) */
         List<Observation> observe();
 
@@ -37,7 +38,7 @@ final class LagMonitor implements AutoCloseable {
     private final LongSupplier clock;
     private volatile List<PartitionLag> last = List.of();
 
-    LagMonitor(String group, Probe probe, LongSupplier clock) {
+    public LagMonitor(String group, Probe probe, LongSupplier clock) {
         this.group = Objects.requireNonNull(group, "group");
         this.probe = Objects.requireNonNull(probe, "probe");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -47,16 +48,16 @@ final class LagMonitor implements AutoCloseable {
      * A monitor of {@code group} on the cluster {@code client} points at, over every topic the group has committed
      * offsets for, or only {@code topic} (every partition of it) if not null.
      */
-    static LagMonitor create(Properties client, String group, String topic, LongSupplier clock) {
+    public static LagMonitor create(Properties client, String group, String topic, LongSupplier clock) {
         return new LagMonitor(group, new KafkaLagProbe(client, group, topic), clock);
     }
 
-    String group() {
+    public String group() {
         return group;
     }
 
     /** Looks at the cluster now and returns the lag of every partition, sorted by topic and partition. */
-    List<PartitionLag> poll() {
+    public List<PartitionLag> poll() {
         List<Observation> seen = probe.observe();
         long now = clock.getAsLong();
         List<PartitionLag> lags = new ArrayList<>(seen.size());
@@ -71,7 +72,7 @@ final class LagMonitor implements AutoCloseable {
     }
 
     /** The latest {@link #poll}'s result (empty before the first). */
-    List<PartitionLag> last() {
+    public List<PartitionLag> last() {
         return last;
     }
 
@@ -79,7 +80,7 @@ final class LagMonitor implements AutoCloseable {
      * What in {@code lags} needs someone's attention, one sentence each: records already deleted unread, and
      * partitions whose oldest unread record may be deleted sooner than {@code threshold}.
      */
-    List<String> alerts(List<PartitionLag> lags, AlertThreshold threshold) {
+    public List<String> alerts(List<PartitionLag> lags, AlertThreshold threshold) {
         List<String> out = new ArrayList<>();
         for (PartitionLag l : lags) {
             String where = l.topic() + "-" + l.partition();
@@ -92,12 +93,12 @@ final class LagMonitor implements AutoCloseable {
                 long left = l.msUntilDeletion().getAsLong();
                 long limit = threshold.millisFor(l.observed().retention().ms());
                 if (left < limit) {
-                    String when = left >= 0 ? "may be deleted in " + LagCommand.duration(left)
-                            : "is " + LagCommand.duration(-left) + " past retention and goes at the next retention "
+                    String when = left >= 0 ? "may be deleted in " + Durations.format(left)
+                            : "is " + Durations.format(-left) + " past retention and goes at the next retention "
                             + "check";
                     out.add(String.format("%s: the oldest unread record of group %s %s (%,d records behind; "
                             + "retention.ms %d; alert below %s)", where, group, when, l.lag(),
-                            l.observed().retention().ms(), LagCommand.duration(limit)));
+                            l.observed().retention().ms(), Durations.format(limit)));
                 }
             }
         }
@@ -111,7 +112,7 @@ final class LagMonitor implements AutoCloseable {
      * {@code scoreflow_stream_oldest_unread_age_seconds} (absent when nothing is unread). Call once per registry;
      * the values are those of the latest {@link #poll}, which the caller schedules.
      */
-    void register(Metrics registry) {
+    public void register(Metrics registry) {
         gauge(registry, "scoreflow_stream_lag_records", "records the consumer group has still to read, per "
                 + "partition (log end offset - committed offset)", l -> l.lag());
         gauge(registry, "scoreflow_stream_seconds_until_unread_deleted", "seconds before retention.ms may delete "

@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 import org.apache.kafka.common.TopicPartition;
 
@@ -19,6 +19,6 @@ import java.util.OptionalLong;
  * @param retention             the topic's deletion settings
  * @param sizeBytes             the partition's size on the leader; empty unless the topic has size retention
  */
-record Observation(TopicPartition partition, OptionalLong committed, long logStart, long logEnd,
+public record Observation(TopicPartition partition, OptionalLong committed, long logStart, long logEnd,
                    OptionalLong oldestUnreadTimestamp, Retention retention, OptionalLong sizeBytes) {
 }

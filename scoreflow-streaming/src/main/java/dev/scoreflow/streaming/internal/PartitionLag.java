@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 import java.util.OptionalLong;
 
@@ -24,11 +24,11 @@ import java.util.OptionalLong;
  *                          negative: it is overdue and goes at the next retention check); empty if nothing is at
  *                          risk by time (nothing unread, no time retention) or the timestamp is unknown
  */
-record PartitionLag(Observation observed, long observedAt, long lag, long lost, OptionalLong oldestUnreadAgeMs,
+public record PartitionLag(Observation observed, long observedAt, long lag, long lost, OptionalLong oldestUnreadAgeMs,
                     OptionalLong msUntilDeletion) {
 
     /** The numbers derived from {@code o} at {@code now} (epoch ms). */
-    static PartitionLag of(Observation o, long now) {
+    public static PartitionLag of(Observation o, long now) {
         long from = o.committed().orElse(o.logStart());
         long lag = Math.max(0, o.logEnd() - from);
         long lost = o.committed().isPresent() ? Math.max(0, o.logStart() - o.committed().getAsLong()) : 0;
@@ -45,7 +45,7 @@ record PartitionLag(Observation observed, long observedAt, long lag, long lost, 
     }
 
     /** Whether records the group has not read are still in the log (offsets, at least: some may be markers). */
-    boolean unreadLeft() {
+    public boolean unreadLeft() {
         return unreadLeft(observed);
     }
 
@@ -54,11 +54,11 @@ record PartitionLag(Observation observed, long observedAt, long lag, long lost, 
         return o.logEnd() > Math.max(o.committed().orElse(o.logStart()), o.logStart());
     }
 
-    String topic() {
+    public String topic() {
         return observed.partition().topic();
     }
 
-    int partition() {
+    public int partition() {
         return observed.partition().partition();
     }
 }

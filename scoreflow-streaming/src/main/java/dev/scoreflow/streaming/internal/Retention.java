@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 /**
  * A topic's deletion settings as the broker applies them: {@code retention.ms}, {@code retention.bytes} (-1: no
@@ -9,17 +9,17 @@ package dev.scoreflow.streaming;
  * @param bytes         {@code retention.bytes} per partition; -1 for no size limit
  * @param cleanupPolicy {@code cleanup.policy}: {@code delete}, {@code compact} or {@code compact,delete}
  */
-record Retention(long ms, long bytes, String cleanupPolicy) {
+public record Retention(long ms, long bytes, String cleanupPolicy) {
     /** The broker defaults: a week, no size limit, delete. */
-    static final Retention DEFAULT = new Retention(604_800_000L, -1, "delete");
+    public static final Retention DEFAULT = new Retention(604_800_000L, -1, "delete");
 
     /** Whether records older than {@link #ms} are deleted. */
-    boolean byTime() {
+    public boolean byTime() {
         return deletes() && ms >= 0;
     }
 
     /** Whether old segments are deleted once a partition holds more than {@link #bytes}. */
-    boolean bySize() {
+    public boolean bySize() {
         return deletes() && bytes >= 0;
     }
 

@@ -1,5 +1,6 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
+import dev.scoreflow.streaming.StreamingException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -12,8 +13,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /** Creates the topics a command writes to, if they are missing, and tells how many partitions a topic has. */
-final class Topics {
-    static final long TIMEOUT_MS = 30_000;
+public final class Topics {
+    public static final long TIMEOUT_MS = 30_000;
 
     private Topics() {
     }
@@ -23,7 +24,7 @@ final class Topics {
      * returns once the cluster's metadata shows it with a leader for every partition: a consumer that subscribes
      * right after (a Kafka Streams app reading its own internal topic, say) must not find it missing.
      */
-    static void ensure(Admin admin, String topic, int partitions, Map<String, String> config) {
+    public static void ensure(Admin admin, String topic, int partitions, Map<String, String> config) {
         try {
             admin.createTopics(List.of(new NewTopic(topic, java.util.Optional.of(partitions), java.util.Optional.empty())
                     .configs(config))).all().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -63,7 +64,7 @@ final class Topics {
     }
 
     /** The partitions of {@code topic}. @throws StreamingException if it does not exist or the cluster does not answer */
-    static int partitions(Admin admin, String topic) {
+    public static int partitions(Admin admin, String topic) {
         try {
             TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
                     .get(TIMEOUT_MS, TimeUnit.MILLISECONDS).get(topic);
@@ -75,7 +76,7 @@ final class Topics {
         }
     }
 
-    static Admin admin(Properties client) {
+    public static Admin admin(Properties client) {
         Properties p = new Properties();
         p.putAll(client);
         p.putIfAbsent("default.api.timeout.ms", (int) TIMEOUT_MS);

@@ -1,4 +1,4 @@
-package dev.scoreflow.streaming;
+package dev.scoreflow.streaming.internal;
 
 import dev.scoreflow.api.internal.Metrics;
 import org.apache.kafka.common.TopicPartition;
@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The lag monitor's arithmetic, alerts, table and gauges, on made-up observations and an injected clock. */
+/** The lag monitor's arithmetic, alerts and gauges, on made-up observations and an injected clock. */
 class LagMonitorTest {
     static final long T = 1_767_225_600_000L;
     static final Retention FIFTEEN_SECONDS = new Retention(15_000, -1, "delete");
@@ -107,7 +107,6 @@ class LagMonitorTest {
             assertThat(l.msUntilDeletion()).isEmpty();
         });
         assertThat(monitor.alerts(lags, AlertThreshold.parse("100%"))).isEmpty();
-        assertThat(LagCommand.table(lags)).contains("never").contains("forever").contains("compact");
     }
 
     @Test
@@ -173,37 +172,6 @@ class LagMonitorTest {
     }
 
     @Test
-    void tableShowsEveryPartitionWithHumanTimes() {
-        seen.add(partition(0, 40L, 0, 100, T - 5_000, FIFTEEN_SECONDS));
-        seen.add(partition(1, null, 3, 9, T - 20_000, FIFTEEN_SECONDS));
-        seen.add(new Observation(new TopicPartition("tx", 2), OptionalLong.of(7), 7, 7, OptionalLong.empty(),
-                new Retention(604_800_000L, 10L << 20, "delete"), OptionalLong.of(3L << 20)));
-
-        String table = LagCommand.table(monitor.poll());
-        String[] lines = table.split(System.lineSeparator());
-        assertThat(lines).hasSize(4);
-        assertThat(lines[0]).startsWith("TOPIC  PARTITION  COMMITTED");
-        assertThat(lines[1].split("\\s+")).containsExactly("tx", "0", "40", "0", "100", "60", "-", "5.0s", "10.0s",
-                "15.0s", "-");
-        assertThat(lines[2].split("\\s+")).containsExactly("tx", "1", "-", "3", "9", "6", "-", "20.0s", "overdue",
-                "5.0s", "15.0s", "-");
-        assertThat(lines[3]).contains("7d00h, 10.0 MiB").endsWith("3.0 MiB (30%)");
-    }
-
-    @Test
-    void jsonCarriesTheNumbers() {
-        seen.add(partition(0, 10L, 25, 30, T - 2_000, FIFTEEN_SECONDS));
-        List<PartitionLag> lags = monitor.poll();
-
-        String json = dev.scoreflow.api.internal.Json.write(LagCommand.json("app", lags,
-                monitor.alerts(lags, AlertThreshold.parse("20%"))));
-        assertThat(json).startsWith("{\"group\":\"app\",\"time\":" + T + ",\"partitions\":[{\"topic\":\"tx\","
-                        + "\"partition\":0,\"committed\":10,\"log_start\":25,\"log_end\":30,\"lag\":20,\"lost\":15,")
-                .contains("\"ms_until_deletion\":13000").contains("\"size_bytes\":null")
-                .contains("\"alerts\":[\"tx-0: 15 records were deleted");
-    }
-
-    @Test
     void parsesThresholdsAsDurationsOrSharesOfRetention() {
         assertThat(AlertThreshold.parse("20%").millisFor(15_000)).isEqualTo(3_000);
         assertThat(AlertThreshold.parse("100 %").millisFor(15_000)).isEqualTo(15_000);
@@ -221,15 +189,12 @@ class LagMonitorTest {
     }
 
     @Test
-    void formatsDurationsAndSizes() {
-        assertThat(LagCommand.duration(850)).isEqualTo("850ms");
-        assertThat(LagCommand.duration(12_399)).isEqualTo("12.3s");
-        assertThat(LagCommand.duration(252_000)).isEqualTo("4m12s");
-        assertThat(LagCommand.duration(7_380_000)).isEqualTo("2h03m");
-        assertThat(LagCommand.duration(273_600_000)).isEqualTo("3d04h");
-        assertThat(LagCommand.duration(-1_500)).isEqualTo("-1.5s");
-        assertThat(LagCommand.bytes(512)).isEqualTo("512 B");
-        assertThat(LagCommand.bytes(1536)).isEqualTo("1.5 KiB");
-        assertThat(LagCommand.bytes(20L << 20)).isEqualTo("20.0 MiB");
+    void formatsDurationsAsPeopleReadThem() {
+        assertThat(Durations.format(850)).isEqualTo("850ms");
+        assertThat(Durations.format(12_399)).isEqualTo("12.3s");
+        assertThat(Durations.format(252_000)).isEqualTo("4m12s");
+        assertThat(Durations.format(7_380_000)).isEqualTo("2h03m");
+        assertThat(Durations.format(273_600_000)).isEqualTo("3d04h");
+        assertThat(Durations.format(-1_500)).isEqualTo("-1.5s");
     }
 }
