@@ -369,10 +369,7 @@ public final class KafkaScoringService implements Runnable, AutoCloseable {
         private Builder(Properties client, Model model, String requestTopic) {
             this.client.putAll(Objects.requireNonNull(client, "client"));
             this.model = Objects.requireNonNull(model, "model");
-            if (requestTopic == null || requestTopic.isBlank()) {
-                throw new IllegalArgumentException("requestTopic must be a topic name, was '" + requestTopic + "'");
-            }
-            this.requestTopic = requestTopic;
+            this.requestTopic = Topics.requireName("requestTopic", requestTopic);
         }
 
         /**
@@ -380,10 +377,7 @@ public final class KafkaScoringService implements Runnable, AutoCloseable {
          * requests are counted as unanswered).
          */
         public Builder replyTopic(String topic) {
-            if (topic == null || topic.isBlank()) {
-                throw new IllegalArgumentException("replyTopic must be a topic name, was '" + topic + "'");
-            }
-            this.replyTopic = topic;
+            this.replyTopic = Topics.requireName("replyTopic", topic);
             return this;
         }
 

@@ -76,6 +76,14 @@ public final class Topics {
         }
     }
 
+    /** {@code topic}, if it can name a topic. @throws IllegalArgumentException naming {@code what} if null or blank */
+    public static String requireName(String what, String topic) {
+        if (topic == null || topic.isBlank()) {
+            throw new IllegalArgumentException(what + " must be a topic name, was '" + topic + "'");
+        }
+        return topic;
+    }
+
     public static Admin admin(Properties client) {
         Properties p = new Properties();
         p.putAll(client);
