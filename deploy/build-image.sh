@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Builds the Scoreflow container image without a daemon and without pulling anything from a registry:
-#   1. the CLI and its runtime class path with Maven (what ./scoreflow runs),
+#   1. the image's class path with Maven (scoreflow-image: the CLI without Spark, Hadoop, Scala and the Kafka broker),
 #   2. a Java runtime of just the modules the application needs (jlink),
 #   3. a root file system made by hand: that runtime, the jars, the example model in /models, the glibc and
 #      libstdc++ libraries the JVM and ONNX Runtime link against (copied from this machine, found with ldd),
 #      /etc/passwd with user 10001, /etc/os-release and /etc/machine-id (ONNX Runtime reads both), /tmp; no shell,
 #   4. an OCI image from it with umoci, in three layers (base + JRE, third-party jars, Scoreflow jars + model),
 #      written as an OCI archive: deploy/target/scoreflow-oci.tar.
+#
+# The image is for serving. It runs: serve (HTTP, V2; --jobs on postgresql://, amqp:// or kafka:// queues), worker,
+# subscribe, serve-rabbitmq, serve-kafka, and the Kafka clients produce, consume, stream, features and lag against a
+# Kafka cluster (--bootstrap-servers), and plan. It leaves out Spark, Hadoop and Scala, and the Kafka broker (written in
+# Scala), so batch, watch, demo, demo stream, broker and serve --jobs embedded are listed by `scoreflow --help` as not
+# in this distribution and exit 2 with what to use instead: ./scoreflow from a source checkout, spark-submit with the
+# scoreflow-spark-job jar, a Kafka cluster.
 #
 # Usage: deploy/build-image.sh            (then deploy/run-image.sh to start it and score through it)
 # Environment: JAVA_HOME (the JDK whose jmods jlink uses; default: the java on PATH), SCOREFLOW_IMAGE_TAG (default
@@ -17,7 +24,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 OUT=$ROOT/deploy/target
 TAG=${SCOREFLOW_IMAGE_TAG:-0.1.0}
 JDK=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
-CLI=$ROOT/scoreflow-cli/target
+LIB=$ROOT/scoreflow-image/target/lib
 
 need() { command -v "$1" >/dev/null || { echo "build-image: $1 is needed; $2" >&2; exit 1; }; }
 need umoci "apt-get install umoci"
@@ -33,24 +40,31 @@ case $(uname -m) in
   *) echo "build-image: no ONNX Runtime native library for $(uname -m)" >&2; exit 1 ;;
 esac
 
-# 1. The CLI and its runtime class path (target/lib, as the launcher uses it).
+# 1. The image's class path: scoreflow-image/target/lib, the CLI's jars less what only Spark and the broker need.
 if [[ -z ${SCOREFLOW_NO_BUILD:-} ]]; then
-  echo "build-image: building the CLI with Maven" >&2
+  echo "build-image: building the image's class path with Maven" >&2
   log=$(mktemp)
-  (cd "$ROOT" && mvn -B -q -DskipTests ${SCOREFLOW_MVN_OPTS:-} -pl scoreflow-cli -am package) >"$log" 2>&1 \
+  rm -rf "$LIB" # a jar left from an earlier class path must not ride along
+  (cd "$ROOT" && mvn -B -q -DskipTests ${SCOREFLOW_MVN_OPTS:-} -pl scoreflow-image -am package) >"$log" 2>&1 \
     || { cat "$log" >&2; rm -f "$log"; echo "build-image: Maven build failed" >&2; exit 1; }
   rm -f "$log"
 fi
-JAR=$(ls "$CLI"/scoreflow-cli-*.jar 2>/dev/null | grep -v -e sources -e tests | head -1 || true)
-[[ -n $JAR && -d $CLI/lib ]] || { echo "build-image: $CLI has no CLI jar or lib/; build without SCOREFLOW_NO_BUILD" >&2; exit 1; }
+ls "$LIB"/scoreflow-cli-*.jar >/dev/null 2>&1 \
+  || { echo "build-image: $LIB has no CLI jar; build without SCOREFLOW_NO_BUILD" >&2; exit 1; }
+if ls "$LIB" | grep -q -e '^spark-' -e '^hadoop-' -e '^scala-' -e '^kafka_'; then
+  echo "build-image: $LIB holds Spark, Hadoop, Scala or Kafka broker jars; the image leaves them out" >&2; exit 1
+fi
 
 rm -rf "$OUT/jre" "$OUT/layers" "$OUT/oci" "$OUT/scoreflow-oci.tar"
 mkdir -p "$OUT/layers"
 
-# 2. The Java runtime. Modules found with `jdeps -s --multi-release 17 --ignore-missing-deps` over every jar of the
-# class path (Spark, Hadoop and Kafka use more of the JDK than the server does; left out: jdk.sctp, jdk.jdi,
-# jdk.javadoc, jdk.attach and jdk.incubator.vector, which only optional code paths use), plus jdk.crypto.ec (TLS with
-# EC keys), jdk.security.auth (Hadoop's login module, loaded by name), jdk.naming.dns, jdk.zipfs and jdk.jfr.
+# 2. The Java runtime. Modules found with `jdeps -s --ignore-missing-deps` over every jar of the image's class path
+# (java.base, java.logging, java.management, java.sql, java.naming, java.desktop for java.beans, java.xml,
+# java.security.sasl and .jgss, java.net.http, jdk.unsupported, jdk.management, jdk.jfr, jdk.httpserver and, for
+# log4j's optional parts, java.rmi, java.scripting, java.compiler, java.transaction.xa), plus jdk.crypto.ec (TLS with
+# EC keys), jdk.security.auth and jdk.security.jgss (Kafka's SASL/Kerberos login module, loaded by name),
+# java.instrument (a -javaagent), jdk.naming.dns, jdk.net and jdk.zipfs. The list was first made over the full class
+# path (Spark, Hadoop): leaving those out removed no module that is worth a flag here.
 MODULES=java.base,java.compiler,java.datatransfer,java.desktop,java.instrument,java.logging,java.management
 MODULES+=,java.naming,java.net.http,java.rmi,java.scripting,java.security.jgss,java.security.sasl,java.sql
 MODULES+=,java.transaction.xa,java.xml,jdk.crypto.ec,jdk.httpserver,jdk.jfr,jdk.management,jdk.naming.dns,jdk.net
@@ -87,9 +101,9 @@ echo "hosts: files dns" >"$BASE/etc/nsswitch.conf"
 # The native libraries: what the JRE, ONNX Runtime and Netty's epoll transport link against, from this machine.
 NATIVE=$OUT/layers/native-probe
 mkdir -p "$NATIVE"
-ORT=$(ls "$CLI"/lib/onnxruntime-*.jar | head -1)
+ORT=$(ls "$LIB"/onnxruntime-*.jar | head -1)
 (cd "$NATIVE" && unzip -q -o "$ORT" "ai/onnxruntime/native/$ORT_ARCH/*")
-for j in "$CLI"/lib/netty-transport-native-epoll-*-"$(uname -m | sed 's/aarch64/aarch_64/')".jar; do
+for j in "$LIB"/netty-transport-native-epoll-*-"$(uname -m | sed 's/aarch64/aarch_64/')".jar; do
   [[ -f $j ]] && (cd "$NATIVE" && unzip -q -o "$j" 'META-INF/native/*')
 done
 # AWT's display, font, sound and image libraries are left out (a headless server; java.desktop stays for java.beans):
@@ -113,7 +127,7 @@ rm -rf "$NATIVE"
 
 # 3b. Layer 2: third-party jars (change least often after the JRE).
 mkdir -p "$OUT/layers/lib/app/lib"
-find "$CLI/lib" -name '*.jar' ! -name 'scoreflow-*' -exec cp {} "$OUT/layers/lib/app/lib/" \;
+find "$LIB" -name '*.jar' ! -name 'scoreflow-*' -exec cp {} "$OUT/layers/lib/app/lib/" \;
 # Native libraries for other platforms out of the copies (ONNX Runtime's jar holds five platforms', RocksDB's
 # fourteen): about 110 MB of the image. Only entries whose path names another OS or CPU go, so a library that does
 # not name its platform stays.
@@ -130,12 +144,11 @@ fi
 # 3c. Layer 3: Scoreflow's own jars, the JVM options and the example model.
 APP=$OUT/layers/app
 mkdir -p "$APP/app/scoreflow" "$APP/models"
-cp "$JAR" "$APP/app/scoreflow/"
-cp "$CLI"/lib/scoreflow-*.jar "$APP/app/scoreflow/"
+cp "$LIB"/scoreflow-*.jar "$APP/app/scoreflow/"
 cp -r "$ROOT/models/example" "$APP/models/example"
 # An argument file keeps the command line short: ONNX Runtime crashes the JVM when it is longer than about 4 KB.
-# The --add-opens are what ./scoreflow gives the JVM (Spark's driver needs them for `batch`); JDK_JAVA_OPTIONS adds
-# flags (e.g. -Xmx) at run time.
+# No --add-opens: only Spark's driver needs them, and Spark is not here. JDK_JAVA_OPTIONS adds flags (e.g. -Xmx) at
+# run time.
 {
   echo "--enable-native-access=ALL-UNNAMED"
   echo "-XX:+IgnoreUnrecognizedVMOptions"
@@ -143,10 +156,6 @@ cp -r "$ROOT/models/example" "$APP/models/example"
   echo "-XX:+ExitOnOutOfMemoryError"
   echo "-Djava.io.tmpdir=/tmp"
   echo "-Dscoreflow.home=/app"
-  for p in java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
-           java.util.concurrent.atomic jdk.internal.ref sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar; do
-    echo "--add-opens=java.base/$p=ALL-UNNAMED"
-  done
   echo "-cp /app/scoreflow/*:/app/lib/*"
 } >"$APP/app/jvm.options"
 ln -s /models "$APP/app/models" # -Dscoreflow.home=/app: `scoreflow demo` finds models/example there

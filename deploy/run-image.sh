@@ -7,6 +7,9 @@
 #   1. the model baked into the image (/models/example);
 #   2. this repository's models/ mounted read-only on /models (the model repository volume): example and fraud;
 #   3. the dev overlay of deploy/k8s rendered by kubectl kustomize, under `podman kube play` (port 8080).
+# Between 2 and 3, what the image leaves out (Spark, Hadoop, Scala, the Kafka broker): `scoreflow --help` lists
+# `batch` as not in this distribution, and `batch` and `serve --jobs embedded` exit 2 saying what to use instead,
+# with no NoClassDefFoundError (podman only).
 # Prints the image size. Exits non-zero on any failure.
 #
 # Where podman cannot start the image (or with SCOREFLOW_RUNTIME=runc), runs 1 and 2 use runc on the image unpacked
@@ -40,6 +43,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# podman's global flags: empty, or --runtime runc where its default OCI runtime cannot start containers here (crun
+# refuses a cgroups v1/v2 hybrid host).
+PODMAN_FLAGS=()
+podman() { command podman "${PODMAN_FLAGS[@]}" "$@"; }
+
 # Limits no higher than this shell's: podman's defaults (1048576 files) need CAP_SYS_RESOURCE, which a
 # sandboxed root may lack.
 LIMITS=(--ulimit "nofile=$(ulimit -n):$(ulimit -n)" --ulimit "nproc=8192:8192")
@@ -51,8 +59,15 @@ if [[ $RUNTIME == podman ]]; then
   SIZE=$(podman image inspect --format '{{.Size}}' "$IMAGE")
   echo "run-image: $IMAGE is $((SIZE / 1000000)) MB unpacked; archive $(( $(stat -c %s "$ARCHIVE") / 1000000 )) MB"
   if ! out=$(podman run --rm --network host "${LIMITS[@]}" "$IMAGE" --version 2>&1); then
-    echo "run-image: podman cannot start the image here: $out; trying runc" >&2
-    RUNTIME=runc
+    PODMAN_FLAGS=(--runtime runc)
+    if command -v runc >/dev/null && podman run --rm --network host "${LIMITS[@]}" "$IMAGE" --version >/dev/null 2>&1
+    then
+      echo "run-image: podman's default OCI runtime cannot start the image here ($out); using podman --runtime runc" >&2
+    else
+      PODMAN_FLAGS=()
+      echo "run-image: podman cannot start the image here: $out; trying runc" >&2
+      RUNTIME=runc
+    fi
   fi
 fi
 if [[ $RUNTIME == runc ]]; then
@@ -189,6 +204,26 @@ check_scores volume /models/example/score
   || { echo "run-image: [volume] the fraud model from the volume is not ready" >&2; exit 1; }
 echo "run-image: [volume] /v2/models/fraud/ready 200" >&2
 stop volume
+
+# What the image leaves out: listed, refused with exit code 2 and what to use instead, never a missing class.
+refused() { # label, expected message, the command
+  local label=$1 want=$2 out code=0; shift 2
+  out=$(podman run --rm --network host "${LIMITS[@]}" --read-only --tmpfs /tmp:rw,exec,size=512m --cap-drop all \
+    --security-opt no-new-privileges "$IMAGE" "$@" 2>&1) || code=$?
+  if [[ $code != 2 ]] || ! grep -qF "$want" <<<"$out" || grep -q 'NoClassDefFoundError' <<<"$out"; then
+    echo "$out" >&2; echo "run-image: [$label] scoreflow $* exited $code without '$want'" >&2; exit 1
+  fi
+  echo "run-image: [$label] scoreflow $* exits 2: $(grep -F "$want" <<<"$out" | head -1)" >&2
+}
+if [[ $RUNTIME == podman ]]; then
+  help=$(podman run --rm --network host "${LIMITS[@]}" "$IMAGE" --help)
+  grep -qE '^  batch +Score a dataset with Spark' <<<"$help" && grep -qF '[not in this distribution]' <<<"$help" \
+    || { echo "$help" >&2; echo "run-image: [lean] --help does not list batch as not in this distribution" >&2; exit 1; }
+  echo "run-image: [lean] --help lists $(grep -c '^  [a-z]' <<<"$help") commands," \
+    "$(grep -c '\[not in this distribution\]$' <<<"$help") marked not in this distribution" >&2
+  refused lean-spark "'batch' is not in this distribution" batch --input /models --output /tmp/scored
+  refused lean-broker "this distribution has no Kafka broker" serve --models /models --port 0 --jobs embedded
+fi
 
 # 3. The dev overlay as rendered by kustomize, under `podman kube play`: the Deployment's own security context
 # (user 10001, read-only root), its /tmp emptyDir and args. podman publishes its containerPort 8080 on the host.

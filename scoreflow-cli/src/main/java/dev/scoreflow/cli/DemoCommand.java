@@ -34,7 +34,6 @@ import java.util.concurrent.Callable;
  * in-process ONNX Runtime.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-        subcommands = dev.scoreflow.streaming.StreamDemoCommand.class,
         description = {"The end-to-end batch job on embedded defaults: generate N texts (half English) as Parquet, "
                 + "serve the bundled example model (is a text English, from its 26 letter frequencies) on a free "
                 + "port, score the dataset with embedded Spark through the server, write Parquet, and print the "

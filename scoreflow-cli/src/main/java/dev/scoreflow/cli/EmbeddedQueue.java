@@ -57,6 +57,11 @@ final class EmbeddedQueue implements AutoCloseable {
                 }
             }
         }
+        if (EmbeddedQueue.class.getClassLoader().getResource("kafka/server/KafkaRaftServer.class") == null) {
+            throw new NotInDistributionException("the embedded job queue runs a Kafka broker inside this process, "
+                    + "and this distribution has no Kafka broker (the container image leaves it and Scala out): give "
+                    + "--jobs the postgresql://, amqp:// or kafka:// URL of a running queue");
+        }
         EmbeddedBroker broker = EmbeddedBroker.start(dir, "127.0.0.1", port, BROKER);
         String kafkaUrl = "kafka://" + broker.bootstrapServers() + rest;
         try {

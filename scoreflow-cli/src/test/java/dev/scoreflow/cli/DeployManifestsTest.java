@@ -215,9 +215,13 @@ class DeployManifestsTest {
     private static ServeCommand parseServe(Map<String, Object> container) {
         List<String> args = list(container, "args").stream().map(String::valueOf).toList();
         assertThat(args).as("container args").first().isEqualTo("serve");
-        CommandLine.ParseResult parsed = new CommandLine(new Main()).parseArgs(args.toArray(String[]::new));
-        assertThat(parsed.subcommand()).as("parsed " + args).isNotNull();
-        return (ServeCommand) parsed.subcommand().commandSpec().userObject();
+        // as the launcher dispatches them: the command by its name, then its own flags
+        Commands.Entry command = Commands.find(args.toArray(String[]::new));
+        assertThat(command).as("the command of " + args).isNotNull();
+        assertThat(command.className()).isEqualTo(ServeCommand.class.getName());
+        ServeCommand serve = new ServeCommand();
+        new CommandLine(serve).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
+        return serve;
     }
 
     /** The base Deployment's container and the ClusterServingRuntime's. */

@@ -1,6 +1,7 @@
 package dev.scoreflow.streaming;
 
 import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;

@@ -1,5 +1,6 @@
 package dev.scoreflow.streaming;
 
+import dev.scoreflow.streaming.internal.Durations;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -6,6 +6,7 @@ import dev.scoreflow.api.DeadlineExceededException;
 import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.internal.PendingReplies;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -272,10 +273,7 @@ public final class KafkaScoringClient implements AutoCloseable {
 
         private Builder(Properties client, String requestTopic) {
             this.client.putAll(Objects.requireNonNull(client, "client"));
-            if (requestTopic == null || requestTopic.isBlank()) {
-                throw new IllegalArgumentException("requestTopic must be a topic name, was '" + requestTopic + "'");
-            }
-            this.requestTopic = requestTopic;
+            this.requestTopic = Topics.requireName("requestTopic", requestTopic);
         }
 
         /**
@@ -283,10 +281,7 @@ public final class KafkaScoringClient implements AutoCloseable {
          * share it: each ignores the replies it did not ask for.
          */
         public Builder replyTopic(String topic) {
-            if (topic == null || topic.isBlank()) {
-                throw new IllegalArgumentException("replyTopic must be a topic name, was '" + topic + "'");
-            }
-            this.replyTopic = topic;
+            this.replyTopic = Topics.requireName("replyTopic", topic);
             return this;
         }
 

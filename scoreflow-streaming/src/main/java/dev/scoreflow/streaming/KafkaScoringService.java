@@ -5,6 +5,8 @@ import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.Model;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.internal.Metrics;
+import dev.scoreflow.streaming.internal.Topics;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -32,6 +34,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -64,8 +67,10 @@ import static dev.scoreflow.streaming.KafkaScoringClient.REPLY_TO_HEADER;
  *
  * <p>One thread ({@link #run}) does everything; a poll returns at most {@code maxPollRecords} requests, scored one
  * model call per request. {@link #close} may be called from any thread. Every failure is logged through SLF4J.
+ *
+ * <p>Built with {@link #builder}; {@link #run} serves on the caller's thread until {@link #close}.
  */
-final class KafkaScoringService implements Runnable, AutoCloseable {
+public final class KafkaScoringService implements Runnable, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KafkaScoringService.class);
     static final Duration POLL = Duration.ofMillis(100);
 
@@ -127,6 +132,39 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
             consumer.close();
             throw e;
         }
+    }
+
+    /**
+     * A builder for a service scoring with {@code model} the requests of {@code requestTopic}; {@code client} holds
+     * the Kafka client properties ({@code bootstrap.servers}, security). The service does not close the model.
+     */
+    public static Builder builder(Properties client, Model model, String requestTopic) {
+        return new Builder(client, model, requestTopic);
+    }
+
+    /** Requests read so far, answered or not. */
+    public long requests() {
+        return requests.value();
+    }
+
+    /** Replies with scores, acknowledged by the broker. */
+    public long scored() {
+        return replies.value("scored");
+    }
+
+    /** Error replies to requests that could not be decoded or did not fit the model ({@code bad_input}). */
+    public long badInput() {
+        return replies.value("bad_input");
+    }
+
+    /** Error replies to requests the model failed on ({@code failed}). */
+    public long failed() {
+        return replies.value("failed");
+    }
+
+    /** Requests no reply could be sent for: no correlation id, no reply topic, or the send failed. */
+    public long unanswered() {
+        return unanswered.sum(labels -> true);
     }
 
     /** Serves until {@link #close}: poll, score, reply, wait for the acknowledgements, commit. */
@@ -279,7 +317,7 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
     }
 
     /** The request partitions this instance serves now (its share of the group's). */
-    Set<TopicPartition> partitions() {
+    public Set<TopicPartition> partitions() {
         return assigned;
     }
 
@@ -292,7 +330,7 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
      * Stops {@link #run} after the request at hand, waiting up to {@code timeout} for it to end; the replies of the
      * poll at hand are waited for and committed first unless the wait is cut short. Thread-safe; idempotent.
      */
-    void close(Duration timeout) {
+    public void close(Duration timeout) {
         closing = true;
         consumer.wakeup();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -316,5 +354,80 @@ final class KafkaScoringService implements Runnable, AutoCloseable {
     @Override
     public void close() {
         close(Duration.ofSeconds(30));
+    }
+
+    /** Settings of a {@link KafkaScoringService}; each refuses a bad value at once. Not thread-safe. */
+    public static final class Builder {
+        private final Properties client = new Properties();
+        private final Model model;
+        private final String requestTopic;
+        private String replyTopic;
+        private String group;
+        private int maxPollRecords = 500;
+        private int createPartitions;
+
+        private Builder(Properties client, Model model, String requestTopic) {
+            this.client.putAll(Objects.requireNonNull(client, "client"));
+            this.model = Objects.requireNonNull(model, "model");
+            this.requestTopic = Topics.requireName("requestTopic", requestTopic);
+        }
+
+        /**
+         * Where requests without {@value KafkaScoringClient#REPLY_TO_HEADER} are answered (default: nowhere; such
+         * requests are counted as unanswered).
+         */
+        public Builder replyTopic(String topic) {
+            this.replyTopic = Topics.requireName("replyTopic", topic);
+            return this;
+        }
+
+        /** The consumer group; instances of one group share the requests (default scoreflow-serve-REQUEST_TOPIC). */
+        public Builder group(String group) {
+            if (group == null || group.isBlank()) {
+                throw new IllegalArgumentException("group must be a group id, was '" + group + "'");
+            }
+            this.group = group;
+            return this;
+        }
+
+        /** Requests read, answered and acknowledged before each commit, in [1, 100000] (default 500). */
+        public Builder maxPollRecords(int n) {
+            if (n < 1 || n > 100_000) {
+                throw new IllegalArgumentException("maxPollRecords must be in [1, 100000], was " + n);
+            }
+            this.maxPollRecords = n;
+            return this;
+        }
+
+        /**
+         * Creates the request topic and the reply topic, if missing, with {@code partitions} partitions (the most
+         * instances that can share the work) when {@link #build} runs (default: creates none).
+         */
+        public Builder createTopics(int partitions) {
+            if (partitions < 1) {
+                throw new IllegalArgumentException("partitions must be >= 1, was " + partitions);
+            }
+            this.createPartitions = partitions;
+            return this;
+        }
+
+        /**
+         * Creates the topics if asked and connects; the service serves once {@link KafkaScoringService#run} is
+         * called.
+         *
+         * @throws StreamingException if the topics cannot be created
+         */
+        public KafkaScoringService build() {
+            if (createPartitions > 0) {
+                try (Admin admin = Topics.admin(client)) {
+                    Topics.ensure(admin, requestTopic, createPartitions, Map.of());
+                    if (replyTopic != null) {
+                        Topics.ensure(admin, replyTopic, createPartitions, Map.of());
+                    }
+                }
+            }
+            return new KafkaScoringService(client, model, requestTopic, replyTopic,
+                    group != null ? group : "scoreflow-serve-" + requestTopic, maxPollRecords);
+        }
     }
 }

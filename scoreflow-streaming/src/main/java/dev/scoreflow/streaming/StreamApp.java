@@ -1,6 +1,9 @@
 package dev.scoreflow.streaming;
 
 import dev.scoreflow.api.Model;
+import dev.scoreflow.streaming.internal.AlertThreshold;
+import dev.scoreflow.streaming.internal.LagMonitor;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -205,6 +208,38 @@ public final class StreamApp implements AutoCloseable {
     /** The app's counters (events in, scored, dead letters, late, ...). */
     StreamMetrics metrics() {
         return metrics;
+    }
+
+    /**
+     * What the app has done so far, from its counters: each number is exact, the set is not one atomic snapshot
+     * (a stream thread may count between two reads).
+     */
+    public Progress progress() {
+        WindowStats w = metrics.lastWindow();
+        double seconds = metrics.lastWindowMs() / 1000.0;
+        return new Progress(metrics.eventsIn.value(), metrics.scored.value(), metrics.late.value(),
+                metrics.alertsFired(), w == null ? Double.NaN : w.count / seconds,
+                w == null ? Double.NaN : w.meanScore(), w == null ? Double.NaN : w.positiveRate());
+    }
+
+    /**
+     * What a {@link StreamApp} has done so far ({@link #progress()}). Immutable.
+     *
+     * @param events                input records read: scored plus dead letters
+     * @param scored                events scored and written to the output topic
+     * @param late                  events later than the grace period (scored too, left out of the statistics)
+     * @param alertsFired           rules that started firing, all rules together
+     * @param windowEventsPerSecond event rate of the last closed statistics window; NaN before the first closes
+     *                              (or without {@link Builder#statistics})
+     * @param windowMeanScore       mean score of that window; NaN as above
+     * @param windowPositiveRate    share of predictions = 1 in that window; NaN as above
+     */
+    public record Progress(long events, long scored, long late, long alertsFired, double windowEventsPerSecond,
+                           double windowMeanScore, double windowPositiveRate) {
+        /** Input records written to the dead-letter topic: {@code events - scored}. */
+        public long deadLetters() {
+            return events - scored;
+        }
     }
 
     /** The Prometheus text of the app's metrics. */

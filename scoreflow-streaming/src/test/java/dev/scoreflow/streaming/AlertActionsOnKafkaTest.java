@@ -1,5 +1,7 @@
 package dev.scoreflow.streaming;
 
+import dev.scoreflow.streaming.internal.Topics;
+import dev.scoreflow.testkit.Await;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -137,7 +139,7 @@ class AlertActionsOnKafkaTest {
             long start = committed(admin, group, topic);
             producer.send(new ProducerRecord<>(topic, "rule", alert("x", 1, "firing")
                     .getBytes(StandardCharsets.UTF_8))).get();
-            LagOnKafkaTest.await("the webhook called", Duration.ofSeconds(30), hook.posts::size, n -> n == 1);
+            Await.until("the webhook called", Duration.ofSeconds(30), hook.posts::size, n -> n == 1);
             long t0 = System.nanoTime();
             stuck.close();
             assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(AlertActions.CLOSE_TIMEOUT.toMillis());
@@ -146,8 +148,8 @@ class AlertActionsOnKafkaTest {
             hook.release.countDown();
             try (AlertActions next = actions(metrics, hook.url())) {
                 next.start(client(), group, topic);
-                LagOnKafkaTest.await("the alert posted again", Duration.ofSeconds(30), hook.posts::size, n -> n == 2);
-                LagOnKafkaTest.await("the offset committed after it", Duration.ofSeconds(30),
+                Await.until("the alert posted again", Duration.ofSeconds(30), hook.posts::size, n -> n == 2);
+                Await.until("the offset committed after it", Duration.ofSeconds(30),
                         () -> committedQuietly(admin, group, topic), c -> c == start + 1);
             }
             assertThat(keys(hook)).containsExactly(id("x", 1, "firing"), id("x", 1, "firing"));
@@ -176,10 +178,10 @@ class AlertActionsOnKafkaTest {
                 write(producer, false, alert("aborted", 20, "firing"));
                 long last = write(producer, true, "not an alert", alert("a", 20, "resolved"));
                 expected.addAll(List.of(id("a", 10, "firing"), id("b", 10, "firing"), id("a", 20, "resolved")));
-                LagOnKafkaTest.await("the three committed alerts posted", Duration.ofSeconds(30),
+                Await.until("the three committed alerts posted", Duration.ofSeconds(30),
                         () -> keys(hook), k -> k.size() >= expected.size());
                 assertThat(keys(hook)).isEqualTo(expected);
-                LagOnKafkaTest.await("the offset committed after the last alert", Duration.ofSeconds(30),
+                Await.until("the offset committed after the last alert", Duration.ofSeconds(30),
                         () -> committedQuietly(admin), c -> c == last);
                 assertThat(metrics.alertRecordsMalformed.value()).isEqualTo(1);
                 assertThat(metrics.alertActionsDone.value("webhook")).isEqualTo(3);
@@ -190,10 +192,10 @@ class AlertActionsOnKafkaTest {
             expected.add(id("c", 30, "firing"));
             try (AlertActions second = actions(metrics, hook.url())) {
                 second.start(client(), GROUP, TOPIC);
-                LagOnKafkaTest.await("the new alert posted", Duration.ofSeconds(30), () -> keys(hook),
+                Await.until("the new alert posted", Duration.ofSeconds(30), () -> keys(hook),
                         k -> k.size() >= expected.size());
                 assertThat(keys(hook)).isEqualTo(expected);
-                LagOnKafkaTest.await("the offset committed after the new alert", Duration.ofSeconds(30),
+                Await.until("the offset committed after the new alert", Duration.ofSeconds(30),
                         () -> committedQuietly(admin), c -> c == last);
             }
             assertThat(keys(hook)).isEqualTo(expected);
@@ -202,14 +204,14 @@ class AlertActionsOnKafkaTest {
             try (AlertActions one = actions(metrics, hook.url()); AlertActions two = actions(metrics, hook.url())) {
                 one.start(client(), GROUP, TOPIC);
                 two.start(client(), GROUP, TOPIC);
-                LagOnKafkaTest.await("a stable group of two", Duration.ofSeconds(30), () -> describe(admin),
+                Await.until("a stable group of two", Duration.ofSeconds(30), () -> describe(admin),
                         g -> g != null && g.groupState() == GroupState.STABLE && g.members().size() == 2
                                 && g.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum() == 1);
                 for (int i = 0; i < 5; i++) {
                     write(producer, true, alert("d" + i, 40, "firing"));
                     expected.add(id("d" + i, 40, "firing"));
                 }
-                LagOnKafkaTest.await("the five alerts posted", Duration.ofSeconds(30), () -> keys(hook),
+                Await.until("the five alerts posted", Duration.ofSeconds(30), () -> keys(hook),
                         k -> k.size() >= expected.size());
                 assertThat(keys(hook)).isEqualTo(expected);
             }
@@ -243,12 +245,12 @@ class AlertActionsOnKafkaTest {
                                 10, "DE").getBytes(StandardCharsets.UTF_8))).get();
                     }
                 }
-                LagOnKafkaTest.await("the firing and resolved alerts posted", Duration.ofSeconds(60),
+                Await.until("the firing and resolved alerts posted", Duration.ofSeconds(60),
                         () -> keys(hook), k -> k.size() >= 2);
                 assertThat(keys(hook)).containsExactly(id("busy", t0, "firing"), id("busy", t0 + 1_000, "resolved"));
                 assertThat(new ArrayList<>(hook.posts).get(0).body()).startsWith("{\"alert_id\":\"busy@" + t0
                         + ":firing\",\"rule\":\"busy\",\"condition\":\"count >= 1\",\"state\":\"firing\"");
-                LagOnKafkaTest.await("the actions counted", Duration.ofSeconds(10),
+                Await.until("the actions counted", Duration.ofSeconds(10),
                         () -> app.metrics().alertActionsDone.value("webhook"), n -> n == 2);
                 assertThat(app.renderMetrics()).contains("scoreflow_stream_alert_actions_total{kind=\"webhook\"} 2");
             }

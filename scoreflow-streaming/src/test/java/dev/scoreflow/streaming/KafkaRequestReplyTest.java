@@ -8,6 +8,7 @@ import dev.scoreflow.api.Model;
 import dev.scoreflow.runtime.ModelConfig;
 import dev.scoreflow.runtime.OnnxModel;
 import dev.scoreflow.runtime.TestModels;
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -91,8 +92,8 @@ class KafkaRequestReplyTest {
 
     /** A service on its own thread; closing it stops the thread. */
     static KafkaScoringService serve(String requestTopic, String group) {
-        KafkaScoringService service = new KafkaScoringService(client(), model, requestTopic, requestTopic + ".replies",
-                group, 100);
+        KafkaScoringService service = KafkaScoringService.builder(client(), model, requestTopic)
+                .replyTopic(requestTopic + ".replies").group(group).maxPollRecords(100).build();
         Thread t = new Thread(service, "service-" + group);
         t.setDaemon(true);
         t.start();
@@ -324,41 +325,6 @@ class KafkaRequestReplyTest {
             assertThat(client.pending()).isZero();
             assertThatThrownBy(() -> client.score(row).join()).cause().hasMessage("the Kafka scoring client is closed");
         }
-    }
-
-    @Test
-    void serveKafkaAnswersOnTheRequestsReplyTopicOrElseOnItsOwn() throws Exception {
-        ServeKafkaCommand cmd = new ServeKafkaCommand();
-        int[] exit = {-1};
-        Thread t = new Thread(() -> exit[0] = new picocli.CommandLine(cmd).execute("--bootstrap-servers",
-                broker.bootstrapServers(), "--request-topic", "rpc-cli", "--reply-topic", "rpc-cli.default",
-                "--model", TestModels.example().toString(), "--group", "rpc-cli-service", "--partitions", "2"),
-                "serve-kafka");
-        t.start();
-        await("serve-kafka to serve both partitions", () -> cmd.running != null
-                && cmd.running.partitions().size() == 2);
-        float[] sample = TestModels.sampleInput(TestModels.example());
-        FloatMatrix rows = FloatMatrix.of(sample, sample.length / n, n);
-        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), "rpc-cli").build()) {
-            assertThat(client.score(rows).get(WAIT.toSeconds(), TimeUnit.SECONDS)).containsExactly(model.score(rows));
-        }
-        // no reply_to: the answer goes to --reply-topic, with the request's correlation id
-        RecordHeaders h = new RecordHeaders();
-        h.add(KafkaScoringClient.CORRELATION_ID_HEADER, "no-reply-to".getBytes(StandardCharsets.UTF_8));
-        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(client(), new ByteArraySerializer(),
-                new ByteArraySerializer())) {
-            p.send(new ProducerRecord<>("rpc-cli", null, (byte[]) null,
-                    dev.scoreflow.api.SeedBinaryCodec.encode(rows).array(), h)).get();
-        }
-        ConsumerRecord<byte[], byte[]> reply = readAll("rpc-cli.default", 1).get(0);
-        assertThat(header(reply, KafkaScoringClient.CORRELATION_ID_HEADER)).isEqualTo("no-reply-to");
-        assertThat(dev.scoreflow.api.SeedBinaryCodec.decodeScores(java.nio.ByteBuffer.wrap(reply.value())))
-                .containsExactly(model.score(rows));
-
-        cmd.running.close();
-        t.join(WAIT.toMillis());
-        assertThat(t.isAlive()).isFalse();
-        assertThat(exit[0]).isZero();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.scoreflow.streaming;
 
+import dev.scoreflow.streaming.internal.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
