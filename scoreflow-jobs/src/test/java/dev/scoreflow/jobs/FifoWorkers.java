@@ -33,15 +33,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * @param order        the jobs completed, in the order their completions began
  * @param takes        the jobs each worker took (attempts that failed included)
- * @param overlaps     takes held while another job of their group was (FIFO hands a group out one at a time: zero)
+ * @param overlaps     pairs of takes of two jobs of one group held at once, both outcomes accepted by the queue
+ *                     (FIFO hands a group out one at a time: zero; a take whose outcome was refused or cut had lost
+ *                     its lease or partition, and the job had passed on: a redelivery, not counted)
  * @param outOfTurn    jobs taken while their predecessor was not stored done, as "id: predecessor state"
  * @param failedOnce   the jobs failed once
  * @param handedOverBy the worker that stopped after its share, -1 if none did
+ * @param cut          calls the queue did not answer ({@link QueueUnavailableException}: on Kafka, a commit fenced by
+ *                     a rebalance); as a worker does, the worker goes on and the job comes again
  */
 public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps, List<String> outOfTurn,
-                          Set<String> failedOnce, int handedOverBy) {
+                          Set<String> failedOnce, int handedOverBy, int cut) {
 
-    private record Take(String id, int worker, long start, long end, boolean completed) {
+    /** A job held from {@code start} to {@code end}; {@code accepted}: the queue took its outcome (it still held it). */
+    private record Take(String id, int worker, long start, long end, boolean completed, boolean accepted) {
     }
 
     /** {@link #runGroups(List, List, Set, long, boolean)} with one group, {@code ids}. */
@@ -73,6 +78,7 @@ public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps,
         List<String> outOfTurn = new CopyOnWriteArrayList<>();
         Set<String> failedOnce = ConcurrentHashMap.newKeySet();
         AtomicInteger completed = new AtomicInteger();
+        AtomicInteger cut = new AtomicInteger();
         AtomicInteger handedOverBy = new AtomicInteger(-1);
         AtomicBoolean handedOver = new AtomicBoolean();
         int share = Math.max(1, jobs / 3);
@@ -90,7 +96,13 @@ public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps,
                     try {
                         while (completed.get() < jobs && System.nanoTime() < deadline) {
                             // as many as there are groups: a FIFO queue hands out at most one of each at a time
-                            List<Delivery> got = mine.receive(groups.size(), Duration.ofMillis(200));
+                            List<Delivery> got;
+                            try {
+                                got = mine.receive(groups.size(), Duration.ofMillis(200));
+                            } catch (QueueUnavailableException e) {
+                                cut.incrementAndGet(); // as a worker does: try again
+                                continue;
+                            }
                             long[] starts = new long[got.size()];
                             for (int i = 0; i < got.size(); i++) {
                                 starts[i] = clock.incrementAndGet(); // held from now on, each of them
@@ -106,16 +118,23 @@ public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps,
                                 Delivery d = got.get(i);
                                 Thread.sleep(pause);
                                 long end = clock.incrementAndGet();
-                                if (failing.contains(d.id()) && failedOnce.add(d.id())) {
-                                    takes.add(new Take(d.id(), worker, starts[i], end, false));
-                                    mine.fail(d, "try again", Duration.ofMillis(200)); // retried in place
-                                } else {
-                                    boolean stored = mine.complete(d, new byte[]{1}, "application/octet-stream");
-                                    takes.add(new Take(d.id(), worker, starts[i], end, stored));
-                                    if (stored) {
-                                        completed.incrementAndGet();
-                                        mineDone++;
+                                boolean stored = false;
+                                boolean accepted = false;
+                                try {
+                                    if (failing.contains(d.id()) && failedOnce.add(d.id())) {
+                                        accepted = mine.fail(d, "try again", Duration.ofMillis(200)); // in place
+                                    } else {
+                                        stored = mine.complete(d, new byte[]{1}, "application/octet-stream");
+                                        accepted = stored;
                                     }
+                                } catch (QueueUnavailableException e) {
+                                    // not stored (Kafka: a rebalance fenced the commit): the job comes again
+                                    cut.incrementAndGet();
+                                }
+                                takes.add(new Take(d.id(), worker, starts[i], end, stored, accepted));
+                                if (stored) {
+                                    completed.incrementAndGet();
+                                    mineDone++;
                                 }
                             }
                             if (mineDone >= share && completed.get() < jobs && handedOver.compareAndSet(false,
@@ -155,16 +174,17 @@ public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps,
             errors.stream().skip(1).forEach(e::addSuppressed);
             throw e;
         }
-        List<Take> byStart = new ArrayList<>(takes);
-        byStart.sort(Comparator.comparingLong(Take::start));
+        // two jobs of a group held at once, each by a take whose outcome the queue accepted (a take whose outcome
+        // was refused or cut had lost its lease or partition: the job had passed on, as after a visibility timeout)
+        List<Take> held = takes.stream().filter(Take::accepted).toList();
         int overlaps = 0;
-        long[] heldUntil = new long[groups.size()];
-        for (Take t : byStart) {
-            int g = groupOf.getOrDefault(t.id(), 0);
-            if (t.start() < heldUntil[g]) {
-                overlaps++;
+        for (Take t : held) {
+            for (Take u : held) {
+                if (t.start() < u.start() && u.start() < t.end() && !t.id().equals(u.id())
+                        && groupOf.get(t.id()).equals(groupOf.get(u.id()))) {
+                    overlaps++;
+                }
             }
-            heldUntil[g] = Math.max(heldUntil[g], t.end());
         }
         List<Integer> perWorker = new ArrayList<>();
         for (int w = 0; w < queues.size(); w++) {
@@ -174,7 +194,7 @@ public record FifoWorkers(List<String> order, List<Integer> takes, int overlaps,
         List<String> order = takes.stream().filter(Take::completed).sorted(Comparator.comparingLong(Take::end))
                 .map(Take::id).toList();
         return new FifoWorkers(order, List.copyOf(perWorker), overlaps, List.copyOf(outOfTurn), Set.copyOf(failedOnce),
-                handedOverBy.get());
+                handedOverBy.get(), cut.get());
     }
 
     /** {@link #assertGroupsKeptInOrder(List, int)} for one group. */

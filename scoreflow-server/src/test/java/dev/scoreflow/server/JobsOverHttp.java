@@ -144,7 +144,8 @@ final class JobsOverHttp {
         }
         FifoWorkers run = FifoWorkers.run(workerQueues, ids, java.util.Set.of(ids.get(5), ids.get(17), ids.get(30)),
                 42, storeReadsItsWrites);
-        System.out.printf("FIFO: jobs taken per worker %s, worker %d handed over%n", run.takes(), run.handedOverBy());
+        System.out.printf("FIFO: jobs taken per worker %s, worker %d handed over, %d calls cut%n", run.takes(),
+                run.handedOverBy(), run.cut());
         run.assertKeptInOrder(ids, 3);
         for (String id : ids) {
             assertThat(json(get(fx, "/jobs/" + id + "?wait=30s").body())).as(id).containsEntry("state", "done");
