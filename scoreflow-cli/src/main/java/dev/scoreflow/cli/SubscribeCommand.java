@@ -38,10 +38,6 @@ final class SubscribeCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (EmbeddedQueue.is(queue)) {
-            throw new IllegalArgumentException("'embedded' starts a broker; subscribe to the kafka:// URL that the "
-                    + "server with --jobs embedded printed");
-        }
         PrintStream out = System.out;
         CountDownLatch done = new CountDownLatch(1);
         AtomicLong left = new AtomicLong(count == null ? Long.MAX_VALUE : count);

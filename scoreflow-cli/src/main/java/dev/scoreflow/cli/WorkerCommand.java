@@ -53,20 +53,26 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelRepository.Builder rb = ModelRepository.builder().threads(new ThreadBudget(
-                threads != null ? threads : Runtime.getRuntime().availableProcessors(), 1));
-        if (source.model != null) {
-            rb.model(name != null ? name : ServeCommand.modelName(source.model), source.model);
-        } else {
-            rb.root(source.models);
-        }
-        ModelRepository repository = rb.build();
-        if (repository.readyNames().isEmpty()) {
-            repository.close();
-            throw new IllegalStateException("no model could be loaded; see the messages above");
-        }
         dev.scoreflow.server.CallbackSettings callbackSettings = callbacks.settings(); // refuses a bad one first
-        JobQueue q = JobQueues.open(queue);
+        JobQueue q = JobQueues.open(queue); // and a queue it cannot open, before loading any model
+        ModelRepository repository;
+        try {
+            ModelRepository.Builder rb = ModelRepository.builder().threads(new ThreadBudget(
+                    threads != null ? threads : Runtime.getRuntime().availableProcessors(), 1));
+            if (source.model != null) {
+                rb.model(name != null ? name : ServeCommand.modelName(source.model), source.model);
+            } else {
+                rb.root(source.models);
+            }
+            repository = rb.build();
+            if (repository.readyNames().isEmpty()) {
+                repository.close();
+                throw new IllegalStateException("no model could be loaded; see the messages above");
+            }
+        } catch (RuntimeException e) {
+            q.close();
+            throw e;
+        }
         JobWorker worker = JobWorker.start(ScoringServer.builder(repository), q, concurrency, callbackSettings);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

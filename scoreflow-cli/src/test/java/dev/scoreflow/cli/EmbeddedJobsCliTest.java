@@ -51,6 +51,29 @@ class EmbeddedJobsCliTest {
     }
 
     @Test
+    void aWorkerOrSubscriberGivenEmbeddedIsToldWhoStartsItAndWhichUrlToGiveInstead() {
+        List<List<String>> commands = List.of(
+                List.of("worker", "--model", TestModels.example().toString(), "--queue", "embedded"),
+                List.of("subscribe", "--queue", "embedded?port=0"));
+        for (List<String> command : commands) {
+            java.io.PrintStream old = System.err;
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+            int exit;
+            try {
+                exit = Main.run(command.toArray(String[]::new));
+            } finally {
+                System.setErr(old);
+            }
+            assertThat(exit).as(String.join(" ", command)).isEqualTo(1);
+            assertThat(err.toString(StandardCharsets.UTF_8)).as(String.join(" ", command))
+                    .contains("scoreflow: embedded: the embedded queue is a Kafka broker that 'scoreflow serve --jobs "
+                            + "embedded' starts inside the server")
+                    .contains("give them --queue kafka://HOST:PORT as printed");
+        }
+    }
+
+    @Test
     void serveWithTheEmbeddedQueueAndAWorkerProcessScoreJobsEndToEnd(@TempDir Path dir) throws Exception {
         Path model = TestModels.example();
         Process serve = new ProcessBuilder(ChildJvm.command(List.of("-Xmx512m"), Main.class.getName(), "serve",

@@ -35,16 +35,30 @@ import java.util.regex.Pattern;
  * opens a {@link RabbitJobQueue}: RabbitMQ (default user and password {@code guest}, port 5672, vhost {@code /})
  * carries the deliveries of the quorum queue {@code NAME}, and the required {@code store} (a {@code postgresql://}
  * URL as above, without its own query, or with its {@code &amp;} encoded as {@code %26}) keeps the jobs' states and
- * results; {@code prefetch} bounds the jobs a process holds unacknowledged (FIFO queues use one). {@code embedded}
- * is resolved by the command line, which starts an embedded Kafka broker and opens {@code kafka://} on it.
+ * results; {@code prefetch} bounds the jobs a process holds unacknowledged (FIFO queues use one); {@code amqps://} is
+ * refused, saying to use a TLS tunnel. {@code embedded} is resolved by {@code scoreflow serve --jobs embedded}, which
+ * starts an embedded Kafka broker, opens {@code kafka://} on it and prints that URL: here it is refused, saying so.
  */
 public final class JobQueues {
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
+    /** Why {@code embedded} opens nothing here, and what to give instead. */
+    static final String EMBEDDED = "embedded: the embedded queue is a Kafka broker that 'scoreflow serve --jobs "
+            + "embedded' starts inside the server, which prints the URL for workers, subscribers and watchers on its "
+            + "line 'jobs queue kafka://HOST:PORT': give them --queue kafka://HOST:PORT as printed";
 
     private JobQueues() {
     }
 
+    /**
+     * Opens the queue {@code url} names (see above).
+     *
+     * @throws IllegalArgumentException if the URL is not one of those, saying what is wrong and what to give instead
+     * @throws QueueUnavailableException if its broker does not answer
+     */
     public static JobQueue open(String url) {
+        if (url.equals("embedded") || url.startsWith("embedded?")) {
+            throw new IllegalArgumentException(EMBEDDED);
+        }
         URI u;
         try {
             u = URI.create(url);
@@ -62,8 +76,9 @@ public final class JobQueues {
             case "amqp" -> {
                 return rabbit(u);
             }
-            case "amqps", "embedded" -> throw new IllegalArgumentException("the " + scheme
-                    + " queue is not built yet; use postgresql://, kafka:// or amqp://");
+            case "amqps" -> throw new IllegalArgumentException("amqps:// (RabbitMQ over TLS) is not supported: use "
+                    + "amqp:// on a network you trust, or reach the broker's TLS port through a local TLS tunnel "
+                    + "(stunnel, a service-mesh sidecar) and give amqp://127.0.0.1:<tunnel port>/...");
             default -> throw new IllegalArgumentException("unknown queue URL scheme '" + scheme + "' in '" + url
                     + "'; use postgresql://[user@]host[:port]/database[?queue=NAME], kafka://host:port or "
                     + "amqp://host[:port]?store=postgresql://...");

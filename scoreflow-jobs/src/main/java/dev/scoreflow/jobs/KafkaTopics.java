@@ -58,9 +58,10 @@ final class KafkaTopics {
      * checks the retention of all of them against {@code settings}; logs a warning for each one that may delete what
      * is still needed.
      *
+     * @return the warnings logged, one per topic (none if every retention is long enough)
      * @throws QueueUnavailableException if the broker does not answer within {@code timeout}
      */
-    void ensure(Properties clientConfig, int partitions, QueueSettings settings, Duration timeout) {
+    List<String> ensure(Properties clientConfig, int partitions, QueueSettings settings, Duration timeout) {
         Properties p = new Properties();
         p.putAll(clientConfig);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
@@ -88,7 +89,7 @@ final class KafkaTopics {
                 }
             }
             // the ones created here have the retention chosen above; the others were made by someone else
-            warnAboutRetention(admin, existing, settings, timeout);
+            return warnAboutRetention(admin, existing, settings, timeout);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new QueueUnavailableException("cannot create the topics of queue " + jobs + " on Kafka at "
@@ -103,7 +104,9 @@ final class KafkaTopics {
         return new NewTopic(name, Optional.of(partitions), Optional.empty()).configs(configs);
     }
 
-    private static void warnAboutRetention(Admin admin, List<String> names, QueueSettings settings, Duration timeout)
+    /** Warns about each of {@code names} whose retention is shorter than jobs are kept. @return the warnings */
+    private static List<String> warnAboutRetention(Admin admin, List<String> names, QueueSettings settings,
+                                                   Duration timeout)
             throws ExecutionException, InterruptedException, TimeoutException {
         List<ConfigResource> rs = new ArrayList<>();
         for (String t : names) {
@@ -111,8 +114,9 @@ final class KafkaTopics {
                 rs.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
             }
         }
+        List<String> warnings = new ArrayList<>();
         if (rs.isEmpty()) {
-            return;
+            return warnings;
         }
         Map<ConfigResource, Config> configs = admin.describeConfigs(rs).all()
                 .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -120,10 +124,14 @@ final class KafkaTopics {
             var entry = e.getValue().get(TopicConfig.RETENTION_MS_CONFIG);
             long ms = entry == null || entry.value() == null ? -1 : Long.parseLong(entry.value());
             if (ms >= 0 && ms < settings.keepFinished().toMillis()) {
-                LOG.warn("topic {} keeps records {} ms, less than the {} that jobs are kept: Kafka deletes records by "
-                                + "age whether or not a worker took them, so a job waiting longer is lost without a "
-                                + "trace; raise its retention.ms", e.getKey().name(), ms, settings.keepFinished());
+                String warning = "topic " + e.getKey().name() + " keeps records " + ms + " ms, less than the "
+                        + settings.keepFinished() + " that jobs are kept: Kafka deletes records by age whether or not "
+                        + "a worker took them, so a job waiting longer is lost without a trace; raise its retention.ms";
+                LOG.warn("{}", warning);
+                warnings.add(warning);
             }
         }
+        warnings.sort(null);
+        return warnings;
     }
 }

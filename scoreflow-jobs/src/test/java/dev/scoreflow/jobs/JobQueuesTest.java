@@ -34,6 +34,17 @@ class JobQueuesTest {
     }
 
     @Test
+    void embeddedIsRefusedSayingWhichCommandStartsItAndWhichUrlToGiveInstead() {
+        for (String url : java.util.List.of("embedded", "embedded?port=0&visibility=2s")) {
+            assertThatThrownBy(() -> JobQueues.open(url)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("embedded: the embedded queue is a Kafka broker that 'scoreflow serve "
+                            + "--jobs embedded' starts inside the server")
+                    .hasMessageContaining("'jobs queue kafka://HOST:PORT'")
+                    .hasMessageContaining("--queue kafka://HOST:PORT as printed");
+        }
+    }
+
+    @Test
     void badUrlsAreRefusedSayingWhatIsWrong() {
         assertThatThrownBy(() -> JobQueues.open("mysql://h/db")).hasMessageContaining("unknown queue URL scheme 'mysql'");
         assertThatThrownBy(() -> JobQueues.open("amqp://guest@127.0.0.1"))
@@ -42,7 +53,9 @@ class JobQueuesTest {
                 .hasMessageContaining("store must be a postgresql:// URL");
         assertThatThrownBy(() -> JobQueues.open("amqp://127.0.0.1?store=postgresql://127.0.0.1/test&prefetch=0"))
                 .hasMessageContaining("prefetch must be in [1, 65535], got 0");
-        assertThatThrownBy(() -> JobQueues.open("amqps://guest@127.0.0.1")).hasMessageContaining("not built yet");
+        assertThatThrownBy(() -> JobQueues.open("amqps://guest@127.0.0.1"))
+                .hasMessageStartingWith("amqps:// (RabbitMQ over TLS) is not supported")
+                .hasMessageContaining("through a local TLS tunnel").hasMessageContaining("amqp://127.0.0.1:<tunnel port>");
         assertThatThrownBy(() -> JobQueues.open("postgresql://127.0.0.1")).hasMessageContaining("needs a host and a database");
         assertThatThrownBy(() -> JobQueues.open("postgresql://127.0.0.1/test?colour=blue"))
                 .hasMessageContaining("unknown queue URL parameter 'colour'");

@@ -334,51 +334,10 @@ class RabbitJobQueueTest {
         for (int i = 0; i < 30; i++) {
             ids.add(q.submit(job("job " + i, "account-7")).id());
         }
-        List<String> order = Collections.synchronizedList(new ArrayList<>());
-        AtomicInteger inHand = new AtomicInteger();
-        AtomicInteger overlaps = new AtomicInteger();
-        Set<String> failedOnce = ConcurrentHashMap.newKeySet();
-        Set<Integer> failing = new HashSet<>(List.of(4, 11, 25));
-        Random random = new Random(7);
-        List<Thread> workers = new ArrayList<>();
-        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
-        for (int w = 0; w < 2; w++) {
-            RabbitJobQueue mine = open(url);
-            long pause = 1 + random.nextInt(5);
-            Thread t = new Thread(() -> {
-                try {
-                    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-                    while (order.size() < ids.size() && System.nanoTime() < deadline) {
-                        for (Delivery d : mine.receive(1, Duration.ofMillis(200))) {
-                            if (inHand.incrementAndGet() > 1) {
-                                overlaps.incrementAndGet();
-                            }
-                            Thread.sleep(pause);
-                            inHand.decrementAndGet();
-                            if (failing.contains(ids.indexOf(d.id())) && failedOnce.add(d.id())) {
-                                mine.fail(d, "try again", Duration.ofMillis(200));
-                            } else if (mine.complete(d, new byte[]{1}, "x")) {
-                                order.add(d.id());
-                            }
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (RuntimeException e) {
-                    errors.add(e);
-                }
-            }, "fifo-worker-" + w);
-            workers.add(t);
-            t.start();
-        }
-        for (Thread t : workers) {
-            t.join(120_000);
-            assertThat(t.isAlive()).as("workers finished within 120 s").isFalse();
-        }
-        assertThat(errors).isEmpty();
-        assertThat(order).containsExactlyElementsOf(ids);
-        assertThat(failedOnce).hasSize(3);
-        assertThat(overlaps.get()).as("one job at a time").isZero();
+        // the single active consumer takes everything until its worker stops; then the other consumer takes over
+        FifoWorkers run = FifoWorkers.run(List.of(open(url), open(url)), ids, Set.of(ids.get(4), ids.get(11),
+                ids.get(25)), 7, true);
+        run.assertKeptInOrder(ids, 3);
     }
 
     @Test

@@ -42,6 +42,8 @@ final class FakeModels {
         volatile long nanosPerRow;
         /** The thread of the last call. */
         volatile Thread lastThread;
+        /** When set, every call fails with this error instead of scoring: an engine that lost its accelerator. */
+        volatile String failure;
 
         RowSum(int features) {
             this.features = features;
@@ -79,6 +81,9 @@ final class FakeModels {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
+            }
+            if (failure != null) {
+                throw new dev.scoreflow.api.ScoreflowException(failure);
             }
             if (clock != null) {
                 clock.advance(nanosPerRow * rows.rows());

@@ -4,6 +4,7 @@ import dev.scoreflow.api.FloatMatrix;
 import dev.scoreflow.api.SeedBinaryCodec;
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.jobs.PostgresJobQueue;
+import dev.scoreflow.jobs.RecordingQueue;
 import dev.scoreflow.jobs.QueueSettings;
 import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.AfterEach;
@@ -30,11 +31,50 @@ class JobsOnPostgresTest {
     final List<AutoCloseable> open = new ArrayList<>();
 
     static PostgresJobQueue queue(String name) {
+        return open(name + "-" + Long.toHexString(System.nanoTime()), QueueSettings.defaults());
+    }
+
+    /** Queue {@code exactName} of the machine's PostgreSQL, with {@code settings} and a 10-s lease. */
+    static PostgresJobQueue open(String exactName, QueueSettings settings) {
         Properties p = new Properties();
         p.put("user", "postgres");
-        PostgresJobQueue q = PostgresJobQueue.open(URL, p, name + "-" + Long.toHexString(System.nanoTime()),
-                QueueSettings.defaults().withVisibilityTimeout(Duration.ofSeconds(10)));
-        return q;
+        return PostgresJobQueue.open(URL, p, exactName, settings.withVisibilityTimeout(Duration.ofSeconds(10)));
+    }
+
+    /**
+     * What the jobs table holds for queue {@code name}: each job's result by id, failing the test if a job is there
+     * twice or in any state but done.
+     */
+    static Map<String, byte[]> storedResults(String name) throws Exception {
+        Map<String, byte[]> out = new java.util.HashMap<>();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(URL, "postgres", null);
+             java.sql.PreparedStatement s = c.prepareStatement("SELECT id::text, state, result FROM scoreflow_jobs "
+                     + "WHERE queue = ?")) {
+            s.setString(1, name);
+            try (java.sql.ResultSet rs = s.executeQuery()) {
+                while (rs.next()) {
+                    assertThat(rs.getString(2)).as(rs.getString(1)).isEqualTo("done");
+                    assertThat(out.put(rs.getString(1), rs.getBytes(3))).as("a second row of " + rs.getString(1))
+                            .isNull();
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The synchronous answer to {@code rows}: what a job of them must store. */
+    static byte[] scoredNow(ServerFixture fx, byte[] rows) throws Exception {
+        HttpResponse<byte[]> r = fx.client.send(HttpRequest.newBuilder(fx.uri("/models/example/score"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(rows)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    /** {@code 1} for each of {@code ids}: the count each job must have once. */
+    static Map<String, Integer> oncePerJob(java.util.Collection<String> ids) {
+        Map<String, Integer> once = new java.util.HashMap<>();
+        ids.forEach(id -> once.put(id, 1));
+        return once;
     }
 
     @AfterEach
@@ -108,6 +148,68 @@ class JobsOnPostgresTest {
         assertThat(result.statusCode()).isEqualTo(200);
         assertThat(result.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
         assertThat(result.body()).isEqualTo(direct.body());
+    }
+
+    /**
+     * Two hundred jobs, each of rows of its own, scored by two workers that have a queue instance each (as two worker
+     * processes would): exactly once is checked from what the store holds (one done row per job, with the
+     * synchronous answer to that job's own rows) and from what passed between each worker and its queue (each job
+     * handed out once, its result stored once: never refused, never twice).
+     */
+    @Test
+    void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkers() throws Exception {
+        String name = "many-" + Long.toHexString(System.nanoTime());
+        PostgresJobQueue q = keep(open(name, QueueSettings.defaults()));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        Map<String, byte[]> expected = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < 200; i++) {
+            byte[] rows = SeedBinaryCodec.encode(FloatMatrix.of(TestModels.noisyRows(TestModels.example(), 3, 26,
+                    1000 + i), 3, 26)).array();
+            HttpResponse<String> accepted = send(fx, "PUT", "/models/example/jobs", rows, null);
+            assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+            expected.put((String) json(accepted.body()).get("id"), scoredNow(fx, rows));
+        }
+        List<RecordingQueue> workers = List.of(new RecordingQueue(keep(open(name, QueueSettings.defaults()))),
+                new RecordingQueue(keep(open(name, QueueSettings.defaults()))));
+        JobWorker a = keep(JobWorker.start(ScoringServer.builder(fx.repository), workers.get(0), 2));
+        JobWorker b = keep(JobWorker.start(ScoringServer.builder(fx.repository), workers.get(1), 2));
+        for (String id : expected.keySet()) {
+            assertThat(json(send(fx, "GET", "/jobs/" + id + "?wait=60s", null, null).body())).as(id)
+                    .containsEntry("state", "done").containsEntry("receives", 1.0);
+        }
+        Map<String, byte[]> stored = storedResults(name);
+        assertThat(stored.keySet()).containsExactlyInAnyOrderElementsOf(expected.keySet());
+        expected.forEach((id, answer) -> assertThat(stored.get(id)).as(id).isEqualTo(answer));
+        // the store answers GET a moment before the worker hears its answer
+        await("every result's answer heard", () -> workers.stream().mapToInt(w -> w.outcomes().size()).sum()
+                >= expected.size());
+        assertThat(RecordingQueue.handedOutPerId(workers)).as("deliveries per job")
+                .isEqualTo(oncePerJob(expected.keySet()));
+        assertThat(RecordingQueue.resultsPerId(workers, RecordingQueue.Answer.STORED)).as("results stored per job")
+                .isEqualTo(oncePerJob(expected.keySet()));
+        assertThat(workers).as("both workers took jobs").allMatch(w -> !w.handedOut().isEmpty());
+        await("the workers counted every result", () -> a.done() + b.done() >= expected.size());
+        assertThat(a.done() + b.done()).isEqualTo(expected.size());
+        System.out.printf("postgres jobs: worker a scored %d, worker b %d%n", a.done(), b.done());
+    }
+
+    @Test
+    void aJobWhoseModelAlwaysFailsIsRetriedByTheWorkerWithBackoffAndDeadLetteredWithItsReason() throws Exception {
+        PostgresJobQueue q = keep(open("dead-" + Long.toHexString(System.nanoTime()),
+                QueueSettings.defaults().withMaxReceives(3)));
+        ServerFixture fx = keep(new ServerFixture(JobsOverHttp.exampleAndFailing(), s -> s.jobs(q)));
+        JobsOverHttp.assertTheWorkerDeadLettersAJobThatAlwaysFails(fx, q);
+        assertThat(q.receive(1, Duration.ofMillis(500))).as("not delivered again").isEmpty();
+    }
+
+    @Test
+    void aFifoGroupIsScoredInSubmissionOrderAcrossTwoWorkersEvenWithARetry() throws Exception {
+        String name = "fifo-" + Long.toHexString(System.nanoTime());
+        QueueSettings fifo = QueueSettings.defaults().withFifo(true);
+        PostgresJobQueue q = keep(open(name, fifo));
+        ServerFixture fx = keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        JobsOverHttp.assertAFifoGroupKeptInOrderAcrossTwoWorkers(fx, List.of(open(name, fifo), open(name, fifo)),
+                true);
     }
 
     @Test

@@ -5,19 +5,17 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
+import dev.scoreflow.jobs.RecordingQueue;
 import dev.scoreflow.runtime.ChildJvm;
-import dev.scoreflow.runtime.TestModels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static dev.scoreflow.server.JobsFailuresTest.awaitDone;
@@ -25,6 +23,7 @@ import static dev.scoreflow.server.JobsFailuresTest.get;
 import static dev.scoreflow.server.JobsFailuresTest.put;
 import static dev.scoreflow.server.JobsOnPostgresTest.await;
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
+import static dev.scoreflow.server.JobsOnPostgresTest.oncePerJob;
 import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
 import static dev.scoreflow.server.JobsOverHttp.jobState;
 import static dev.scoreflow.server.JobsOverHttp.submit;
@@ -51,7 +50,7 @@ class RabbitJobsTest {
         // quorum queues cost the broker a Raft group each: leave none behind
         try (Connection c = connect(); Channel ch = c.createChannel()) {
             for (String q : queues) {
-                for (String suffix : List.of("", ".dead", ".retry.100", ".retry.200")) {
+                for (String suffix : List.of("", ".dead", ".retry.100", ".retry.200", ".retry.500", ".retry.1000")) {
                     ch.queueDelete(q + suffix);
                 }
                 for (String suffix : List.of(".dlx", ".finished", ".events")) {
@@ -89,7 +88,7 @@ class RabbitJobsTest {
     }
 
     ServerFixture server(JobQueue q) {
-        return keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        return keep(new ServerFixture(JobsOverHttp.exampleAndFailing(), s -> s.jobs(q)));
     }
 
     /** Messages ready in a queue of the machine's RabbitMQ. */
@@ -108,17 +107,24 @@ class RabbitJobsTest {
         for (int i = 0; i < 200; i++) {
             ids.add(submit(fx));
         }
-        JobWorker a = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
-                "visibility=10s"))), 2));
-        JobWorker b = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
-                "visibility=10s"))), 2));
+        // two workers with queues of their own, as two worker processes would have; what each was handed and what
+        // the store answered to each result is recorded per job
+        List<RecordingQueue> workers = List.of(new RecordingQueue(keep(JobQueues.open(url(queue, "visibility=10s")))),
+                new RecordingQueue(keep(JobQueues.open(url(queue, "visibility=10s")))));
+        JobWorker a = keep(JobWorker.start(ScoringServer.builder(fx.repository), workers.get(0), 2));
+        JobWorker b = keep(JobWorker.start(ScoringServer.builder(fx.repository), workers.get(1), 2));
         for (String id : ids) {
             Map<String, Object> s = json(get(fx, "/jobs/" + id + "?wait=60s").body());
             assertThat(s).as(id).containsEntry("state", "done").containsEntry("receives", 1.0);
         }
-        // a result is stored only by a delivery holding the job's lease while it runs: one stored result per job
-        // a worker counts a job once the store has its outcome, a moment after the store answers GET with it
-        await("every stored result counted", () -> a.done() + b.done() >= ids.size());
+        // the store answers GET a moment before the worker hears its answer
+        await("every result's answer heard", () -> workers.stream().mapToInt(w -> w.outcomes().size()).sum()
+                >= ids.size());
+        assertThat(RecordingQueue.handedOutPerId(workers)).as("deliveries per job").isEqualTo(oncePerJob(ids));
+        assertThat(RecordingQueue.resultsPerId(workers, RecordingQueue.Answer.STORED)).as("results stored per job")
+                .isEqualTo(oncePerJob(ids));
+        assertThat(workers).as("both workers took jobs").allMatch(w -> !w.handedOut().isEmpty());
+        await("the workers counted every result", () -> a.done() + b.done() >= ids.size());
         assertThat(a.done() + b.done()).isEqualTo(ids.size());
         assertThat(messages(queue)).as("every delivery acknowledged").isZero();
         System.out.printf("rabbit jobs: worker a scored %d, worker b %d%n", a.done(), b.done());
@@ -153,16 +159,11 @@ class RabbitJobsTest {
     }
 
     @Test
-    void aJobThatAlwaysFailsIsDeadLetteredAfterTheMaximumReceivesWithItsReason() throws Exception {
+    void aJobWhoseModelAlwaysFailsIsRetriedByTheWorkerWithBackoffAndDeadLetteredWithItsReason() throws Exception {
         String queue = name("dead");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=5s&max-receives=3")));
         ServerFixture fx = server(q);
-        String id = submit(fx);
-        List<Integer> attempts = JobsOverHttp.failUntilDeadLettered(q, fx, id);
-        assertThat(attempts).containsExactly(1, 2, 3);
-        Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
-        assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
-                .containsEntry("error", "model exploded on attempt 3");
+        JobsOverHttp.assertTheWorkerDeadLettersAJobThatAlwaysFails(fx, q);
         await("the message in the dead-letter queue", () -> {
             try {
                 return messages(queue + ".dead") == 1;
@@ -177,22 +178,9 @@ class RabbitJobsTest {
     void aFifoQueueScoresItsJobsInSubmissionOrderAcrossTwoWorkersEvenWithARetry() throws Exception {
         String queue = name("fifo");
         String url = url(queue, "visibility=10s&fifo=true");
-        JobQueue q = keep(JobQueues.open(url));
-        ServerFixture fx = server(q);
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            HttpResponse<String> r = fx.client.send(HttpRequest.newBuilder(fx.uri("/models/example/jobs"))
-                    .timeout(Duration.ofSeconds(30)).header("Scoreflow-Job-Group", "account-7")
-                    .PUT(HttpRequest.BodyPublishers.ofByteArray(sampleRows())).build(),
-                    HttpResponse.BodyHandlers.ofString());
-            assertThat(r.statusCode()).isEqualTo(202);
-            ids.add((String) json(r.body()).get("id"));
-        }
-        List<JobQueue> queues = List.of(keep(JobQueues.open(url)), keep(JobQueues.open(url)));
-        FifoWorkers run = FifoWorkers.run(queues, ids, Set.copyOf(List.of(5, 17, 30)), 42);
-        assertThat(run.order()).containsExactlyElementsOf(ids);
-        assertThat(run.failedOnce()).hasSize(3);
-        assertThat(run.overlaps()).as("one job of the group at a time").isZero();
+        ServerFixture fx = server(keep(JobQueues.open(url)));
+        JobsOverHttp.assertAFifoGroupKeptInOrderAcrossTwoWorkers(fx, List.of(JobQueues.open(url),
+                JobQueues.open(url)), true);
     }
 
     @Test

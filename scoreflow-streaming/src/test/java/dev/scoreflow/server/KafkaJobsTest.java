@@ -2,9 +2,10 @@ package dev.scoreflow.server;
 
 import dev.scoreflow.jobs.JobQueue;
 import dev.scoreflow.jobs.JobQueues;
+import dev.scoreflow.jobs.RecordingQueue;
 import dev.scoreflow.runtime.ChildJvm;
-import dev.scoreflow.runtime.TestModels;
 import dev.scoreflow.streaming.EmbeddedBroker;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -16,8 +17,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,10 +31,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 import static dev.scoreflow.server.JobsFailuresTest.get;
-import static dev.scoreflow.server.JobsFailuresTest.put;
 import static dev.scoreflow.server.JobsOnPostgresTest.await;
 import static dev.scoreflow.server.JobsOnPostgresTest.json;
-import static dev.scoreflow.server.JobsOnPostgresTest.sampleRows;
 import static dev.scoreflow.server.JobsOverHttp.jobState;
 import static dev.scoreflow.server.JobsOverHttp.submit;
 import static dev.scoreflow.server.JobsOverHttp.submitOnceAccepting;
@@ -86,7 +83,7 @@ class KafkaJobsTest {
     }
 
     ServerFixture server(JobQueue q) {
-        return keep(new ServerFixture(r -> r.model("example", TestModels.example()), s -> s.jobs(q)));
+        return keep(new ServerFixture(JobsOverHttp.exampleAndFailing(), s -> s.jobs(q)));
     }
 
     /** Every committed record of {@code topic}, from its beginning to its end as it is now. */
@@ -140,7 +137,7 @@ class KafkaJobsTest {
     }
 
     @Test
-    void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkerProcesses() throws Exception {
+    void nJobsSubmittedOverHttpGiveNResultsEachStoredExactlyOnceByTwoWorkers() throws Exception {
         String queue = name("many");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=3s")));
         ServerFixture fx = server(q);
@@ -148,7 +145,8 @@ class KafkaJobsTest {
         for (int i = 0; i < 200; i++) {
             ids.add(submit(fx));
         }
-        // two workers with queues of their own: two members of the consumer group, as two processes would be
+        // two workers in this JVM with queues of their own: two members of the consumer group, as two worker
+        // processes would be
         JobWorker a = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
                 "visibility=3s"))), 2));
         JobWorker b = keep(JobWorker.start(ScoringServer.builder(fx.repository), keep(JobQueues.open(url(queue,
@@ -193,18 +191,75 @@ class KafkaJobsTest {
     }
 
     @Test
-    void aJobThatAlwaysFailsIsDeadLetteredAfterTheMaximumReceivesWithItsReason() throws Exception {
+    void aJobWhoseModelAlwaysFailsIsRetriedByTheWorkerWithBackoffAndDeadLetteredWithItsReason() throws Exception {
         String queue = name("dead");
         JobQueue q = keep(JobQueues.open(url(queue, "visibility=2s&max-receives=3")));
         ServerFixture fx = server(q);
-        String id = submit(fx);
-        List<Integer> attempts = JobsOverHttp.failUntilDeadLettered(q, fx, id);
-        assertThat(attempts).containsExactly(1, 2, 3);
-        Map<String, Object> dead = json(get(fx, "/jobs/" + id).body());
-        assertThat(dead).containsEntry("state", "dead_lettered").containsEntry("receives", 3.0)
-                .containsEntry("error", "model exploded on attempt 3");
-        assertThat(deadLetters(queue)).containsExactly(id + ": model exploded on attempt 3");
+        String id = (String) JobsOverHttp.assertTheWorkerDeadLettersAJobThatAlwaysFails(fx, q).get("id");
+        assertThat(deadLetters(queue)).containsExactly(id + ": HTTP 500: " + JobsOverHttp.ENGINE_ERROR);
         assertThat(q.receive(1, Duration.ofMillis(500))).as("not delivered again").isEmpty();
+    }
+
+    /**
+     * A worker stopped (closed, as Ctrl-C stops {@code scoreflow worker}) and a new one started on the same queue:
+     * the group's committed offsets cover only jobs the first one finished, the new one hands none of those out
+     * again, and it takes every job the first did not finish (those it never read, and those it held when stopped).
+     */
+    @Test
+    void aNewWorkerResumesFromTheOffsetsAStoppedOneCommitted() throws Exception {
+        String queue = name("resume");
+        String url = url(queue, "visibility=3s");
+        ServerFixture fx = server(keep(JobQueues.open(url)));
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            ids.add(submit(fx));
+        }
+        JobQueue firstQueue = keep(JobQueues.open(url));
+        RecordingQueue first = new RecordingQueue(firstQueue);
+        JobWorker a = JobWorker.start(ScoringServer.builder(fx.repository), first, 1);
+        await("the first worker finished some", () -> first.resultsPerId(RecordingQueue.Answer.STORED).size() >= 30);
+        a.close();
+        firstQueue.close(); // its consumer commits what it finished and leaves the group
+        Set<String> finished = first.resultsPerId(RecordingQueue.Answer.STORED).keySet();
+        assertThat(finished.size()).as("stopped mid-way").isLessThan(ids.size());
+        Set<String> committed = jobsBelowCommittedOffsets(queue);
+        assertThat(committed).as("jobs below the committed offsets").isNotEmpty().isSubsetOf(finished);
+
+        RecordingQueue second = new RecordingQueue(keep(JobQueues.open(url)));
+        keep(JobWorker.start(ScoringServer.builder(fx.repository), second, 1));
+        for (String id : ids) {
+            assertThat(json(get(fx, "/jobs/" + id + "?wait=60s").body())).as(id).containsEntry("state", "done");
+        }
+        Set<String> unfinished = new java.util.HashSet<>(ids);
+        unfinished.removeAll(finished);
+        assertThat(second.handedOutPerId().keySet()).as("jobs handed to the second worker")
+                .doesNotContainAnyElementsOf(finished).containsExactlyInAnyOrderElementsOf(unfinished);
+        assertThat(doneCounts(queue)).as("done records per job").isEqualTo(JobsOnPostgresTest.oncePerJob(ids));
+        System.out.printf("kafka resume: the first worker finished %d jobs (%d below the committed offsets), the "
+                + "second %d%n", finished.size(), committed.size(), unfinished.size());
+    }
+
+    /** The ids of the jobs in the jobs topic below the offsets the queue's worker group committed. */
+    static Set<String> jobsBelowCommittedOffsets(String queue) throws Exception {
+        String topic = "scoreflow.jobs." + queue;
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        Map<TopicPartition, Long> committed = new HashMap<>();
+        try (Admin admin = Admin.create(p)) {
+            admin.listConsumerGroupOffsets(topic + ".workers").partitionsToOffsetAndMetadata()
+                    .get(30, TimeUnit.SECONDS).forEach((tp, o) -> {
+                        if (tp.topic().equals(topic) && o != null) {
+                            committed.put(tp, o.offset());
+                        }
+                    });
+        }
+        Set<String> ids = new java.util.HashSet<>();
+        for (ConsumerRecord<byte[], byte[]> r : readAll(topic)) {
+            if (r.offset() < committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L)) {
+                ids.add(new String(r.headers().lastHeader("scoreflow-id").value(), StandardCharsets.UTF_8));
+            }
+        }
+        return ids;
     }
 
     /** The dead-letter topic's records as "id: error". */
@@ -217,25 +272,18 @@ class KafkaJobsTest {
         return out;
     }
 
+    /**
+     * The group lives in one partition; the worker that owns it hands over when it stops, and the other resumes from
+     * the committed offsets. The Kafka queue's {@code get} reads a view of the state topic, which another process may
+     * read a moment late, so the predecessor check is left out here: after a handover, the new owner's view has caught
+     * up before it reads the partition, and an outcome and its offset commit in one transaction.
+     */
     @Test
     void aFifoGroupIsScoredInSubmissionOrderAcrossTwoWorkersEvenWithARetry() throws Exception {
-        String queue = name("fifo");
-        String url = url(queue, "visibility=3s&fifo=true");
-        JobQueue q = keep(JobQueues.open(url));
-        ServerFixture fx = server(q);
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            HttpResponse<String> r = fx.client.send(HttpRequest.newBuilder(fx.uri("/models/example/jobs"))
-                    .header("Scoreflow-Job-Group", "account-7")
-                    .PUT(HttpRequest.BodyPublishers.ofByteArray(sampleRows())).build(), HttpResponse.BodyHandlers.ofString());
-            assertThat(r.statusCode()).isEqualTo(202);
-            ids.add((String) json(r.body()).get("id"));
-        }
-        List<JobQueue> queues = List.of(keep(JobQueues.open(url)), keep(JobQueues.open(url)));
-        FifoWorkers run = FifoWorkers.run(queues, ids, Set.copyOf(List.of(5, 17, 30)), 42);
-        assertThat(run.order()).containsExactlyElementsOf(ids);
-        assertThat(run.failedOnce()).hasSize(3);
-        assertThat(run.overlaps()).as("one job of the group at a time").isZero();
+        String url = url(name("fifo"), "visibility=3s&fifo=true");
+        ServerFixture fx = server(keep(JobQueues.open(url)));
+        JobsOverHttp.assertAFifoGroupKeptInOrderAcrossTwoWorkers(fx, List.of(JobQueues.open(url),
+                JobQueues.open(url)), false);
     }
 
     @Test

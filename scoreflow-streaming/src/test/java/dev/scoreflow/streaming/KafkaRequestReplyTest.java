@@ -332,14 +332,24 @@ class KafkaRequestReplyTest {
         String topic = "rpc-ticker";
         createTopic(topic, 1);
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
-        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), topic).ticker(now::get)
-                .timeout(Duration.ofHours(1)).build()) {
+        // the client reads the ticker once per look at its deadlines (after each poll of the reply topic)
+        java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+        try (KafkaScoringClient client = KafkaScoringClient.builder(client(), topic).ticker(() -> {
+                    reads.incrementAndGet();
+                    return now.get();
+                }).timeout(Duration.ofHours(1)).build()) {
             CompletableFuture<float[]> early = client.score(FloatMatrix.of(new float[n], 1, n), Duration.ofSeconds(10));
             CompletableFuture<float[]> late = client.score(FloatMatrix.of(new float[n], 1, n));
-            // real time passes, the ticker does not: nothing expires
-            Thread.sleep(300);
+            // the client looks at its deadlines again and again while the ticker stands still: nothing expires
+            int before = reads.get();
+            await("three looks at the deadlines", () -> reads.get() >= before + 3);
             assertThat(early).isNotDone();
-            now.addAndGet(Duration.ofSeconds(10).toNanos());
+            // one nanosecond short of the deadline, looked at again: still waiting
+            now.addAndGet(Duration.ofSeconds(10).toNanos() - 1);
+            int short1 = reads.get();
+            await("a look at the deadlines a nanosecond short", () -> reads.get() >= short1 + 2);
+            assertThat(early).isNotDone();
+            now.addAndGet(1);
             assertThatThrownBy(() -> early.get(WAIT.toSeconds(), TimeUnit.SECONDS)).cause()
                     .isInstanceOf(DeadlineExceededException.class);
             assertThat(late).isNotDone();
