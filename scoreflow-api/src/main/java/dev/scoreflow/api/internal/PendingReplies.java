@@ -54,9 +54,10 @@ public final class PendingReplies {
                     + " requests are already awaiting their reply (maxInFlight)", Duration.ofMillis(100))));
         }
         CompletableFuture<float[]> future = new CompletableFuture<>();
-        future.whenComplete((r, e) -> {
-            pending.remove(id);
-            permits.release();
+        future.whenComplete((r, e) -> { // the caller's cancel; the paths below have settled the request already
+            if (pending.remove(id) != null) {
+                permits.release();
+            }
         });
         pending.put(id, new Pending(future, ticker.getAsLong() + timeout.toNanos(), rows));
         return new Request(id, future);
@@ -73,7 +74,7 @@ public final class PendingReplies {
     public void reply(String id, String error, boolean badInput, byte[] body,
                       BiFunction<String, Throwable, RuntimeException> failure) {
         Pending p = id == null ? null : pending.get(id);
-        if (p == null) {
+        if (p == null || !settle(id, p)) {
             ignored.incrementAndGet();
             return;
         }
@@ -100,7 +101,7 @@ public final class PendingReplies {
     public void expire(String where) {
         long now = ticker.getAsLong();
         for (Map.Entry<String, Pending> e : pending.entrySet()) {
-            if (now - e.getValue().deadlineNanos >= 0) {
+            if (now - e.getValue().deadlineNanos >= 0 && settle(e.getKey(), e.getValue())) {
                 e.getValue().future.completeExceptionally(new DeadlineExceededException("no reply to request "
                         + e.getKey() + " on " + where + " within its timeout"));
             }
@@ -109,8 +110,10 @@ public final class PendingReplies {
 
     /** Fails every pending request with {@code why}. */
     public void failAll(RuntimeException why) {
-        for (Pending p : pending.values()) {
-            p.future.completeExceptionally(why);
+        for (Map.Entry<String, Pending> e : pending.entrySet()) {
+            if (settle(e.getKey(), e.getValue())) {
+                e.getValue().future.completeExceptionally(why);
+            }
         }
     }
 
@@ -132,8 +135,21 @@ public final class PendingReplies {
     /** Fails request {@code id}, if it still awaits its reply. */
     public void fail(String id, RuntimeException why) {
         Pending p = id == null ? null : pending.get(id);
-        if (p != null) {
+        if (p != null && settle(id, p)) {
             p.future.completeExceptionally(why);
         }
+    }
+
+    /**
+     * Takes request {@code id} out of the pending ones and frees its slot, before its future completes: whoever the
+     * completion wakes (a caller blocked in {@code get}) already sees the slot free. False if another path (a reply,
+     * a timeout, close, the caller's cancel) settled it first.
+     */
+    private boolean settle(String id, Pending p) {
+        if (!pending.remove(id, p)) {
+            return false;
+        }
+        permits.release();
+        return true;
     }
 }
