@@ -84,7 +84,7 @@ public final class Charts {
                 .orElse(null);
     }
 
-    /** One line; {@code mark} (null: none) labels its highest point. */
+    /** One line; {@code mark} (null: none) labels its highest point, if that stands clear of the bottom. */
     record Series(String label, String colour, double[] values, boolean dashed, String mark) {
     }
 
@@ -131,7 +131,8 @@ public final class Charts {
             svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
                             + "points=\"%s\"><title>%s</title></polyline>%n", s.colour(),
                     s.dashed() ? " stroke-dasharray=\"6 4\"" : "", points.toString().trim(), escape(s.label())));
-            if (s.mark() != null && v.length > 0) {
+            // a peak along the bottom (a queue of a few dozen beside one of thousands) would bury the others' labels
+            if (s.mark() != null && v.length > 0 && v[top] >= max / 10) {
                 double x = x(top, v.length, plotW);
                 double y = y(v[top], max, plotH);
                 // the label sits left of a point in the right half, so that it stays inside the plot
