@@ -35,6 +35,9 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
                    double serviceRate, ServiceTime serviceTime, int serverQueue, List<Integer> serverCounts,
                    int queueWorkers, boolean function, Prices prices, double waitProbability, long seed) {
 
+    /** The share of requests that may wait at the peak unless a plan says otherwise. */
+    public static final double DEFAULT_WAIT_PROBABILITY = 0.01;
+
     /** The payload's wire size relative to its raw bytes. */
     public enum Encoding {
         BINARY(1.0), PROTOBUF(1.0), BASE64(4.0 / 3.0);
@@ -118,9 +121,6 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
                 bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts, queueWorkers, function,
                 prices, DEFAULT_WAIT_PROBABILITY, seed);
     }
-
-    /** The share of requests that may wait at the peak unless a plan says otherwise. */
-    public static final double DEFAULT_WAIT_PROBABILITY = 0.01;
 
     /**
      * The profile's step in minutes: as given, or (0) the working day over the weights' count. The step divides the
