@@ -138,7 +138,8 @@ public final class Charts {
                 // the label sits left of a point in the right half, so that it stays inside the plot
                 boolean right = x > LEFT + plotW / 2.0;
                 svg.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\">"
-                                + "<title>%s</title></circle><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text>%n",
+                                + "<title>%s</title></circle><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">"
+                                + "%s</text>%n",
                         x, y, s.colour(), escape(s.mark()), right ? x - 6 : x + 6, Math.max(TOP + 10, y - 4),
                         right ? "end" : "start", escape(s.mark())));
             }

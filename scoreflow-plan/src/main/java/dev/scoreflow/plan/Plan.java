@@ -31,9 +31,10 @@ import java.util.Objects;
  * @param seed                the simulation's seed
  */
 public record Plan(String name, long users, double requestsPerUser, int dayStart, int dayEnd, List<Double> profile,
-                   int profileStepMinutes, double requestMegabytes, double responseMegabytes, double bitsPerByte, Encoding encoding,
-                   double serviceRate, ServiceTime serviceTime, int serverQueue, List<Integer> serverCounts,
-                   int queueWorkers, boolean function, Prices prices, double waitProbability, long seed) {
+                   int profileStepMinutes, double requestMegabytes, double responseMegabytes, double bitsPerByte,
+                   Encoding encoding, double serviceRate, ServiceTime serviceTime, int serverQueue,
+                   List<Integer> serverCounts, int queueWorkers, boolean function, Prices prices,
+                   double waitProbability, long seed) {
 
     /** The share of requests that may wait at the peak unless a plan says otherwise. */
     public static final double DEFAULT_WAIT_PROBABILITY = 0.01;

@@ -121,7 +121,8 @@ public final class PlanFile {
         Reader r = new Reader(v, where, source);
         int[] hours = r.hours("hours");
         return new Plan(r.text("name"), r.integer("users"), r.number("requests-per-user"), hours[0], hours[1],
-                r.weights("profile"), r.profileStep("profile-step"), r.number("request-mb"), r.number("response-mb"), r.number("bits-per-byte"),
+                r.weights("profile"), r.profileStep("profile-step"), r.number("request-mb"), r.number("response-mb"),
+                r.number("bits-per-byte"),
                 r.encoding("encoding"), r.number("service-rate"), r.serviceTime("service-time"),
                 (int) r.integer("server-queue"), r.integers("servers"), (int) r.integer("queue-workers"),
                 r.bool("function"),

@@ -7,9 +7,10 @@ import java.util.Random;
 
 /**
  * A discrete-event simulation of one day: Poisson arrivals at a rate that is constant within each step of the plan's
- * profile (an hour, or finer), served first come first served by {@code servers} identical servers with service times drawn from the
- * plan's distribution, and at most {@code queueLimit} requests waiting (beyond it a request is refused, as a server
- * answers 503; {@link Integer#MAX_VALUE} for a queue that takes everything). Seeded: the same inputs give the same day.
+ * profile (an hour, or finer), served first come first served by {@code servers} identical servers with service
+ * times drawn from the plan's distribution, and at most {@code queueLimit} requests waiting (beyond it a request
+ * is refused, as a server answers 503; {@link Integer#MAX_VALUE} for a queue that takes everything). Seeded: the
+ * same inputs give the same day.
  *
  * <p>FIFO makes the multi-server queue cheap to simulate exactly: each request starts when it arrives or when the
  * earliest server frees up, whichever is later, and start times never decrease, so the requests waiting at any

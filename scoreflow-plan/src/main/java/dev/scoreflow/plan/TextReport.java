@@ -28,8 +28,8 @@ public final class TextReport {
                 l.peakRate() * l.stepSeconds(), l.megabitsIn(l.peakRate())));
         if (l.stepSeconds() < 3600) {
             double hour = l.hourlyRates()[l.peakHour()];
-            out.append(String.format(Locale.ROOT, "  hourly view: %02d:00-%02d:00 averages %.2f requests/s, %.1f Mbit/s "
-                            + "in (the peak is %.1f times that)%n", l.peakHour(), l.peakHour() + 1, hour,
+            out.append(String.format(Locale.ROOT, "  hourly view: %02d:00-%02d:00 averages %.2f requests/s, %.1f "
+                            + "Mbit/s in (the peak is %.1f times that)%n", l.peakHour(), l.peakHour() + 1, hour,
                     l.megabitsIn(hour), l.peakRate() / hour));
         }
         if (l.quietRate() < l.peakRate() - 1e-9) {
@@ -66,9 +66,9 @@ public final class TextReport {
         }
         out.append(table(rows));
         out.append("util work: the working hours' average rate over the capacity; efficiency: requests over what the "
-                + "design could serve in 24 h;\nfits peak: capacity >= the peak " + step + "'s rate; refused: a server whose "
-                + "queue (server-queue) is full answers 503;\nqueue clears: when a backlog of more than a minute's "
-                + "wait is gone.\n");
+                + "design could serve in 24 h;\nfits peak: capacity >= the peak " + step + "'s rate; refused: a server "
+                + "whose queue (server-queue) is full answers 503;\nqueue clears: when a backlog of more than a "
+                + "minute's wait is gone.\n");
         return out.toString();
     }
 

@@ -30,7 +30,8 @@ class ChartsTest {
     /** The line titled {@code title}, its points mapped through the y axis's labels and the x axis's hours. */
     static Line line(String svg, String title) {
         Matcher y = Pattern.compile("<line x1=\"[0-9.]+\" y1=\"([0-9.]+)\" x2=\"[0-9.]+\" y2=\"[0-9.]+\" "
-                + "stroke=\"#eee\"/><text x=\"[0-9.]+\" y=\"[0-9.]+\" text-anchor=\"end\">([0-9.]+)</text>").matcher(svg);
+                + "stroke=\"#eee\"/><text x=\"[0-9.]+\" y=\"[0-9.]+\" text-anchor=\"end\">([0-9.]+)</text>")
+                .matcher(svg);
         List<double[]> yTicks = new ArrayList<>();
         while (y.find()) {
             yTicks.add(new double[]{Double.parseDouble(y.group(1)), Double.parseDouble(y.group(2))});
