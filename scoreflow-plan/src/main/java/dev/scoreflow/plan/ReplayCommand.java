@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
         description = {"Replay the plan's working day against a real server: compressed --speedup times in time and "
                 + "scaled to the server's measured rate (each step of the profile, an hour or finer, loads it as the "
                 + "plan's step loads the plan's server), Poisson arrivals sent synchronously (--target: refusals per "
-                + "plan hour and response times counted) or as jobs (--jobs: the backlog in each 5 % of the replay "
+                + "plan hour and response times counted) or as jobs (--jobs: the backlog in each 5 %% of the replay "
                 + "and the times from submission to result, from the jobs' own times); then the prediction for the "
                 + "same arrivals beside what happened: requests served and refused, most waiting and when the "
                 + "backlog clears, p50/p99/max times.", ""},

@@ -52,6 +52,28 @@ class PlanCommandTest {
     }
 
     @Test
+    void theHelpOfPlanAndReplayRendersAndNamesTheNewNumbers() {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        String plan;
+        String replay;
+        try {
+            // picocli reads descriptions as format strings and warns on System.err about a stray '%'
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            CommandLine cl = new CommandLine(new PlanCommand());
+            plan = cl.getUsageMessage();
+            replay = cl.getSubcommands().get("replay").getUsageMessage();
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEmpty();
+        // as one line: the usage wraps at 80 columns
+        assertThat(plan.replaceAll("\\s+", " ")).contains("--profile-step", "--wait-probability",
+                "the servers for the peak", "(Erlang C)", "case3-burst");
+        assertThat(replay.replaceAll("\\s+", " ")).contains("each 5 % of the replay", "p50/p99/max");
+    }
+
+    @Test
     void theLecturesThirdCaseWithItsChartsAndOverrides(@TempDir Path dir) throws Exception {
         Path html = dir.resolve("plan.html");
         Run r = run("--example", "case3", "--servers", "1 2 3", "--price", "server-hour=2", "--html", html.toString(),
