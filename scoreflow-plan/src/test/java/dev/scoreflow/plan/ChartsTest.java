@@ -74,14 +74,19 @@ class ChartsTest {
         return top / 230; // the plot's height in pixels
     }
 
+    /** The planned line's highest point is {@code value}, between the hours {@code from} and {@code to}. */
+    static void plannedPeak(String svg, String step, double value, double from, double to) {
+        Line planned = line(svg, "planned arrivals/s (per " + step + ")");
+        int top = planned.top();
+        assertThat(planned.values()[top]).isCloseTo(value, within(pixel(svg)));
+        assertThat(planned.hours()[top]).isBetween(from, to);
+    }
+
     @Test
     void theArrivalsChartPlotsThePlannedPeakAtItsValueAndTime() {
         Planner.Report r = Planner.plan(Examples.plan("case3"));
         String svg = Charts.arrivals(r);
-        Line planned = line(svg, "planned arrivals/s (per hour)");
-        int top = planned.top();
-        assertThat(planned.values()[top]).isCloseTo(r.load().peakRate(), within(pixel(svg)));
-        assertThat(planned.hours()[top]).isBetween(8.0, 9.0);
+        plannedPeak(svg, "hour", r.load().peakRate(), 8, 9);
         assertThat(svg).contains("peak 15.28/s 08:00-09:00");
         // the capacity line of one server (and one worker) sits at 10
         Line capacity = line(svg, "capacity 10/s: 1 server, queue + 1 worker");
@@ -99,11 +104,9 @@ class ChartsTest {
     void aBurstsChartPeaksInItsQuarterHour() {
         Planner.Report r = Planner.plan(Examples.plan("case3-burst"));
         String svg = Charts.arrivals(r);
-        Line planned = line(svg, "planned arrivals/s (per 15 min)");
-        int top = planned.top();
-        assertThat(planned.values()[top]).isCloseTo(61.11, within(pixel(svg)));
-        assertThat(planned.hours()[top]).isBetween(8.0, 8.25);
-        assertThat(planned.values()[8 * 60 + 30]).isCloseTo(0, within(pixel(svg)));
+        plannedPeak(svg, "15 min", 61.11, 8, 8.25);
+        assertThat(line(svg, "planned arrivals/s (per 15 min)").values()[8 * 60 + 30]).isCloseTo(0,
+                within(pixel(svg)));
         assertThat(svg).contains("peak 61.11/s 08:00-08:15");
     }
 

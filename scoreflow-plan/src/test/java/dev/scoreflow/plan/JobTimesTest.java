@@ -8,15 +8,19 @@ import static org.assertj.core.api.Assertions.within;
 /** The replay's reading of the jobs' own times: backlog, clearing and the rate the workers achieved. */
 class JobTimesTest {
 
-    @Test
-    void aBurstServedBackToBackGivesTheWorkersRateAndItsBacklog() {
-        // 100 jobs at once, one worker finishing one every 10 ms
+    /** 100 jobs submitted at once at 0, one worker finishing one every 10 ms. */
+    static Replay.JobTimes burst() {
         double[] submitted = new double[100];
         double[] finished = new double[100];
         for (int i = 0; i < 100; i++) {
             finished[i] = 0.01 * (i + 1);
         }
-        Replay.JobTimes t = new Replay.JobTimes(submitted, finished);
+        return new Replay.JobTimes(submitted, finished);
+    }
+
+    @Test
+    void aBurstServedBackToBackGivesTheWorkersRateAndItsBacklog() {
+        Replay.JobTimes t = burst();
         assertThat(t.saturatedRate(1)).isCloseTo(100, within(1e-6));
         assertThat(t.maxWaiting(1)).isEqualTo(99);
         assertThat(t.clearedAt(1)).isCloseTo(0.99, within(1e-9));
@@ -27,12 +31,7 @@ class JobTimesTest {
     @Test
     void theBacklogOverTimeIsTheMostWaitingInEachBucket() {
         // the same burst submitted at 1.005 s on the replay's clock: 99 waiting, one fewer every 10 ms
-        double[] submitted = new double[100];
-        double[] finished = new double[100];
-        for (int i = 0; i < 100; i++) {
-            finished[i] = 0.01 * (i + 1);
-        }
-        Replay.JobTimes t = new Replay.JobTimes(submitted, finished).after(1.005);
+        Replay.JobTimes t = burst().after(1.005);
         assertThat(t.submitted()[0]).isEqualTo(1.005);
         assertThat(t.responseTimes()[99]).isCloseTo(1.0, within(1e-9));
         // buckets of 0.3 s: what a bucket starts with counts (80 left waiting at 1.2 s, 50 at 1.5, 20 at 1.8)
