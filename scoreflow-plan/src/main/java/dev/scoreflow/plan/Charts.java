@@ -6,7 +6,9 @@ import java.util.Locale;
 
 /**
  * The plan's day as SVG line charts (no library: a few hundred lines of markup): arrivals per second, minute by
- * minute, against each design's capacity; and the queue depth through the day of each design that queues.
+ * minute, simulated and as the profile plans them (at its step), against each design's capacity; and the queue depth
+ * through the day of each design that queues. Each line carries its label as a {@code <title>} and the data's peaks
+ * are marked with their values, so the chart can be read (and checked) without the text report.
  */
 public final class Charts {
     private static final int WIDTH = 900;
@@ -31,7 +33,15 @@ public final class Charts {
             perSecond[i] = day.arrivalsByBucket()[i] / day.bucketSeconds();
         }
         List<Series> lines = new ArrayList<>();
-        lines.add(new Series("arrivals/s (simulated, per minute)", "#1f77b4", perSecond, false));
+        lines.add(new Series("arrivals/s (simulated, per minute)", "#1f77b4", perSecond, false, null));
+        Load l = r.load();
+        double[] planned = new double[perSecond.length];
+        for (int i = 0; i < planned.length; i++) {
+            planned[i] = l.stepRates()[(int) (i * day.bucketSeconds() / l.stepSeconds())];
+        }
+        lines.add(new Series("planned arrivals/s (per " + TextReport.step(l.stepSeconds()) + ")", "#000000", planned,
+                false, String.format(Locale.ROOT, "peak %.2f/s %s-%s", l.peakRate(), TextReport.clock(l.peakStart()),
+                TextReport.clock(l.peakStart() + l.stepSeconds()))));
         // designs of equal capacity share one line (one server and one worker are both 10/s in the lecture)
         java.util.Map<Double, List<String>> byCapacity = new java.util.LinkedHashMap<>();
         for (Outcome o : r.outcomes()) {
@@ -44,7 +54,7 @@ public final class Charts {
             double[] flat = new double[perSecond.length];
             java.util.Arrays.fill(flat, e.getKey());
             lines.add(new Series("capacity " + TextReport.trim(e.getKey()) + "/s: " + String.join(", ", e.getValue()),
-                    COLOURS[colour++ % COLOURS.length], flat, true));
+                    COLOURS[colour++ % COLOURS.length], flat, true, null));
         }
         return chart("Arrivals against capacity: " + r.plan().name(), "requests/s", lines);
     }
@@ -60,7 +70,10 @@ public final class Charts {
                 for (int i = 0; i < d.length; i++) {
                     d[i] = depth[i];
                 }
-                lines.add(new Series(o.design().label(), COLOURS[colour++ % COLOURS.length], d, false));
+                SimulatedDay day = o.simulated();
+                lines.add(new Series(o.design().label(), COLOURS[colour++ % COLOURS.length], d, false,
+                        day.maxWaiting() == 0 ? null : String.format(Locale.ROOT, "max %,d waiting at %s",
+                                day.maxWaiting(), TextReport.clock(day.maxWaitingAt()))));
             }
         }
         return lines.isEmpty() ? "" : chart("Queue depth through the day", "requests waiting", lines);
@@ -71,7 +84,8 @@ public final class Charts {
                 .orElse(null);
     }
 
-    record Series(String label, String colour, double[] values, boolean dashed) {
+    /** One line; {@code mark} (null: none) labels its highest point, if that stands clear of the bottom. */
+    record Series(String label, String colour, double[] values, boolean dashed, String mark) {
     }
 
     static String chart(String title, String yLabel, List<Series> series) {
@@ -108,14 +122,27 @@ public final class Charts {
         for (Series s : series) {
             StringBuilder points = new StringBuilder();
             double[] v = s.values();
+            int top = 0;
             for (int i = 0; i < v.length; i++) {
-                double x = LEFT + plotW * (i + 0.5) / v.length;
-                double y = TOP + plotH - (max == 0 ? 0 : plotH * Math.min(v[i], max) / max);
-                points.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+                points.append(String.format(Locale.ROOT, "%.1f,%.1f ", x(i, v.length, plotW),
+                        y(v[i], max, plotH)));
+                top = v[i] > v[top] ? i : top;
             }
             svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
-                            + "points=\"%s\"/>%n", s.colour(), s.dashed() ? " stroke-dasharray=\"6 4\"" : "",
-                    points.toString().trim()));
+                            + "points=\"%s\"><title>%s</title></polyline>%n", s.colour(),
+                    s.dashed() ? " stroke-dasharray=\"6 4\"" : "", points.toString().trim(), escape(s.label())));
+            // a peak along the bottom (a queue of a few dozen beside one of thousands) would bury the others' labels
+            if (s.mark() != null && v.length > 0 && v[top] >= max / 10) {
+                double x = x(top, v.length, plotW);
+                double y = y(v[top], max, plotH);
+                // the label sits left of a point in the right half, so that it stays inside the plot
+                boolean right = x > LEFT + plotW / 2.0;
+                svg.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\">"
+                                + "<title>%s</title></circle><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">"
+                                + "%s</text>%n",
+                        x, y, s.colour(), escape(s.mark()), right ? x - 6 : x + 6, Math.max(TOP + 10, y - 4),
+                        right ? "end" : "start", escape(s.mark())));
+            }
         }
         for (int i = 0; i < series.size(); i++) {
             int y = HEIGHT + 18 * i;
@@ -125,6 +152,16 @@ public final class Charts {
         }
         svg.append("</svg>\n");
         return svg.toString();
+    }
+
+    /** The x of point {@code i} of {@code n} spread over the day: the middle of its bucket. */
+    private static double x(int i, int n, int plotW) {
+        return LEFT + plotW * (i + 0.5) / n;
+    }
+
+    /** The y of {@code v} on an axis from 0 to {@code max}. */
+    private static double y(double v, double max, int plotH) {
+        return TOP + plotH - (max == 0 ? 0 : plotH * Math.min(v, max) / max);
     }
 
     /** 1, 2 or 5 times a power of ten, at or above {@code v}: round axis ends. */

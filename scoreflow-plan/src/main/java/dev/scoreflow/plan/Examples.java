@@ -6,9 +6,12 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
-/** The plan files that ship with Scoreflow: the lecture's three cases ({@code case1}, {@code case2}, {@code case3}). */
+/**
+ * The plan files that ship with Scoreflow: the lecture's three cases ({@code case1}, {@code case2}, {@code case3}), and
+ * case 3 at a quarter-hour step with its peak hour's requests all in the first quarter ({@code case3-burst}).
+ */
 public final class Examples {
-    public static final List<String> NAMES = List.of("case1", "case2", "case3");
+    public static final List<String> NAMES = List.of("case1", "case2", "case3", "case3-burst");
 
     private Examples() {
     }

@@ -12,7 +12,9 @@ import java.util.Objects;
  * @param requestsPerUser     requests each user sends per day
  * @param dayStart            the hour (0-23) the working day starts
  * @param dayEnd              the hour (1-24) it ends; all requests arrive within [dayStart, dayEnd)
- * @param profile             relative weights of the working hours (one per hour; empty: all hours alike)
+ * @param profile             relative weights of the working day's steps, in order (empty: all alike)
+ * @param profileStepMinutes  each weight's length in minutes, dividing the hour (60: hourly, 15, 1); 0 derives it
+ *                            from the weights' count, which must then cut the working day into whole minutes
  * @param requestMegabytes    the size of a request's payload, in MB (as the lecture counts: 10^6 bytes)
  * @param responseMegabytes   the size of an answer's payload, in MB
  * @param bitsPerByte         the lecture's rule of thumb: 10 bits per byte on the wire (protocol overhead)
@@ -24,12 +26,18 @@ import java.util.Objects;
  * @param queueWorkers        workers of the "queue with a worker" design (0: no such design)
  * @param function            whether to include the "cloud function per request" design
  * @param prices              what each part costs
+ * @param waitProbability     the share of requests allowed to wait at the peak when sizing the servers so that
+ *                            (almost) nothing waits (Erlang C)
  * @param seed                the simulation's seed
  */
 public record Plan(String name, long users, double requestsPerUser, int dayStart, int dayEnd, List<Double> profile,
-                   double requestMegabytes, double responseMegabytes, double bitsPerByte, Encoding encoding,
-                   double serviceRate, ServiceTime serviceTime, int serverQueue, List<Integer> serverCounts,
-                   int queueWorkers, boolean function, Prices prices, long seed) {
+                   int profileStepMinutes, double requestMegabytes, double responseMegabytes, double bitsPerByte,
+                   Encoding encoding, double serviceRate, ServiceTime serviceTime, int serverQueue,
+                   List<Integer> serverCounts, int queueWorkers, boolean function, Prices prices,
+                   double waitProbability, long seed) {
+
+    /** The share of requests that may wait at the peak unless a plan says otherwise. */
+    public static final double DEFAULT_WAIT_PROBABILITY = 0.01;
 
     /** The payload's wire size relative to its raw bytes. */
     public enum Encoding {
@@ -72,10 +80,7 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
                     + "was " + dayStart + "-" + dayEnd);
         }
         profile = List.copyOf(profile);
-        if (!profile.isEmpty() && profile.size() != dayEnd - dayStart) {
-            throw new IllegalArgumentException("the profile needs one weight per working hour (" + (dayEnd - dayStart)
-                    + "), had " + profile.size());
-        }
+        profileStepMinutes = profileStep(profile.size(), profileStepMinutes, dayEnd - dayStart);
         double total = 0;
         for (double w : profile) {
             positiveOrZero("a profile weight", w);
@@ -103,6 +108,42 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
             throw new IllegalArgumentException("queue workers must be in [0, 10000], was " + queueWorkers);
         }
         Objects.requireNonNull(prices, "prices");
+        if (!(waitProbability > 0 && waitProbability < 1)) {
+            throw new IllegalArgumentException("the wait probability must be in (0, 1), was " + waitProbability);
+        }
+    }
+
+    /** An hourly plan (one weight per working hour), sized so that at most 1 % wait at the peak. */
+    public Plan(String name, long users, double requestsPerUser, int dayStart, int dayEnd, List<Double> profile,
+                double requestMegabytes, double responseMegabytes, double bitsPerByte, Encoding encoding,
+                double serviceRate, ServiceTime serviceTime, int serverQueue, List<Integer> serverCounts,
+                int queueWorkers, boolean function, Prices prices, long seed) {
+        this(name, users, requestsPerUser, dayStart, dayEnd, profile, 60, requestMegabytes, responseMegabytes,
+                bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts, queueWorkers, function,
+                prices, DEFAULT_WAIT_PROBABILITY, seed);
+    }
+
+    /**
+     * The profile's step in minutes: as given, or (0) the working day over the weights' count. The step divides the
+     * hour, so that the hourly view (rates, refusals per hour) adds whole steps; an empty profile is hourly.
+     */
+    private static int profileStep(int weights, int given, int hours) {
+        int minutes = hours * 60;
+        if (given < 0 || given > 60 || (given > 0 && 60 % given != 0)) {
+            throw new IllegalArgumentException("the profile step must be a number of minutes dividing the hour (1, 2, "
+                    + "3, 4, 5, 6, 10, 12, 15, 20, 30 or 60), or 0 to derive it from the weights, was " + given);
+        }
+        if (weights == 0) {
+            return given == 0 ? 60 : given;
+        }
+        int step = given != 0 ? given : minutes % weights == 0 ? minutes / weights : -1;
+        if (step <= 0 || 60 % step != 0 || weights * step != minutes) {
+            throw new IllegalArgumentException("the profile needs one weight per working hour (" + hours + "), or per "
+                    + (given != 0 ? "step of " + given + " min (" + minutes / given + ")"
+                    : "step of minutes dividing the hour (" + hours * 2 + " for 30 min, " + hours * 4 + " for 15 min, "
+                    + minutes + " for 1 min)") + ", had " + weights);
+        }
+        return step;
     }
 
     /** Requests per day. */
@@ -110,33 +151,33 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
         return users * requestsPerUser;
     }
 
-    /** The share of the day's requests arriving in each working hour (sums to 1). */
-    double[] hourShares() {
-        int hours = dayEnd - dayStart;
-        double[] shares = new double[hours];
-        double total = profile.isEmpty() ? hours : profile.stream().mapToDouble(Double::doubleValue).sum();
-        for (int h = 0; h < hours; h++) {
-            shares[h] = (profile.isEmpty() ? 1.0 : profile.get(h)) / total;
+    /** The share of the day's requests arriving in each step of the working day (sums to 1). */
+    double[] stepShares() {
+        int steps = (dayEnd - dayStart) * 60 / profileStepMinutes;
+        double[] shares = new double[steps];
+        double total = profile.isEmpty() ? steps : profile.stream().mapToDouble(Double::doubleValue).sum();
+        for (int i = 0; i < steps; i++) {
+            shares[i] = (profile.isEmpty() ? 1.0 : profile.get(i)) / total;
         }
         return shares;
     }
 
     public Plan withUsers(long n) {
-        return new Plan(name, n, requestsPerUser, dayStart, dayEnd, profile, requestMegabytes, responseMegabytes,
-                bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts, queueWorkers, function,
-                prices, seed);
+        return new Plan(name, n, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
+                responseMegabytes, bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts,
+                queueWorkers, function, prices, waitProbability, seed);
     }
 
     public Plan withServiceRate(double rate) {
-        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, requestMegabytes, responseMegabytes,
-                bitsPerByte, encoding, rate, serviceTime, serverQueue, serverCounts, queueWorkers, function, prices,
-                seed);
+        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
+                responseMegabytes, bitsPerByte, encoding, rate, serviceTime, serverQueue, serverCounts, queueWorkers,
+                function, prices, waitProbability, seed);
     }
 
     public Plan withSeed(long s) {
-        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, requestMegabytes, responseMegabytes,
-                bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts, queueWorkers, function,
-                prices, s);
+        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
+                responseMegabytes, bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts,
+                queueWorkers, function, prices, waitProbability, s);
     }
 
     private static void positive(String what, double v) {

@@ -21,13 +21,16 @@ import java.util.concurrent.Callable;
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
         subcommands = {ReplayCommand.class},
         description = {"Plan capacity the way the lecture does: from users, requests per user, the working day's "
-                + "arrival profile, request and response sizes and what one server handles, compute the load "
-                + "(rates, traffic in Mbit/s) and, for each design (servers behind a proxy, a queue with workers, a "
-                + "function per request), utilisation, efficiency over the day, servers needed, a simulated day "
-                + "(Poisson arrivals, seeded: refusals, queue depth, waits, when the backlog clears) and the cost "
-                + "per day. Writes an HTML report with charts if asked.", ""},
+                + "arrival profile (hourly, or finer: per 30, 15 or 1 minutes), request and response sizes and what "
+                + "one server handles, compute the load (rates, the peak of the finest step, traffic in Mbit/s), the "
+                + "servers for the peak (capacity >= its rate) and so that at most --wait-probability of requests "
+                + "wait at the peak (Erlang C), and, for each design (servers behind a proxy, a queue with workers, "
+                + "a function per request), utilisation, efficiency over the day, a simulated day (Poisson arrivals "
+                + "at a rate constant in each step, seeded: refusals, queue depth, waits, when the backlog clears) "
+                + "and the cost per day. Writes an HTML report with charts if asked.", ""},
         footer = {"", "Examples:",
                 "  scoreflow plan --example case3 --html plan.html",
+                "  scoreflow plan --example case3 --profile-step 15 --profile '22 0*3 0.125*36'   # the peak in 15 min",
                 "  scoreflow plan my.plan --users 20000 --servers '1 2 3'",
                 "  scoreflow plan --example case3 --measure http://127.0.0.1:8080 --model example",
                 "  scoreflow plan --print-example case3 > my.plan",
@@ -37,7 +40,8 @@ public final class PlanCommand implements Callable<Integer> {
             + "'--print-example case3' shows one). Without it: --example, or the lecture's case 1.")
     Path file;
 
-    @Option(names = "--example", paramLabel = "NAME", description = "One of the lecture's cases: case1, case2, case3.")
+    @Option(names = "--example", paramLabel = "NAME", description = "One of the lecture's cases: case1, case2, case3, "
+            + "or case3-burst (case 3's peak hour in its first 15 minutes).")
     String example;
 
     @Option(names = "--print-example", paramLabel = "NAME", description = "Print an example plan file and exit.")
@@ -88,9 +92,16 @@ public final class PlanCommand implements Callable<Integer> {
         overrides.put("hours", v);
     }
 
-    @Option(names = "--profile", paramLabel = "W...", description = "Weights per working hour, e.g. '5.5 0.5 ...'.")
+    @Option(names = "--profile", paramLabel = "W...", description = "Weights per working hour, e.g. '5.5 0.5 ...', "
+            + "or per finer step (a multiple of the hours' count, or --profile-step); W*N repeats W N times.")
     void profile(String v) {
         overrides.put("profile", v);
+    }
+
+    @Option(names = "--profile-step", paramLabel = "MIN", description = "Minutes per profile weight, dividing the "
+            + "hour: 60, 30, 15, 1 ... (default: auto, the working day over the weights' count).")
+    void profileStep(String v) {
+        overrides.put("profile-step", v);
     }
 
     @Option(names = "--request-mb", paramLabel = "MB", description = "Request size in MB.")
@@ -147,6 +158,12 @@ public final class PlanCommand implements Callable<Integer> {
             + "queue-hour, worker-hour, function-request, function-factor (repeatable).")
     void price(Map<String, String> prices) {
         prices.forEach((k, v) -> overrides.put("price." + k, v));
+    }
+
+    @Option(names = "--wait-probability", paramLabel = "P", description = "The share of requests that may wait at "
+            + "the peak when sizing servers so that (almost) nothing waits (Erlang C; default 0.01).")
+    void waitProbability(String v) {
+        overrides.put("wait-probability", v);
     }
 
     @Option(names = "--seed", paramLabel = "N", description = "The simulation's seed.")

@@ -21,7 +21,9 @@ import java.util.Map;
  * users = 10000
  * requests-per-user = 10
  * hours = 8-18                      # the working day; requests arrive only then
- * profile = 5.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5   # weights per working hour (default: all alike)
+ * profile = 5.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5   # weights per working hour (default: all alike);
+ *                                 # W*N repeats W N times: 22 0*3 0.125*36 is a burst in the first 15 minutes
+ * profile-step = auto               # minutes per weight, dividing the hour (auto: the working day over the weights)
  * request-mb = 1
  * response-mb = 0.01
  * bits-per-byte = 10
@@ -34,6 +36,7 @@ import java.util.Map;
  * function = true                   # the "cloud function per request" design
  * price.server-hour = 1             # and price.proxy-hour, price.queue-hour, price.worker-hour,
  * price.function-factor = 5         # price.function-request (default: factor x a server's price per request)
+ * wait-probability = 0.01           # the share that may wait at the peak when sizing servers (Erlang C)
  * seed = 42
  * </pre>
  */
@@ -47,6 +50,7 @@ public final class PlanFile {
         DEFAULTS.put("requests-per-user", "10");
         DEFAULTS.put("hours", "8-18");
         DEFAULTS.put("profile", "");
+        DEFAULTS.put("profile-step", "auto");
         DEFAULTS.put("request-mb", "1");
         DEFAULTS.put("response-mb", "0.01");
         DEFAULTS.put("bits-per-byte", "10");
@@ -63,6 +67,7 @@ public final class PlanFile {
         DEFAULTS.put("price.worker-hour", "1");
         DEFAULTS.put("price.function-request", "-1");
         DEFAULTS.put("price.function-factor", "5");
+        DEFAULTS.put("wait-probability", "0.01");
         DEFAULTS.put("seed", "42");
     }
 
@@ -116,14 +121,15 @@ public final class PlanFile {
         Reader r = new Reader(v, where, source);
         int[] hours = r.hours("hours");
         return new Plan(r.text("name"), r.integer("users"), r.number("requests-per-user"), hours[0], hours[1],
-                r.numbers("profile"), r.number("request-mb"), r.number("response-mb"), r.number("bits-per-byte"),
+                r.weights("profile"), r.profileStep("profile-step"), r.number("request-mb"), r.number("response-mb"),
+                r.number("bits-per-byte"),
                 r.encoding("encoding"), r.number("service-rate"), r.serviceTime("service-time"),
                 (int) r.integer("server-queue"), r.integers("servers"), (int) r.integer("queue-workers"),
                 r.bool("function"),
                 new Plan.Prices(r.number("price.server-hour"), r.number("price.proxy-hour"),
                         r.number("price.queue-hour"), r.number("price.worker-hour"),
                         r.number("price.function-request"), r.number("price.function-factor")),
-                r.integer("seed"));
+                r.number("wait-probability"), r.integer("seed"));
     }
 
     /** Reads typed values, naming where a bad one came from. */
@@ -162,23 +168,44 @@ public final class PlanFile {
             return s.equals("true");
         }
 
-        List<Double> numbers(String key) {
+        /** Numbers where {@code W*N} stands for W repeated N times (a per-minute profile is 600 weights long). */
+        List<Double> weights(String key) {
             List<Double> out = new ArrayList<>();
             for (String part : values.get(key).split("[\\s,]+")) {
-                if (!part.isEmpty()) {
-                    try {
-                        out.add(Double.parseDouble(part));
-                    } catch (NumberFormatException e) {
-                        throw bad(key, "numbers separated by spaces or commas");
+                if (part.isEmpty()) {
+                    continue;
+                }
+                int star = part.indexOf('*');
+                try {
+                    double w = Double.parseDouble(star < 0 ? part : part.substring(0, star));
+                    int times = star < 0 ? 1 : Integer.parseInt(part.substring(star + 1));
+                    if (times < 1 || times > 100_000 || out.size() + times > 100_000) {
+                        throw bad(key, "at most 100000 weights (W*N repeats W N times, N >= 1)");
                     }
+                    out.addAll(java.util.Collections.nCopies(times, w));
+                } catch (NumberFormatException e) {
+                    throw bad(key, "numbers separated by spaces or commas, W*N for W repeated N times");
                 }
             }
             return out;
         }
 
+        /** Minutes per profile weight; {@code auto} (0) leaves it to the weights' count. */
+        int profileStep(String key) {
+            String s = values.get(key).trim().toLowerCase(Locale.ROOT);
+            if (s.equals("auto")) {
+                return 0;
+            }
+            try {
+                return Integer.parseInt(s);
+            } catch (NumberFormatException e) {
+                throw bad(key, "auto or minutes dividing the hour (1, 5, 15, 30, 60, ...)");
+            }
+        }
+
         List<Integer> integers(String key) {
             List<Integer> out = new ArrayList<>();
-            for (double d : numbers(key)) {
+            for (double d : weights(key)) {
                 if (d != Math.rint(d)) {
                     throw bad(key, "whole numbers");
                 }

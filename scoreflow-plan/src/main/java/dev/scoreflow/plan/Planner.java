@@ -34,8 +34,13 @@ public final class Planner {
         return new Report(p, load, outcomes);
     }
 
+    /** The fewest servers whose capacity is at least the peak step's rate: the peak fits, though most of it waits. */
+    static int serversForPeak(Plan p, Load load) {
+        return Math.max(1, (int) Math.ceil(load.peakRate() / p.serviceRate() - 1e-9));
+    }
+
     static Outcome outcome(Plan p, Load load, Design d) {
-        int needed = (int) Math.ceil(load.peakRate() / p.serviceRate() - 1e-9);
+        int needed = serversForPeak(p, load);
         if (d instanceof Design.FunctionPerRequest) {
             return new Outcome(d, Double.POSITIVE_INFINITY, 1, 1, 1, needed, null,
                     load.requestsPerDay() * p.prices().functionRequest(p.serviceRate()));
@@ -55,7 +60,7 @@ public final class Planner {
             cost = 24 * (servers * p.prices().workerHour() + p.prices().queueHour());
         }
         double capacity = servers * p.serviceRate();
-        SimulatedDay day = Simulation.run(load.hourlyRates(), servers, p.serviceRate(), p.serviceTime(),
+        SimulatedDay day = Simulation.run(load.stepRates(), servers, p.serviceRate(), p.serviceTime(),
                 queueLimit, p.seed());
         return new Outcome(d, capacity, load.averageRate() / capacity, load.peakRate() / capacity,
                 load.requestsPerDay() / (capacity * Simulation.DAY_SECONDS), needed, day, cost);
@@ -63,5 +68,18 @@ public final class Planner {
 
     /** A plan, its load and what each design does with it. */
     public record Report(Plan plan, Load load, List<Outcome> outcomes) {
+
+        /** The fewest servers whose capacity is at least the peak step's rate (so the peak fits; many wait). */
+        public int serversForPeak() {
+            return Planner.serversForPeak(plan, load);
+        }
+
+        /**
+         * The fewest servers with which a request arriving at the peak step's rate waits with probability at most
+         * the plan's {@code waitProbability} (Erlang C: Poisson arrivals, exponential service, steady state).
+         */
+        public int serversSoFewWait() {
+            return Queueing.serversForWaitProbability(load.peakRate() / plan.serviceRate(), plan.waitProbability());
+        }
     }
 }

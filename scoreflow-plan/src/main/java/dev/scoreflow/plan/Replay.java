@@ -17,14 +17,16 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * {@code plan replay}: the plan's working day, compressed {@code speedup} times in time and scaled to the real
- * server's rate (every hour's arrival rate times real rate / plan rate, so each hour loads the real server as the
- * plan's hour loads the plan's server), sent as Poisson arrivals to a real server, synchronously (refusals counted)
- * or as jobs (backlog measured from the jobs' own submitted and finished times), beside what the simulation predicts
- * for the very same arrival times.
+ * server's rate (every step's arrival rate times real rate / plan rate, so each step loads the real server as the
+ * plan's step loads the plan's server), sent as Poisson arrivals to a real server, synchronously (refusals and
+ * response times counted) or as jobs (backlog over time and times to result measured from the jobs' own submitted
+ * and finished times), beside what the simulation predicts for the very same arrival times.
  */
 final class Replay {
     /** Requests in flight beyond this are not sent but counted: the replay must not exhaust this machine. */
     static final int MAX_IN_FLIGHT = 4096;
+    /** The queue depth over time is shown per this share of the replay: every 5 %. */
+    static final int TWENTIETHS = 20;
 
     private Replay() {
     }
@@ -44,19 +46,51 @@ final class Replay {
             }
         }
 
-        double slotSeconds() {
+        /** One step of the plan's profile, replayed. */
+        double stepSeconds() {
+            return plan.profileStepMinutes() * 60 / speedup;
+        }
+
+        /** One plan hour, replayed: refusals are counted per plan hour. */
+        double hourSeconds() {
             return 3600 / speedup;
         }
 
-        /** Each working hour's arrivals per second in the replay. */
+        int hours() {
+            return plan.dayEnd() - plan.dayStart();
+        }
+
+        /** The whole working day, replayed. */
+        double horizon() {
+            return hours() * hourSeconds();
+        }
+
+        /** Each working step's arrivals per second in the replay. */
         double[] rates() {
             Load load = Load.of(plan);
             double scale = realRate / plan.serviceRate();
-            double[] r = new double[plan.dayEnd() - plan.dayStart()];
-            for (int h = 0; h < r.length; h++) {
-                r[h] = load.hourlyRates()[plan.dayStart() + h] * scale;
+            int first = (int) (plan.dayStart() * 3600 / load.stepSeconds());
+            double[] r = new double[hours() * 60 / plan.profileStepMinutes()];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = load.stepRates()[first + i] * scale;
             }
             return r;
+        }
+
+        /** The simulation of these arrivals at {@code rate} per server, counted per plan minute. */
+        Simulation.Traced predict(double[] times, double rate) {
+            return Simulation.traced(times, horizon(), 60 / speedup, servers, rate, plan.serviceTime(),
+                    jobs ? Integer.MAX_VALUE : queueLimit, plan.seed());
+        }
+    }
+
+    /** The median, 99th percentile and maximum of some times, in seconds (0 for none). */
+    record Times(double p50, double p99, double max) {
+        static Times of(double[] values) {
+            double[] v = values.clone();
+            java.util.Arrays.sort(v);
+            return new Times(Simulation.quantile(v, 0.5), Simulation.quantile(v, 0.99),
+                    v.length == 0 ? 0 : v[v.length - 1]);
         }
     }
 
@@ -64,31 +98,52 @@ final class Replay {
      * What the replay sent and saw, beside the prediction for the same arrivals at the measured rate, and again at the
      * rate the real system achieved during the replay ({@code achievedRate}, NaN and {@code repredicted} null when
      * the replay never saturated it). The second separates the model's error from the rate measurement's: on a busy
-     * machine the rate measured before the replay is not the rate during it.
+     * machine the rate measured before the replay is not the rate during it. {@code responses} are the observed
+     * times from sending to the answer (synchronous, served requests) or from submission to the result (jobs);
+     * {@code depth} the most jobs waiting in each twentieth of the replay (null when synchronous: a server does not
+     * show its queue).
      */
-    record Result(Settings settings, SimulatedDay predicted, long sent, long served, long refused, long failed,
-                  long notSent, long[] refusedBySlot, int maxWaiting, double p99Wait, double clearedAt,
-                  double seconds, double achievedRate, SimulatedDay repredicted) {
+    record Result(Settings settings, Simulation.Traced predicted, long sent, long served, long refused, long failed,
+                  long notSent, long[] refusedByHour, int maxWaiting, double clearedAt, Times responses, int[] depth,
+                  double seconds, double achievedRate, Simulation.Traced repredicted) {
+
+        /** A prediction's requests per plan hour. */
+        long[] arrivalsByHour(Simulation.Traced t) {
+            return Buckets.sum(t.day().arrivalsByBucket(), t.day().bucketSeconds(), settings.hourSeconds(),
+                    settings.hours());
+        }
+
+        /** A prediction's refusals per plan hour. */
+        long[] refusedByHour(Simulation.Traced t) {
+            return Buckets.sum(t.day().refusedByBucket(), t.day().bucketSeconds(), settings.hourSeconds(),
+                    settings.hours());
+        }
+
+        /** A prediction's most waiting in each twentieth of the replay. */
+        int[] depth(Simulation.Traced t) {
+            return Buckets.max(t.day().depthByBucket(), t.day().bucketSeconds(), settings.horizon() / TWENTIETHS,
+                    TWENTIETHS);
+        }
     }
 
     static Result run(V2Target target, Settings s, PrintStream progress) throws InterruptedException {
-        double slot = s.slotSeconds();
+        double step = s.stepSeconds();
         double[] rates = s.rates();
-        double horizon = rates.length * slot;
-        double[] times = Simulation.arrivals(rates, slot, s.plan().seed());
-        SimulatedDay predicted = Simulation.serve(times, horizon, slot, s.servers(), s.realRate(),
-                s.plan().serviceTime(), s.jobs() ? Integer.MAX_VALUE : s.queueLimit(), s.plan().seed());
+        double[] times = Simulation.arrivals(rates, step, s.plan().seed());
+        Simulation.Traced predicted = s.predict(times, s.realRate());
         progress.printf("replaying %d working hours in %.0f s: %,d requests to %s (%s), peak %.1f/s against %.1f/s%n",
-                rates.length, horizon, times.length, target, s.jobs() ? "jobs" : "synchronous",
+                s.hours(), s.horizon(), times.length, target, s.jobs() ? "jobs" : "synchronous",
                 Arrays.stream(rates).max().orElse(0), s.realRate() * s.servers());
         Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
         AtomicLong served = new AtomicLong();
         AtomicLong refused = new AtomicLong();
         AtomicLong failed = new AtomicLong();
         AtomicLong notSent = new AtomicLong();
-        AtomicLongArray refusedBySlot = new AtomicLongArray(rates.length);
-        AtomicLongArray servedBySlot = new AtomicLongArray(rates.length);
+        AtomicLongArray refusedByStep = new AtomicLongArray(rates.length);
+        AtomicLongArray servedByStep = new AtomicLongArray(rates.length);
         String[] locations = new String[times.length];
+        double[] responses = new double[times.length];
+        Arrays.fill(responses, Double.NaN);
         List<CompletableFuture<?>> pending = new ArrayList<>();
         long t0 = System.nanoTime();
         int nextProgress = 1;
@@ -98,8 +153,8 @@ final class Replay {
             if (ahead > 0) {
                 TimeUnit.NANOSECONDS.sleep(ahead); // the schedule, not a guess: the i-th arrival is due then
             }
-            if (times[i] >= nextProgress * slot) {
-                progress.printf("  hour %d of %d: %,d sent, %,d refused%n", nextProgress, rates.length, i,
+            if (times[i] >= nextProgress * s.hourSeconds()) {
+                progress.printf("  hour %d of %d: %,d sent, %,d refused%n", nextProgress, s.hours(), i,
                         refused.get());
                 nextProgress++;
             }
@@ -108,7 +163,8 @@ final class Replay {
                 continue;
             }
             int index = i;
-            int slotIndex = (int) Math.min(rates.length - 1, times[i] / slot);
+            int stepIndex = (int) Math.min(rates.length - 1, times[i] / step);
+            long sentAt = System.nanoTime();
             CompletableFuture<?> f = target.http.sendAsync(s.jobs() ? target.submitJob() : target.infer(),
                             HttpResponse.BodyHandlers.ofString())
                     .whenComplete((r, e) -> {
@@ -117,13 +173,15 @@ final class Replay {
                             failed.incrementAndGet();
                         } else if (r.statusCode() == 200 || r.statusCode() == 202) {
                             served.incrementAndGet();
-                            servedBySlot.incrementAndGet(slotIndex);
+                            servedByStep.incrementAndGet(stepIndex);
                             if (s.jobs()) {
                                 locations[index] = r.headers().firstValue("Location").orElse(null);
+                            } else {
+                                responses[index] = (System.nanoTime() - sentAt) / 1e9;
                             }
                         } else if (r.statusCode() == 503 || r.statusCode() == 429) {
                             refused.incrementAndGet();
-                            refusedBySlot.incrementAndGet(slotIndex);
+                            refusedByStep.incrementAndGet(stepIndex);
                         } else {
                             failed.incrementAndGet();
                         }
@@ -135,35 +193,52 @@ final class Replay {
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             progress.println("replay: some requests did not finish: " + e);
         }
-        long[] bySlot = new long[rates.length];
-        for (int i = 0; i < bySlot.length; i++) {
-            bySlot[i] = refusedBySlot.get(i);
+        long[] bySteps = new long[rates.length];
+        for (int i = 0; i < bySteps.length; i++) {
+            bySteps[i] = refusedByStep.get(i);
         }
         int maxWaiting = -1;
-        double p99 = Double.NaN;
         double cleared = Double.NaN;
-        double achieved = Double.NaN;
+        double achieved;
+        Times observed;
+        int[] depth = null;
         if (s.jobs()) {
-            JobTimes jt = JobTimes.collect(target, locations, progress);
+            // the queue's clock starts at the first submission, which the schedule sent at times[0]
+            JobTimes jt = JobTimes.collect(target, locations, progress).after(times.length == 0 ? 0 : times[0]);
             maxWaiting = jt.maxWaiting(s.servers());
-            p99 = jt.p99Wait(1 / s.realRate());
             cleared = jt.clearedAt(s.servers());
             achieved = jt.saturatedRate(s.servers());
+            depth = jt.maxWaitingBy(s.horizon() / TWENTIETHS, TWENTIETHS, s.servers());
+            observed = Times.of(jt.responseTimes());
         } else {
-            // in the hour with the most refusals the server was saturated: what it served then is its rate
-            int worst = 0;
-            for (int i = 1; i < bySlot.length; i++) {
-                worst = bySlot[i] > bySlot[worst] ? i : worst;
-            }
-            if (bySlot[worst] > 0) {
-                achieved = servedBySlot.get(worst) / slot / s.servers();
+            achieved = saturatedRate(bySteps, servedByStep, step, s.servers());
+            observed = Times.of(Arrays.stream(responses).filter(r -> !Double.isNaN(r)).toArray());
+        }
+        Simulation.Traced repredicted = Double.isNaN(achieved) ? null : s.predict(times, achieved);
+        return new Result(s, predicted, times.length, served.get(), refused.get(), failed.get(), notSent.get(),
+                Buckets.sum(bySteps, step, s.hourSeconds(), s.hours()), maxWaiting, cleared, observed, depth,
+                (System.nanoTime() - t0) / 1e9, achieved, repredicted);
+    }
+
+    /**
+     * What a synchronous server served per second while it refused: in the steps with at least half the most
+     * refusals of any step it was saturated, so what it served there is its rate (NaN if it never refused).
+     */
+    private static double saturatedRate(long[] refusedByStep, AtomicLongArray servedByStep, double step,
+                                        int servers) {
+        long worst = Arrays.stream(refusedByStep).max().orElse(0);
+        if (worst == 0) {
+            return Double.NaN;
+        }
+        long served = 0;
+        int steps = 0;
+        for (int i = 0; i < refusedByStep.length; i++) {
+            if (refusedByStep[i] * 2 >= worst) {
+                served += servedByStep.get(i);
+                steps++;
             }
         }
-        SimulatedDay repredicted = Double.isNaN(achieved) ? null : Simulation.serve(times, horizon, slot,
-                s.servers(), achieved, s.plan().serviceTime(), s.jobs() ? Integer.MAX_VALUE : s.queueLimit(),
-                s.plan().seed());
-        return new Result(s, predicted, times.length, served.get(), refused.get(), failed.get(), notSent.get(), bySlot,
-                maxWaiting, p99, cleared, (System.nanoTime() - t0) / 1e9, achieved, repredicted);
+        return served / (steps * step) / servers;
     }
 
     /** The jobs' submitted and finished times, as the queue recorded them, from the start of the replay. */
@@ -271,13 +346,39 @@ final class Replay {
             return finishes >= 20 ? finishes / saturated / servers : Double.NaN;
         }
 
-        double p99Wait(double serviceSeconds) {
-            double[] w = new double[submitted.length];
-            for (int i = 0; i < w.length; i++) {
-                w[i] = Math.max(0, finished[i] - submitted[i] - serviceSeconds);
+        /** Each job's time from submission to its result. */
+        double[] responseTimes() {
+            double[] r = new double[submitted.length];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = finished[i] - submitted[i];
             }
-            Arrays.sort(w);
-            return Simulation.quantile(w, 0.99);
+            return r;
+        }
+
+        /** The same times moved {@code offset} seconds later. */
+        JobTimes after(double offset) {
+            return new JobTimes(Arrays.stream(submitted).map(t -> t + offset).toArray(),
+                    Arrays.stream(finished).map(t -> t + offset).toArray());
+        }
+
+        /**
+         * The most jobs waiting (in the system beyond the ones being served) at any moment of each of {@code buckets}
+         * buckets of {@code bucketSeconds}: what a bucket starts with counts, as do the jobs still waiting after the
+         * last bucket (in it).
+         */
+        int[] maxWaitingBy(double bucketSeconds, int buckets, int servers) {
+            int[] depth = new int[buckets];
+            int waiting = 0;
+            int bucket = 0;
+            for (double[] e : events()) {
+                int at = (int) Math.min(buckets - 1, Math.max(0, e[0] / bucketSeconds));
+                for (; bucket < at; bucket++) {
+                    depth[bucket + 1] = Math.max(depth[bucket + 1], waiting); // carried into the next bucket
+                }
+                waiting = Math.max(0, (int) e[2] - servers);
+                depth[at] = Math.max(depth[at], waiting);
+            }
+            return depth;
         }
 
         /** (time, +1 or -1, jobs in the system after it), in time order. */

@@ -17,10 +17,12 @@ import java.util.concurrent.Callable;
 /** {@code scoreflow plan replay}: the plan's day, compressed, against a real server, predicted beside observed. */
 @Command(name = "replay", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Replay the plan's working day against a real server: compressed --speedup times in time and "
-                + "scaled to the server's measured rate (each hour loads it as the plan's hour loads the plan's "
-                + "server), Poisson arrivals sent synchronously (--target: refusals counted) or as jobs (--jobs: the "
-                + "backlog measured from the jobs' own times); then the prediction for the same arrivals beside what "
-                + "happened.", ""},
+                + "scaled to the server's measured rate (each step of the profile, an hour or finer, loads it as the "
+                + "plan's step loads the plan's server), Poisson arrivals sent synchronously (--target: refusals per "
+                + "plan hour and response times counted) or as jobs (--jobs: the backlog in each 5 %% of the replay "
+                + "and the times from submission to result, from the jobs' own times); then the prediction for the "
+                + "same arrivals beside what happened: requests served and refused, most waiting and when the "
+                + "backlog clears, p50/p99/max times.", ""},
         footer = {"", "Example (case 3's ten hours in a minute):",
                 "  scoreflow serve --model slow.onnx --threads 1 --max-batch-rows 1 --queue-rows 8 &",
                 "  scoreflow plan replay --example case3 --speedup 600 --target http://127.0.0.1:8080 --server-queue 8"})
@@ -92,42 +94,66 @@ final class ReplayCommand implements Callable<Integer> {
     }
 
     static String render(Replay.Result r) {
-        SimulatedDay p = r.predicted();
         Replay.Settings s = r.settings();
+        Simulation.Traced p = r.predicted();
+        Simulation.Traced q = r.repredicted();
+        SimulatedDay pd = p.day();
+        SimulatedDay qd = q == null ? null : q.day();
         StringBuilder out = new StringBuilder();
         out.append(String.format(Locale.ROOT, "Replay of %s: %.0fx faster, %.1f requests/s per server here (plan: "
                         + "%s), %d server(s), %s; %.1f s%n", s.plan().name(), s.speedup(), s.realRate(),
                 TextReport.trim(s.plan().serviceRate()), s.servers(), s.jobs() ? "as jobs"
                         : "synchronous, " + s.queueLimit() + " waiting at most", r.seconds()));
-        SimulatedDay q = r.repredicted();
+        String at = q == null ? "" : String.format(Locale.ROOT, "at %.1f/s", r.achievedRate());
         List<String[]> rows = new ArrayList<>();
-        rows.add(row(q, "", "predicted", q == null ? "" : String.format(Locale.ROOT, "at %.1f/s", r.achievedRate()),
-                "observed"));
-        rows.add(row(q, "requests", count(p.arrived()), q == null ? "" : count(q.arrived()),
+        rows.add(row(q, "", "predicted", at, "observed"));
+        rows.add(row(q, "requests", count(pd.arrived()), q == null ? "" : count(qd.arrived()),
                 count(r.sent() - r.notSent())));
-        rows.add(row(q, s.jobs() ? "accepted" : "served", count(p.served()), q == null ? "" : count(q.served()),
+        rows.add(row(q, s.jobs() ? "accepted" : "served", count(pd.served()), q == null ? "" : count(qd.served()),
                 count(r.served())));
-        rows.add(row(q, "refused (503)", count(p.refused()), q == null ? "" : count(q.refused()), count(r.refused())));
+        rows.add(row(q, "refused (503)", count(pd.refused()), q == null ? "" : count(qd.refused()),
+                count(r.refused())));
         rows.add(row(q, "failed", "0", "0", count(r.failed())));
         if (s.jobs()) {
-            rows.add(row(q, "max waiting", count(p.maxWaiting()), q == null ? "" : count(q.maxWaiting()),
+            rows.add(row(q, "max waiting", count(pd.maxWaiting()), q == null ? "" : count(qd.maxWaiting()),
                     count(r.maxWaiting())));
-            rows.add(row(q, "p99 wait", TextReport.duration(p.p99Wait()),
-                    q == null ? "" : TextReport.duration(q.p99Wait()), TextReport.duration(r.p99Wait())));
-            rows.add(row(q, "backlog clears at", clears(p.clearedAt(), p.maxWaiting()),
-                    q == null ? "" : clears(q.clearedAt(), q.maxWaiting()), clears(r.clearedAt(), r.maxWaiting())));
+            rows.add(row(q, "backlog clears at", clears(pd.clearedAt(), pd.maxWaiting()),
+                    q == null ? "" : clears(qd.clearedAt(), qd.maxWaiting()), clears(r.clearedAt(), r.maxWaiting())));
         }
+        // a response is what a user waits for: from sending to the answer, or from submitting a job to its result
+        String what = s.jobs() ? "to result " : "response ";
+        Replay.Times pt = Replay.Times.of(p.responses());
+        Replay.Times qt = q == null ? null : Replay.Times.of(q.responses());
+        Replay.Times ot = r.responses();
+        rows.add(row(q, what + "p50", seconds(pt.p50()), q == null ? "" : seconds(qt.p50()), seconds(ot.p50())));
+        rows.add(row(q, what + "p99", seconds(pt.p99()), q == null ? "" : seconds(qt.p99()), seconds(ot.p99())));
+        rows.add(row(q, what + "max", seconds(pt.max()), q == null ? "" : seconds(qt.max()), seconds(ot.max())));
         out.append(TextReport.table(rows));
-        if (!s.jobs()) {
-            List<String[]> bySlot = new ArrayList<>();
-            bySlot.add(row(q, "plan hour", "arrivals", "refused: predicted",
-                    q == null ? "" : String.format(Locale.ROOT, "at %.1f/s", r.achievedRate()), "observed"));
-            for (int i = 0; i < r.refusedBySlot().length; i++) {
-                bySlot.add(row(q, String.format(Locale.ROOT, "%02d:00", s.plan().dayStart() + i),
-                        count(p.arrivalsByBucket()[i]), count(p.refusedByBucket()[i]),
-                        q == null ? "" : count(q.refusedByBucket()[i]), count(r.refusedBySlot()[i])));
+        if (s.jobs()) {
+            // a server does not show its queue; the jobs' own times do
+            out.append("most waiting in each 5 % of the replay:\n");
+            int[] pDepth = r.depth(p);
+            int[] qDepth = q == null ? null : r.depth(q);
+            List<String[]> depth = new ArrayList<>();
+            depth.add(row(q, "replay", "plan", "predicted", at, "observed"));
+            double width = s.horizon() / Replay.TWENTIETHS;
+            for (int i = 0; i < Replay.TWENTIETHS; i++) {
+                depth.add(row(q, String.format(Locale.ROOT, "+%.1f s", i * width),
+                        TextReport.clock(s.plan().dayStart() * 3600 + i * width * s.speedup()), count(pDepth[i]),
+                        q == null ? "" : count(qDepth[i]), count(r.depth()[i])));
             }
-            out.append(TextReport.table(bySlot));
+            out.append(TextReport.table(depth));
+        } else {
+            long[] arrivals = r.arrivalsByHour(p);
+            long[] pRefused = r.refusedByHour(p);
+            long[] qRefused = q == null ? null : r.refusedByHour(q);
+            List<String[]> byHour = new ArrayList<>();
+            byHour.add(row(q, "plan hour", "arrivals", "refused: predicted", at, "observed"));
+            for (int i = 0; i < s.hours(); i++) {
+                byHour.add(row(q, String.format(Locale.ROOT, "%02d:00", s.plan().dayStart() + i), count(arrivals[i]),
+                        count(pRefused[i]), q == null ? "" : count(qRefused[i]), count(r.refusedByHour()[i])));
+            }
+            out.append(TextReport.table(byHour));
         }
         if (q != null) {
             out.append(String.format(Locale.ROOT, "(\"at %.1f/s\": the same arrivals predicted at the rate the %s "
@@ -142,7 +168,7 @@ final class ReplayCommand implements Callable<Integer> {
     }
 
     /** A table row: the re-prediction's column only when there is one. */
-    private static String[] row(SimulatedDay repredicted, String... cells) {
+    private static String[] row(Simulation.Traced repredicted, String... cells) {
         if (repredicted != null) {
             return cells;
         }
@@ -154,6 +180,11 @@ final class ReplayCommand implements Callable<Integer> {
 
     private static String count(long n) {
         return String.format(Locale.ROOT, "%,d", n);
+    }
+
+    /** A short time: 4.2 ms, 2.94 s. */
+    private static String seconds(double s) {
+        return s < 1 ? String.format(Locale.ROOT, "%.1f ms", s * 1000) : String.format(Locale.ROOT, "%.2f s", s);
     }
 
     private static String clears(double at, int maxWaiting) {

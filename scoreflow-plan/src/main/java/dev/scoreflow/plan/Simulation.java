@@ -6,10 +6,11 @@ import java.util.PriorityQueue;
 import java.util.Random;
 
 /**
- * A discrete-event simulation of one day: Poisson arrivals at a rate that is constant within each hour (the plan's
- * profile), served first come first served by {@code servers} identical servers with service times drawn from the
- * plan's distribution, and at most {@code queueLimit} requests waiting (beyond it a request is refused, as a server
- * answers 503; {@link Integer#MAX_VALUE} for a queue that takes everything). Seeded: the same inputs give the same day.
+ * A discrete-event simulation of one day: Poisson arrivals at a rate that is constant within each step of the plan's
+ * profile (an hour, or finer), served first come first served by {@code servers} identical servers with service
+ * times drawn from the plan's distribution, and at most {@code queueLimit} requests waiting (beyond it a request
+ * is refused, as a server answers 503; {@link Integer#MAX_VALUE} for a queue that takes everything). Seeded: the
+ * same inputs give the same day.
  *
  * <p>FIFO makes the multi-server queue cheap to simulate exactly: each request starts when it arrives or when the
  * earliest server frees up, whichever is later, and start times never decrease, so the requests waiting at any
@@ -24,19 +25,22 @@ final class Simulation {
     }
 
     /**
-     * Simulates one day of the plan's hourly rates, counted per minute.
+     * Simulates one day of the plan's rates, counted per minute.
      *
-     * @param hourlyRates arrivals per second in each hour of the day (24 values)
+     * @param rates       arrivals per second in each step of the day, the steps alike and whole minutes (24 values
+     *                    for hourly steps, 96 for quarter hours, 1440 for minutes)
      * @param servers     servers (or workers) serving the one queue
      * @param serviceRate requests per second one server handles (the mean service time is its inverse)
      * @param queueLimit  requests that may wait; more are refused
      */
-    static SimulatedDay run(double[] hourlyRates, int servers, double serviceRate, ServiceTime serviceTime,
+    static SimulatedDay run(double[] rates, int servers, double serviceRate, ServiceTime serviceTime,
                             int queueLimit, long seed) {
-        if (hourlyRates.length != 24) {
-            throw new IllegalArgumentException("24 hourly rates expected, got " + hourlyRates.length);
+        if (rates.length == 0 || DAY_SECONDS % rates.length != 0 || DAY_SECONDS / rates.length % MINUTE != 0) {
+            throw new IllegalArgumentException("rates for steps of whole minutes that divide the day expected (24 "
+                    + "for hours), got " + rates.length);
         }
-        return serve(arrivals(hourlyRates, 3600, seed), DAY_SECONDS, MINUTE, servers, serviceRate, serviceTime,
+        double step = DAY_SECONDS / rates.length;
+        return serve(arrivals(rates, step, seed), DAY_SECONDS, MINUTE, servers, serviceRate, serviceTime,
                 queueLimit, seed);
     }
 
@@ -79,6 +83,28 @@ final class Simulation {
      */
     static SimulatedDay serve(double[] arrivals, double horizonSeconds, double bucketSeconds, int servers,
                               double serviceRate, ServiceTime serviceTime, int queueLimit, long seed) {
+        return traced(arrivals, horizonSeconds, bucketSeconds, servers, serviceRate, serviceTime, queueLimit, seed)
+                .day();
+    }
+
+    /**
+     * A simulated day with each served request's wait (in the queue) and response time (wait and service), in the
+     * order they arrived: what a replay compares with the times it observes, and the share that waited.
+     */
+    record Traced(SimulatedDay day, double[] waits, double[] responses) {
+        /** The share of served requests that waited at all. */
+        double waitedShare() {
+            long waited = 0;
+            for (double w : waits) {
+                waited += w > 0 ? 1 : 0;
+            }
+            return waits.length == 0 ? 0 : (double) waited / waits.length;
+        }
+    }
+
+    /** {@link #serve}, keeping every served request's wait and response time. */
+    static Traced traced(double[] arrivals, double horizonSeconds, double bucketSeconds, int servers,
+                         double serviceRate, ServiceTime serviceTime, int queueLimit, long seed) {
         Random serviceRandom = new Random(seed * 31 + 7); // its own stream: a change in one does not shift the other
         double meanService = 1 / serviceRate;
         PriorityQueue<Double> freeAt = new PriorityQueue<>();
@@ -87,6 +113,7 @@ final class Simulation {
         }
         ArrayDeque<Double> waitingStarts = new ArrayDeque<>();
         double[] waits = new double[Math.max(16, arrivals.length)];
+        double[] responses = new double[waits.length];
         int served = 0;
         long refused = 0;
         double busy = 0;
@@ -124,6 +151,7 @@ final class Simulation {
             freeAt.add(done);
             busy += service;
             lastEnd = Math.max(lastEnd, done);
+            responses[served] = done - t;
             waits[served++] = start - t;
             if (mustWait) {
                 waitingStarts.addLast(start);
@@ -140,12 +168,14 @@ final class Simulation {
             // no arrival found the queue empty after its deepest point: it clears when the last waiting one starts
             clearedAt = waitingStarts.isEmpty() ? maxWaitingAt : waitingStarts.peekLast();
         }
-        double[] w = Arrays.copyOf(waits, served);
+        double[] inOrder = Arrays.copyOf(waits, served);
+        double[] w = inOrder.clone();
         Arrays.sort(w);
-        return new SimulatedDay(arrivals.length, served, refused, maxWaiting, maxWaitingAt, clearedAt, mean(w),
-                quantile(w, 0.5), quantile(w, 0.99), w.length == 0 ? 0 : w[w.length - 1],
+        SimulatedDay day = new SimulatedDay(arrivals.length, served, refused, maxWaiting, maxWaitingAt, clearedAt,
+                mean(w), quantile(w, 0.5), quantile(w, 0.99), w.length == 0 ? 0 : w[w.length - 1],
                 busy / (servers * horizonSeconds), lastEnd, bucketSeconds, depthByBucket, arrivalsByBucket,
                 refusedByBucket);
+        return new Traced(day, inOrder, Arrays.copyOf(responses, served));
     }
 
     private static double mean(double[] sorted) {

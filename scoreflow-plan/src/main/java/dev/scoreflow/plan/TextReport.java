@@ -16,20 +16,30 @@ public final class TextReport {
         out.append(String.format(Locale.ROOT, "Plan: %s%n", p.name()));
         out.append(String.format(Locale.ROOT, "  %,d users x %s requests/day, %02d:00-%02d:00%s; request %s MB, "
                         + "response %s MB, %s bits/byte, %s; one server: %s requests/s (%s)%n",
-                p.users(), trim(p.requestsPerUser()), p.dayStart(), p.dayEnd(),
-                p.profile().isEmpty() ? " evenly" : ", profile " + p.profile(), trim(p.requestMegabytes()),
+                p.users(), trim(p.requestsPerUser()), p.dayStart(), p.dayEnd(), profile(p), trim(p.requestMegabytes()),
                 trim(p.responseMegabytes()), trim(p.bitsPerByte()), p.encoding().name().toLowerCase(Locale.ROOT),
                 trim(p.serviceRate()), p.serviceTime()));
         out.append(String.format(Locale.ROOT, "Load: %,.0f requests/day%n", l.requestsPerDay()));
         out.append(String.format(Locale.ROOT, "  average over the working hours %.2f requests/s: %.1f Mbit/s in, "
                 + "%.2f Mbit/s out%n", l.averageRate(), l.megabitsIn(l.averageRate()), l.megabitsOut(l.averageRate())));
-        out.append(String.format(Locale.ROOT, "  peak hour %02d:00-%02d:00 %.2f requests/s (%,.0f requests): %.1f "
-                        + "Mbit/s in%n", l.peakHour(), l.peakHour() + 1, l.peakRate(), l.peakRate() * 3600,
-                l.megabitsIn(l.peakRate())));
+        String step = step(l.stepSeconds());
+        out.append(String.format(Locale.ROOT, "  peak %s %s-%s %.2f requests/s (%,.0f requests): %.1f Mbit/s in%n",
+                step, clock(l.peakStart()), clock(l.peakStart() + l.stepSeconds()), l.peakRate(),
+                l.peakRate() * l.stepSeconds(), l.megabitsIn(l.peakRate())));
+        if (l.stepSeconds() < 3600) {
+            double hour = l.hourlyRates()[l.peakHour()];
+            out.append(String.format(Locale.ROOT, "  hourly view: %02d:00-%02d:00 averages %.2f requests/s, %.1f "
+                            + "Mbit/s in (the peak is %.1f times that)%n", l.peakHour(), l.peakHour() + 1, hour,
+                    l.megabitsIn(hour), l.peakRate() / hour));
+        }
         if (l.quietRate() < l.peakRate() - 1e-9) {
-            out.append(String.format(Locale.ROOT, "  quietest working hour %.2f requests/s: %.1f Mbit/s in%n",
+            out.append(String.format(Locale.ROOT, "  quietest working %s %.2f requests/s: %.1f Mbit/s in%n", step,
                     l.quietRate(), l.megabitsIn(l.quietRate())));
         }
+        out.append(String.format(Locale.ROOT, "Servers of %s requests/s: %d for the peak (capacity >= %.2f "
+                        + "requests/s); %d so that at most %s of requests wait at the peak (Erlang C, M/M/c)%n",
+                trim(p.serviceRate()), r.serversForPeak(), l.peakRate(), r.serversSoFewWait(),
+                trim(p.waitProbability() * 100) + " %"));
         out.append("Designs (one simulated day each, seed ").append(p.seed()).append("):\n");
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[]{"design", "capacity/s", "per day", "util work", "util peak", "efficiency", "fits peak",
@@ -56,10 +66,36 @@ public final class TextReport {
         }
         out.append(table(rows));
         out.append("util work: the working hours' average rate over the capacity; efficiency: requests over what the "
-                + "design could serve in 24 h;\nfits peak: capacity >= the peak hour's rate; refused: a server whose "
-                + "queue (server-queue) is full answers 503;\nqueue clears: when a backlog of more than a minute's "
-                + "wait is gone.\n");
+                + "design could serve in 24 h;\nfits peak: capacity >= the peak " + step + "'s rate; refused: a server "
+                + "whose queue (server-queue) is full answers 503;\nqueue clears: when a backlog of more than a "
+                + "minute's wait is gone.\n");
         return out.toString();
+    }
+
+    /** The profile as the plan gives it: hourly weights listed, finer ones with their step and runs as W*N. */
+    private static String profile(Plan p) {
+        if (p.profile().isEmpty()) {
+            return " evenly";
+        }
+        if (p.profileStepMinutes() == 60) {
+            return ", profile " + p.profile();
+        }
+        StringBuilder runs = new StringBuilder();
+        List<Double> w = p.profile();
+        for (int i = 0; i < w.size(); ) {
+            int j = i;
+            while (j < w.size() && w.get(j).equals(w.get(i))) {
+                j++;
+            }
+            runs.append(runs.length() == 0 ? "" : " ").append(trim(w.get(i))).append(j - i > 1 ? "*" + (j - i) : "");
+            i = j;
+        }
+        return ", profile per " + p.profileStepMinutes() + " min [" + runs + "]";
+    }
+
+    /** A profile step's name: hour, 15 min, 1 min. */
+    static String step(double seconds) {
+        return seconds == 3600 ? "hour" : TextReport.trim(seconds / 60) + " min";
     }
 
     static String table(List<String[]> rows) {

@@ -54,6 +54,54 @@ class SimulationTest {
     }
 
     @Test
+    void theServersSoThatFewWaitAreTheFewestWithErlangCWithinTheThreshold() {
+        // case 3's peak: 15.28/s at 10/s a server, a = 1.53
+        double a = 55_000 / 3600.0 / 10;
+        int c = Queueing.serversForWaitProbability(a, 0.01);
+        assertThat(Queueing.erlangC(c, a)).isLessThanOrEqualTo(0.01);
+        assertThat(Queueing.erlangC(c - 1, a)).isGreaterThan(0.01);
+        assertThat(c).isEqualTo(6);
+        // a looser threshold needs fewer, never fewer than the load
+        assertThat(Queueing.serversForWaitProbability(a, 0.5)).isEqualTo(3);
+        assertThat(Queueing.serversForWaitProbability(a, 0.999)).isEqualTo(2);
+        assertThat(Queueing.serversForWaitProbability(0, 0.01)).isEqualTo(1);
+    }
+
+    @Test
+    void withThoseServersTheSimulatedShareThatWaitsIsWhatErlangCSays() {
+        // a whole day at case 3's peak rate, exponential service: about 1.3 million arrivals
+        double lambda = 55_000 / 3600.0;
+        int c = Queueing.serversForWaitProbability(lambda / 10, 0.01);
+        double[] arrivals = Simulation.arrivals(allDay(lambda), 3600, 11);
+        for (int servers : new int[]{c - 1, c}) {
+            double share = Simulation.traced(arrivals, Simulation.DAY_SECONDS, 60, servers, 10,
+                    ServiceTime.exponential(), Integer.MAX_VALUE, 11).waitedShare();
+            double expected = Queueing.erlangC(servers, lambda / 10);
+            assertThat(share).as("%d servers", servers).isCloseTo(expected, within(expected * 0.1));
+        }
+        // c - 1 servers let more than 1 % wait, c no more than 1 % (plus the simulation's noise)
+        assertThat(Simulation.traced(arrivals, Simulation.DAY_SECONDS, 60, c - 1, 10, ServiceTime.exponential(),
+                Integer.MAX_VALUE, 11).waitedShare()).isGreaterThan(0.012);
+        assertThat(Simulation.traced(arrivals, Simulation.DAY_SECONDS, 60, c, 10, ServiceTime.exponential(),
+                Integer.MAX_VALUE, 11).waitedShare()).isLessThan(0.011);
+    }
+
+    @Test
+    void theReportShowsBothServerCounts() {
+        Planner.Report r = Planner.plan(Examples.plan("case3"));
+        assertThat(r.serversForPeak()).isEqualTo(2);
+        assertThat(r.serversSoFewWait()).isEqualTo(6);
+        assertThat(TextReport.render(r)).contains("Servers of 10 requests/s: 2 for the peak (capacity >= 15.28 "
+                + "requests/s); 6 so that at most 1 % of requests wait at the peak (Erlang C, M/M/c)");
+        Plan looser = PlanFile.parse("case3", Examples.text("case3").lines().toList(),
+                java.util.Map.of("wait-probability", "0.5"));
+        Planner.Report l = Planner.plan(looser);
+        assertThat(l.serversSoFewWait()).isEqualTo(3);
+        assertThat(TextReport.render(l)).contains("3 so that at most 50 % of requests wait");
+        assertThat(Charts.html(l)).contains("3 so that at most 50 % of requests wait");
+    }
+
+    @Test
     void aServerWithoutAQueueRefusesWhatFindsItBusyAsErlangBSays() {
         // M/M/1/1 (no waiting room): blocking = a / (1 + a); λ = 5, μ = 10 -> 1/3
         SimulatedDay d = Simulation.run(allDay(5), 1, 10, ServiceTime.exponential(), 0, 5);
