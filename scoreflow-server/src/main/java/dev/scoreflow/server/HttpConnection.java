@@ -319,13 +319,13 @@ final class HttpConnection extends ChannelDuplexHandler {
                 }
                 body.writerIndex(body.writerIndex() + n); // already there: the socket read went into the body
                 inPlace -= n;
-                service.metrics.bodyBytes.inc(n, "in_place");
+                service.metrics.bodyBytesInPlace.inc(n);
             } else {
                 body.writeBytes(c.content()); // read before the body started (with the header) or over TLS
-                service.metrics.bodyBytes.inc(n, "copied");
+                service.metrics.bodyBytesCopied.inc(n);
             }
         } else if (n > 0) {
-            service.metrics.bodyBytes.inc(n, "copied");
+            service.metrics.bodyBytesCopied.inc(n);
             if (body.readableBytes() + (long) n > limits.maxBodyBytes()) {
                 refuse(Answer.error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body (inflated, if"
                         + " compressed) is over the limit of " + limits.maxBodyBytes() + " bytes (--max-body-bytes);"
@@ -333,7 +333,7 @@ final class HttpConnection extends ChannelDuplexHandler {
                 return;
             }
             if (!reservation.take(n)) {
-                service.metrics.rejections.inc(1, "", "memory");
+                service.metrics.memoryRejections.inc();
                 FullHttpResponse r = Answer.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "the server holds too"
                         + " many request bodies in memory (limit " + service.budget.limit() + " bytes,"
                         + " --body-budget-bytes); try again later");
@@ -519,7 +519,7 @@ final class HttpConnection extends ChannelDuplexHandler {
         if (written.isDone() || !ctx.channel().isActive()) {
             return;
         }
-        service.metrics.timeouts.inc(1, "write");
+        service.metrics.writeTimeouts.inc();
         PEERS.info("write-timeout", "closed a connection from " + ctx.channel().remoteAddress() + ": it did not"
                 + " read its answer within " + limits.writeTimeout().toMillis() + " ms (--write-timeout-ms)");
         closing = true;
@@ -590,7 +590,7 @@ final class HttpConnection extends ChannelDuplexHandler {
         }
         switch (reading) {
             case HEADER:
-                service.metrics.timeouts.inc(1, "header");
+                service.metrics.headerTimeouts.inc();
                 PEERS.info("header-timeout", "closed a connection from " + ctx.channel().remoteAddress()
                         + ": no complete request header within " + limits.headerTimeout().toMillis() + " ms");
                 refuse(Answer.error(HttpResponseStatus.REQUEST_TIMEOUT, "the request header did not arrive within "
@@ -598,7 +598,7 @@ final class HttpConnection extends ChannelDuplexHandler {
                 break;
             case BODY:
             case DISCARD_BODY:
-                service.metrics.timeouts.inc(1, "body");
+                service.metrics.bodyTimeouts.inc();
                 PEERS.info("body-timeout", "closed a connection from " + ctx.channel().remoteAddress()
                         + ": request body stalled after " + phaseBytes + " bytes");
                 refuse(Answer.error(HttpResponseStatus.REQUEST_TIMEOUT, "the request body stalled: " + phaseBytes
@@ -607,7 +607,7 @@ final class HttpConnection extends ChannelDuplexHandler {
                         + " average " + limits.bodyMinRate() + " bytes/s (--body-min-rate)"), true, null);
                 break;
             default: // idle: a kept-alive connection nobody uses, or the end of the drain linger
-                service.metrics.timeouts.inc(1, draining ? "drain" : "idle");
+                (draining ? service.metrics.drainTimeouts : service.metrics.idleTimeouts).inc();
                 LOG.debug("closing idle connection from {}", ctx.channel().remoteAddress());
                 closing = true;
                 ctx.close();

@@ -1,5 +1,6 @@
 package dev.scoreflow.server;
 
+import dev.scoreflow.api.internal.Metrics;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -71,7 +72,7 @@ final class HttpHandler {
         }
         if (n == 1 && p.get(0).equals("metrics")) {
             return get(method, () -> Answer.bytes(HttpResponseStatus.OK,
-                    service.metrics.render().getBytes(StandardCharsets.UTF_8), "text/plain; version=0.0.4"));
+                    service.metrics.render().getBytes(StandardCharsets.UTF_8), Metrics.CONTENT_TYPE));
         }
         if (n == 0) {
             return get(method, () -> Answer.json(HttpResponseStatus.OK, Map.of("name", "scoreflow",

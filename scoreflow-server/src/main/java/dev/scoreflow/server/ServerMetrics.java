@@ -3,17 +3,28 @@ package dev.scoreflow.server;
 import dev.scoreflow.api.internal.Metrics;
 import dev.scoreflow.runtime.BatchObserver;
 import dev.scoreflow.runtime.ModelRepository;
+import dev.scoreflow.runtime.ModelStatus;
 import dev.scoreflow.runtime.ServedModel;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
-/** The scoring service's metrics, exposed at {@code /metrics} in the Prometheus text format. Thread-safe. */
+/**
+ * The scoring service's metrics, exposed at {@code /metrics} in the Prometheus text format with the JVM's families
+ * beside them. Thread-safe. What is recorded on the event loop or per batch goes to labelled children kept in fields
+ * or per model, so a request costs adder increments and a map lookup by model name.
+ */
 final class ServerMetrics {
     private static final double[] SECONDS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
             5, 10};
     private static final double[] ROWS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, 65536};
 
-    private final Metrics registry = new Metrics();
+    private final Metrics registry = Metrics.withJvm();
     final Metrics.Counter requests = registry.counter("scoreflow_requests_total",
             "HTTP requests answered, by model, protocol (seed, v2, other) and status code", "model", "protocol",
             "code");
@@ -36,35 +47,43 @@ final class ServerMetrics {
             "Rows per model call", ROWS, "model");
     private final Metrics.Histogram batchTime = registry.histogram("scoreflow_batch_duration_seconds",
             "Duration of one model call", SECONDS, "model");
-    private final java.util.Map<String, BatchObserver> observers = new java.util.concurrent.ConcurrentHashMap<>();
+    final CounterDataPoint bodyBytesInPlace = bodyBytes.labels("in_place");
+    final CounterDataPoint bodyBytesCopied = bodyBytes.labels("copied");
+    final CounterDataPoint memoryRejections = rejections.labels("", "memory");
+    final CounterDataPoint headerTimeouts = timeouts.labels("header");
+    final CounterDataPoint bodyTimeouts = timeouts.labels("body");
+    final CounterDataPoint idleTimeouts = timeouts.labels("idle");
+    final CounterDataPoint writeTimeouts = timeouts.labels("write");
+    final CounterDataPoint drainTimeouts = timeouts.labels("drain");
+    private final Map<String, BatchObserver> observers = new ConcurrentHashMap<>();
+    /** Per model label, then per protocol: the series a successful request adds to. */
+    private final Map<String, Map<String, Answered>> answeredOk = new ConcurrentHashMap<>();
     final AtomicLong connections = new AtomicLong();
     /** Model names seen in the repository: the only values the model label takes besides "" and "unknown". */
-    private final java.util.Set<String> knownModels = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> knownModels = ConcurrentHashMap.newKeySet();
     private final ModelRepository repository;
     final AtomicLong inflightBodyBytes = new AtomicLong();
 
     ServerMetrics(ModelRepository repository) {
         this.repository = repository;
-        registry.gauge("scoreflow_queue_rows", "Rows waiting in each model's queue", out -> {
-            for (ServedModel m : repository.served()) {
-                out.append("scoreflow_queue_rows{model=\"").append(m.name()).append("\",version=\"")
-                        .append(m.version()).append("\"} ").append(m.queuedRows()).append('\n');
-            }
-        });
+        registry.gauge("scoreflow_queue_rows", "Rows waiting in each model's queue", new String[]{"model", "version"},
+                sample -> {
+                    for (ServedModel m : repository.served()) {
+                        sample.call(m.queuedRows(), m.name(), m.version());
+                    }
+                });
         registry.gauge("scoreflow_model_ready", "1 for each model version that is serving, 0 if it failed to load",
-                out -> repository.index().forEach(s -> out.append("scoreflow_model_ready{model=\"").append(s.name())
-                        .append("\",version=\"").append(s.version()).append("\"} ")
-                        .append(s.state().name().equals("READY") ? 1 : 0).append('\n')));
-        registry.gauge("scoreflow_open_connections", "Open HTTP connections",
-                out -> out.append("scoreflow_open_connections ").append(connections.get()).append('\n'));
+                new String[]{"model", "version"}, sample -> repository.index().forEach(m -> sample.call(
+                        m.state() == ModelStatus.State.READY ? 1 : 0, m.name(), m.version())));
+        registry.gauge("scoreflow_open_connections", "Open HTTP connections", connections::get);
         registry.gauge("scoreflow_inflight_body_bytes", "Bytes of request bodies held in memory",
-                out -> out.append("scoreflow_inflight_body_bytes ").append(inflightBodyBytes.get()).append('\n'));
+                inflightBodyBytes::get);
     }
 
     /** Requests waiting on jobs (long polling) now: a gauge, for a server with the jobs API. */
-    void jobsWaiting(java.util.function.LongSupplier waiting) {
+    void jobsWaiting(LongSupplier waiting) {
         registry.gauge("scoreflow_jobs_waiting", "Requests waiting for jobs to finish (long polling)",
-                out -> out.append("scoreflow_jobs_waiting ").append(waiting.getAsLong()).append('\n'));
+                waiting::getAsLong);
     }
 
     /** The observer that records one model's batches (one instance per model, kept). */
@@ -73,33 +92,67 @@ final class ServerMetrics {
     }
 
     private BatchObserver newObserver(String model) {
+        DistributionDataPoint rowsPerBatch = batchRows.labels(model);
+        DistributionDataPoint batchSeconds = batchTime.labels(model);
+        DistributionDataPoint queueSeconds = queueTime.labels(model);
         return new BatchObserver() {
             @Override
             public void batch(int n, int parts, long nanos) {
-                batchRows.observe(n, model);
-                batchTime.observe(nanos / 1e9, model);
+                rowsPerBatch.observe(n);
+                batchSeconds.observe(nanos / 1e9);
             }
 
             @Override
             public void queued(long nanos) {
-                queueTime.observe(nanos / 1e9, model);
+                queueSeconds.observe(nanos / 1e9);
             }
         };
     }
 
     void answered(String name, String protocol, int code, long rowCount, long startNanos) {
         String model = label(name);
+        if (code == 200) {
+            Answered ok = answeredOk.computeIfAbsent(model, m -> new ConcurrentHashMap<>())
+                    .computeIfAbsent(protocol, p -> new Answered(model, p));
+            ok.requests.inc();
+            if (rowCount > 0) {
+                ok.rows().inc(rowCount);
+            }
+            ok.latency.observe((System.nanoTime() - startNanos) / 1e9);
+            return;
+        }
         String c = Integer.toString(code);
         requests.inc(1, model, protocol, c);
         if (rowCount > 0) {
             rows.inc(rowCount, model, c);
         }
-        if (code == 200) {
-            latency.observe((System.nanoTime() - startNanos) / 1e9, model);
-        } else if (code == 503) {
+        if (code == 503) {
             rejections.inc(1, model, "queue_full");
         } else if (code == 504) {
             rejections.inc(1, model, "deadline");
+        }
+    }
+
+    /** The series a successful request of one model and protocol adds to; rows only once it has some. */
+    private final class Answered {
+        final CounterDataPoint requests;
+        final DistributionDataPoint latency;
+        private final String model;
+        private volatile CounterDataPoint rowsOk;
+
+        Answered(String model, String protocol) {
+            this.model = model;
+            requests = ServerMetrics.this.requests.labels(model, protocol, "200");
+            latency = ServerMetrics.this.latency.labels(model);
+        }
+
+        CounterDataPoint rows() {
+            CounterDataPoint r = rowsOk;
+            if (r == null) {
+                r = rows.labels(model, "200"); // the same child whoever asks first
+                rowsOk = r;
+            }
+            return r;
         }
     }
 
@@ -111,7 +164,7 @@ final class ServerMetrics {
         if (name.isEmpty() || knownModels.contains(name)) {
             return name;
         }
-        for (dev.scoreflow.runtime.ModelStatus s : repository.index()) {
+        for (ModelStatus s : repository.index()) {
             if (s.name().equals(name)) {
                 knownModels.add(name);
                 return name;
@@ -120,8 +173,8 @@ final class ServerMetrics {
         return "unknown";
     }
 
-    /** Scoreflow's families, then the JVM's ({@link JvmMetricsText}). */
+    /** Scoreflow's families and the JVM's, sorted by name. */
     String render() {
-        return registry.render() + JvmMetricsText.render();
+        return registry.render();
     }
 }

@@ -333,8 +333,8 @@ class HttpConnectionTest {
             assertThat(c.await(6)).allMatch(r -> r.status() == 415);
             String m = s.service.metrics.render();
             assertThat(m).doesNotContain("random")
-                    .contains("scoreflow_requests_total{model=\"unknown\",protocol=\"seed\",code=\"415\"} 5")
-                    .contains("scoreflow_requests_total{model=\"example\",protocol=\"seed\",code=\"415\"} 1");
+                    .contains("scoreflow_requests_total{code=\"415\",model=\"unknown\",protocol=\"seed\"} 5.0")
+                    .contains("scoreflow_requests_total{code=\"415\",model=\"example\",protocol=\"seed\"} 1.0");
         }
     }
 

@@ -245,7 +245,7 @@ class JobsOnPostgresTest {
         var waiting = fx.client.sendAsync(HttpRequest.newBuilder(fx.uri("/jobs/" + id + "?wait=60s")).build(),
                 HttpResponse.BodyHandlers.ofString());
         await("the request waiting on the server", () -> fx.server.jobsWaiting() == 1);
-        assertThat(fx.server.metricsText()).contains("scoreflow_jobs_waiting 1\n");
+        assertThat(fx.server.metricsText()).contains("scoreflow_jobs_waiting 1.0\n");
         long workerStart = System.nanoTime();
         keep(JobWorker.start(ScoringServer.builder(fx.repository), q, 1));
         HttpResponse<String> done = waiting.get(30, java.util.concurrent.TimeUnit.SECONDS);

@@ -67,9 +67,9 @@ class OverloadTest {
             long rejected = codes.get(503).get();
             String metrics = f.server.metricsText();
             assertThat(metrics).contains("scoreflow_rejections_total{model=\"forest\",reason=\"queue_full\"} "
-                    + rejected);
-            assertThat(metrics).contains("scoreflow_requests_total{model=\"forest\",protocol=\"seed\",code=\"200\"} "
-                    + codes.get(200).get());
+                    + (double) rejected + "\n");
+            assertThat(metrics).contains("scoreflow_requests_total{code=\"200\",model=\"forest\",protocol=\"seed\"} "
+                    + (double) codes.get(200).get() + "\n");
             // a refusal does no scoring work: the median one is far quicker than a scored request
             List<Long> sorted = new ArrayList<>(rejectNanos);
             sorted.sort(null);

@@ -95,14 +95,14 @@ class SecurityAndLifecycleTest {
             f.put("/models/example/score", new byte[7], null);
             String m = ServerFixture.text(f.get("/metrics"));
             assertThat(m).contains("# TYPE scoreflow_requests_total counter")
-                    .contains("scoreflow_requests_total{model=\"example\",protocol=\"seed\",code=\"200\"} 1")
-                    .contains("scoreflow_requests_total{model=\"example\",protocol=\"seed\",code=\"400\"} 1")
-                    .contains("scoreflow_rows_total{model=\"example\",code=\"200\"} 5")
+                    .contains("scoreflow_requests_total{code=\"200\",model=\"example\",protocol=\"seed\"} 1.0")
+                    .contains("scoreflow_requests_total{code=\"400\",model=\"example\",protocol=\"seed\"} 1.0")
+                    .contains("scoreflow_rows_total{code=\"200\",model=\"example\"} 5.0")
                     .contains("scoreflow_request_duration_seconds_count{model=\"example\"} 1")
                     .contains("scoreflow_batch_rows_bucket{model=\"example\",le=\"8.0\"} 1")
                     .contains("scoreflow_queue_duration_seconds_count{model=\"example\"} 1")
-                    .contains("scoreflow_queue_rows{model=\"forest\",version=\"1\"} 0")
-                    .contains("scoreflow_model_ready{model=\"example\",version=\"1\"} 1")
+                    .contains("scoreflow_queue_rows{model=\"forest\",version=\"1\"} 0.0")
+                    .contains("scoreflow_model_ready{model=\"example\",version=\"1\"} 1.0")
                     .contains("scoreflow_open_connections")
                     // the JVM's, from the Prometheus client: heap, the direct buffers Netty holds, GC, threads
                     .containsPattern("jvm_memory_used_bytes\\{area=\"heap\"\\} [0-9.eE+]+")

@@ -1,6 +1,7 @@
 package dev.scoreflow.streaming;
 
 import dev.scoreflow.api.Model;
+import dev.scoreflow.api.internal.Metrics;
 import dev.scoreflow.streaming.internal.AlertThreshold;
 import dev.scoreflow.streaming.internal.LagMonitor;
 import dev.scoreflow.streaming.internal.Topics;
@@ -13,6 +14,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -149,22 +151,21 @@ public final class StreamApp implements AutoCloseable {
      */
     private void registerStoreBytes() {
         metrics.registry.gauge("scoreflow_stream_store_bytes", "bytes of this instance's RocksDB state stores, by "
-                + "store and where (sst files on disk, memtables)", out -> {
-            Map<String, Double> sums = new java.util.TreeMap<>();
-            streams.metrics().forEach((name, metric) -> {
-                String where = switch (name.name()) {
-                    case "total-sst-files-size" -> "sst";
-                    case "size-all-mem-tables" -> "memtable";
-                    default -> null;
-                };
-                String store = name.tags().get("rocksdb-state-id");
-                if (where != null && store != null && metric.metricValue() instanceof Number n) {
-                    sums.merge("store=\"" + store + "\",where=\"" + where + "\"", n.doubleValue(), Double::sum);
-                }
-            });
-            sums.forEach((labels, v) -> out.append("scoreflow_stream_store_bytes{").append(labels).append("} ")
-                    .append(v.longValue()).append('\n'));
-        });
+                + "store and where (sst files on disk, memtables)", new String[]{"store", "where"}, sample -> {
+                    Map<List<String>, Double> sums = new java.util.HashMap<>();
+                    streams.metrics().forEach((name, metric) -> {
+                        String where = switch (name.name()) {
+                            case "total-sst-files-size" -> "sst";
+                            case "size-all-mem-tables" -> "memtable";
+                            default -> null;
+                        };
+                        String store = name.tags().get("rocksdb-state-id");
+                        if (where != null && store != null && metric.metricValue() instanceof Number n) {
+                            sums.merge(List.of(store, where), n.doubleValue(), Double::sum);
+                        }
+                    });
+                    sums.forEach((labels, v) -> sample.call(v, labels.get(0), labels.get(1)));
+                });
     }
 
     /**
@@ -242,7 +243,7 @@ public final class StreamApp implements AutoCloseable {
         }
     }
 
-    /** The Prometheus text of the app's metrics. */
+    /** The Prometheus text of the app's metrics and the JVM's ({@link Metrics#CONTENT_TYPE}). */
     public String renderMetrics() {
         return metrics.registry.render();
     }

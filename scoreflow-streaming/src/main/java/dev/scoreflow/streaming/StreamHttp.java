@@ -3,6 +3,7 @@ package dev.scoreflow.streaming;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.scoreflow.api.internal.Json;
+import dev.scoreflow.api.internal.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,7 +77,7 @@ final class StreamHttp implements AutoCloseable {
             String path = ex.getRequestURI().getRawPath();
             String method = ex.getRequestMethod();
             if (path.equals("/metrics") && method.equals("GET")) {
-                send(ex, 200, "text/plain; version=0.0.4", app.renderMetrics());
+                send(ex, 200, Metrics.CONTENT_TYPE, app.renderMetrics());
             } else if (path.equals("/health") && method.equals("GET")) {
                 boolean up = app.state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING;
                 json(ex, up ? 200 : 503, Map.of("state", app.state().toString()));

@@ -6,9 +6,12 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The stream app's counters and histograms, served at {@code /metrics}. Thread-safe. */
+/**
+ * The stream app's counters, histograms and gauges, served at {@code /metrics} with the JVM's families beside them.
+ * Thread-safe.
+ */
 final class StreamMetrics {
-    final Metrics registry = new Metrics();
+    final Metrics registry = Metrics.withJvm();
     final Metrics.Counter eventsIn = registry.counter("scoreflow_stream_events_in_total",
             "input records read (scored + dead-lettered, exactly)");
     final Metrics.Counter scored = registry.counter("scoreflow_stream_events_scored_total",
@@ -43,13 +46,17 @@ final class StreamMetrics {
 
     StreamMetrics() {
         registry.gauge("scoreflow_stream_window_events_per_second", "event rate in the last closed window",
-                out -> gauge(out, "scoreflow_stream_window_events_per_second", w -> w.count / (lastWindowMs / 1000.0)));
+                () -> window(w -> w.count / (lastWindowMs / 1000.0)));
         registry.gauge("scoreflow_stream_window_mean_score", "mean score in the last closed window",
-                out -> gauge(out, "scoreflow_stream_window_mean_score", WindowStats::meanScore));
+                () -> window(WindowStats::meanScore));
         registry.gauge("scoreflow_stream_window_positive_rate", "share of predictions = 1 in the last closed window",
-                out -> gauge(out, "scoreflow_stream_window_positive_rate", WindowStats::positiveRate));
+                () -> window(WindowStats::positiveRate));
         registry.gauge("scoreflow_stream_store_entries", "entries in this instance's state stores (approximate for "
-                + "RocksDB), by store", this::writeStoreEntries);
+                + "RocksDB), by store", new String[]{"store"}, sample -> {
+                    Map<String, Long> byStore = new TreeMap<>();
+                    storeEntries.forEach((k, v) -> byStore.merge(k.substring(0, k.indexOf(' ')), v, Long::sum));
+                    byStore.forEach((store, n) -> sample.call(n, store));
+                });
     }
 
     /** What one task's part of a store holds now ({@code entries} < 0: the task left this instance). */
@@ -59,13 +66,6 @@ final class StreamMetrics {
         } else {
             storeEntries.put(store + " " + task, entries);
         }
-    }
-
-    private void writeStoreEntries(StringBuilder out) {
-        Map<String, Long> byStore = new TreeMap<>();
-        storeEntries.forEach((k, v) -> byStore.merge(k.substring(0, k.indexOf(' ')), v, Long::sum));
-        byStore.forEach((store, n) -> out.append("scoreflow_stream_store_entries{store=\"").append(store)
-                .append("\"} ").append(n).append('\n'));
     }
 
     void lastWindow(WindowStats w, long windowMs) {
@@ -86,10 +86,10 @@ final class StreamMetrics {
         return alerts.sum(labels -> labels.get(1).equals("firing"));
     }
 
-    private void gauge(StringBuilder out, String name, java.util.function.ToDoubleFunction<WindowStats> f) {
+    /** {@code f} of the last closed window; NaN (no sample) before the first or when not finite. */
+    private double window(java.util.function.ToDoubleFunction<WindowStats> f) {
         WindowStats w = lastWindow;
-        if (w != null && Double.isFinite(f.applyAsDouble(w))) {
-            out.append(name).append(' ').append(f.applyAsDouble(w)).append('\n');
-        }
+        double v = w == null ? Double.NaN : f.applyAsDouble(w);
+        return Double.isFinite(v) ? v : Double.NaN;
     }
 }

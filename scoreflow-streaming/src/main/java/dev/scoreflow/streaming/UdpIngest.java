@@ -3,6 +3,7 @@ package dev.scoreflow.streaming;
 import dev.scoreflow.api.BadInputException;
 import dev.scoreflow.api.internal.Json;
 import dev.scoreflow.api.internal.Metrics;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -67,6 +68,8 @@ final class UdpIngest implements AutoCloseable {
     private final Thread reader;
     private final Metrics.Counter received;
     private final Metrics.Counter refused;
+    /** {@link #refused}'s child per reason. */
+    private final Map<String, CounterDataPoint> refusedBy;
     private final Metrics.Counter dropped;
     private final Metrics.Counter written;
     private final Map<String, AtomicLong[]> logged = new java.util.concurrent.ConcurrentHashMap<>();
@@ -112,13 +115,9 @@ final class UdpIngest implements AutoCloseable {
                 "valid UDP datagrams dropped: the producer was full (Kafka slower than the senders) or failed them");
         written = r.counter("scoreflow_udp_events_written_total",
                 "events from UDP datagrams written to the input topic and acknowledged by Kafka");
-        // on /metrics from the start, at 0
-        received.inc(0);
-        dropped.inc(0);
-        written.inc(0);
-        for (String reason : new String[]{"not_json", "no_entity", "too_large"}) {
-            refused.inc(0, reason);
-        }
+        // on /metrics from the start, at 0 (the counters without labels are)
+        refusedBy = Map.of("not_json", refused.labels("not_json"), "no_entity", refused.labels("no_entity"),
+                "too_large", refused.labels("too_large"));
         DatagramChannel c = null;
         try {
             c = DatagramChannel.open();
@@ -156,12 +155,10 @@ final class UdpIngest implements AutoCloseable {
             throw e;
         }
         r.gauge("scoreflow_udp_kernel_drops", "datagrams the kernel dropped for the UDP socket before they were "
-                + "read (its receive buffer was full), as /proc/net/udp counts them (Linux only)", out -> {
-            long drops = kernelDrops(port());
-            if (drops >= 0) {
-                out.append("scoreflow_udp_kernel_drops ").append(drops).append('\n');
-            }
-        });
+                + "read (its receive buffer was full), as /proc/net/udp counts them (Linux only)", () -> {
+                    long drops = kernelDrops(port());
+                    return drops >= 0 ? drops : Double.NaN;
+                });
         reader = new Thread(this::readLoop, "udp-ingest-" + port());
         reader.setDaemon(true);
     }
@@ -273,7 +270,7 @@ final class UdpIngest implements AutoCloseable {
     }
 
     private void refuse(String reason, String why) {
-        refused.inc(1, reason);
+        refusedBy.get(reason).inc();
         logLimited(reason, "refused a UDP datagram (" + reason + "): " + why);
     }
 

@@ -187,10 +187,10 @@ class ScoringTopologyTest {
         assertThat(metrics.registry.render()).doesNotContain("scoreflow_stream_store_entries{");
         driver.advanceWallClockTime(java.time.Duration.ofSeconds(1));
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                "scoreflow_stream_store_entries\\{store=\"entity-history\"} (\\d+)\n").matcher(metrics.registry.render());
+                "scoreflow_stream_store_entries\\{store=\"entity-history\"} (\\S+)\n").matcher(metrics.registry.render());
         assertThat(m.find()).isTrue();
         // RocksDB's estimate counts an overwritten key until compaction: 3 entities, 4 writes
-        assertThat(Long.parseLong(m.group(1))).isBetween(3L, 4L);
+        assertThat((long) Double.parseDouble(m.group(1))).isBetween(3L, 4L);
     }
 
     @Test

@@ -1,201 +1,226 @@
 package dev.scoreflow.api.internal;
 
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.MultiCollector;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.DoubleAdder;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.function.DoubleSupplier;
+import java.util.function.Predicate;
 
 /**
- * A minimal Prometheus registry: labelled counters and histograms, rendered in the text exposition format.
- * Lock-free on the recording path (one map lookup and an adder increment). Thread-safe. Not part of the API: the
- * server's and the stream app's {@code /metrics}.
+ * Scoreflow's metric families in a registry of the Prometheus Java client: labelled counters, histograms with
+ * classic buckets, gauges read when scraped, and with {@link #withJvm} the JVM's own families; {@link #render} writes
+ * them all with the client's Prometheus text writer. Thread-safe. Recording costs an adder increment on a labelled
+ * child that the caller keeps ({@link Counter#labels}, {@link Histogram#labels}), or a map lookup when the label
+ * values are given at each call. Not part of the API: the server's and the stream app's {@code /metrics}.
+ *
+ * <p>The client decides the text: samples of a family are sorted by label values, label pairs by label name, values
+ * are written as Java doubles ({@code 1.0}, {@code 1.2345678E7}), and a family with no sample (a gauge that has
+ * nothing to report yet) is left out, header and all. A counter or histogram without labels has its one sample from
+ * the start, at 0.
  */
 public final class Metrics {
-    private final Map<String, Family> families = new ConcurrentSkipListMap<>();
-    private final List<Consumer<StringBuilder>> gauges = new ArrayList<>();
+    /** The content type of {@link #render}'s text. */
+    public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+    private static final PrometheusTextFormatWriter WRITER = PrometheusTextFormatWriter.create();
 
-    /** A counter family; {@code labels} are the label names, values are given at each increment. */
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    /** The families by the name they were asked for, so that asking again returns the same one. */
+    private final Map<String, Object> families = new ConcurrentHashMap<>();
+
+    /** An empty registry. */
+    public Metrics() {
+    }
+
+    /**
+     * A registry that also serves the JVM's families as the client instruments them ({@code jvm_} memory pools,
+     * buffer pools with the direct memory Netty holds, GC, threads, classes; {@code process_} CPU and memory). Those
+     * are read from one JVM-wide collection, whatever the number of registries.
+     */
+    public static Metrics withJvm() {
+        Metrics m = new Metrics();
+        m.registry.register(Jvm.COLLECTOR);
+        return m;
+    }
+
+    /**
+     * The counter family {@code name} (the same one if asked for again); {@code labels} are the label names. The
+     * name ends in {@code _total}, as the client writes its samples so.
+     */
     public Counter counter(String name, String help, String... labels) {
-        return (Counter) families.computeIfAbsent(name, n -> new Counter(n, help, labels));
+        return family(name, Counter.class, () -> new Counter(io.prometheus.metrics.core.metrics.Counter.builder()
+                .name(name).help(help).labelNames(labels).withoutExemplars().register(registry), name, labels));
     }
 
-    /** A histogram family with the given upper bucket bounds (ascending). */
+    /** The histogram family {@code name} with the given upper bucket bounds (ascending; +Inf is added). */
     public Histogram histogram(String name, String help, double[] buckets, String... labels) {
-        return (Histogram) families.computeIfAbsent(name, n -> new Histogram(n, help, buckets, labels));
+        return family(name, Histogram.class, () -> new Histogram(io.prometheus.metrics.core.metrics.Histogram
+                .builder().name(name).help(help).labelNames(labels).classicUpperBounds(buckets).classicOnly()
+                .withoutExemplars().register(registry)));
     }
 
-    /** A gauge family computed when scraped: {@code writer} appends complete sample lines. */
-    public synchronized void gauge(String name, String help, Consumer<StringBuilder> writer) {
-        gauges.add(out -> {
-            out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-            out.append("# TYPE ").append(name).append(" gauge\n");
-            writer.accept(out);
+    /** A gauge without labels, read when scraped; NaN leaves the sample out (unknown is not zero). */
+    public void gauge(String name, String help, DoubleSupplier value) {
+        gauge(name, help, new String[0], sample -> {
+            double v = value.getAsDouble();
+            if (!Double.isNaN(v)) {
+                sample.call(v);
+            }
         });
     }
 
-    /** Everything in the Prometheus text format. */
-    public synchronized String render() {
-        StringBuilder out = new StringBuilder(4096);
-        for (Family f : families.values()) {
-            f.render(out);
-        }
-        for (Consumer<StringBuilder> g : gauges) {
-            g.accept(out);
-        }
-        return out.toString();
+    /**
+     * A gauge family computed when scraped: {@code samples} calls {@code call(value, labelValues...)} once per label
+     * set, the values in the order of {@code labels}. Asking again for the same name replaces the earlier callback
+     * (a gauge reads the state of whoever registered it last).
+     */
+    public void gauge(String name, String help, String[] labels, Consumer<GaugeWithCallback.Callback> samples) {
+        families.compute(name, (n, old) -> {
+            if (old instanceof GaugeWithCallback g) {
+                registry.unregister(g);
+            } else if (old != null) {
+                throw new IllegalArgumentException(name + " is already a " + old.getClass().getSimpleName());
+            }
+            return GaugeWithCallback.builder().name(name).help(help).labelNames(labels).callback(samples)
+                    .register(registry);
+        });
     }
 
-    /** Appends {@code {a="x",b="y"}} for the given names and values. */
-    public static StringBuilder labels(StringBuilder out, String[] names, List<String> values, String extraName,
-                                String extraValue) {
-        out.append('{');
-        boolean first = true;
-        for (int i = 0; i < names.length; i++) {
-            if (!first) {
-                out.append(',');
-            }
-            first = false;
-            out.append(names[i]).append("=\"").append(escape(values.get(i))).append('"');
+    /** Everything in the Prometheus text format ({@link #CONTENT_TYPE}), families sorted by name. */
+    public String render() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(16 * 1024);
+        try {
+            WRITER.write(out, registry.scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot render the metrics", e); // a memory stream does not fail
         }
-        if (extraName != null) {
-            if (!first) {
-                out.append(',');
-            }
-            out.append(extraName).append("=\"").append(extraValue).append('"');
-        }
-        return out.append('}');
+        return out.toString(StandardCharsets.UTF_8);
     }
 
-    private static String escape(String v) {
-        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
-    }
-
-    abstract static class Family {
-        final String name;
-        final String help;
-        final String[] labelNames;
-
-        Family(String name, String help, String[] labelNames) {
-            this.name = name;
-            this.help = help;
-            this.labelNames = labelNames;
+    private <F> F family(String name, Class<F> type, java.util.function.Supplier<F> create) {
+        Object f = families.computeIfAbsent(name, n -> create.get());
+        if (!type.isInstance(f)) {
+            throw new IllegalArgumentException(name + " is already a " + f.getClass().getSimpleName() + ", not a "
+                    + type.getSimpleName());
         }
-
-        List<String> key(String... values) {
-            if (values.length != labelNames.length) {
-                throw new IllegalArgumentException(name + " takes labels " + Arrays.toString(labelNames));
-            }
-            return List.of(values);
-        }
-
-        abstract void render(StringBuilder out);
+        return type.cast(f);
     }
 
     /** A monotonically increasing count per label set. */
-    public static final class Counter extends Family {
-        private final Map<List<String>, LongAdder> values = new ConcurrentHashMap<>();
+    public static final class Counter {
+        private final io.prometheus.metrics.core.metrics.Counter counter;
+        private final String name;
+        private final String[] labelNames;
 
-        Counter(String name, String help, String[] labels) {
-            super(name, help, labels);
+        Counter(io.prometheus.metrics.core.metrics.Counter counter, String name, String[] labelNames) {
+            this.counter = counter;
+            this.name = name;
+            this.labelNames = labelNames.clone();
         }
 
+        /** The child for one label set (created at 0 and shown from now on): keep it where the set is fixed. */
+        public CounterDataPoint labels(String... labelValues) {
+            return counter.labelValues(labelValues);
+        }
+
+        /** Adds to the counter of a family without labels. */
+        public void inc(long by) {
+            counter.inc(by);
+        }
+
+        /** Adds to the count of one label set (a map lookup per call). */
         public void inc(long by, String... labelValues) {
-            values.computeIfAbsent(key(labelValues), k -> new LongAdder()).add(by);
+            counter.labelValues(labelValues).inc(by);
         }
 
+        /** The count of one label set; 0, and not created, if it has none yet. */
         public long value(String... labelValues) {
-            LongAdder a = values.get(key(labelValues));
-            return a == null ? 0 : a.sum();
-        }
-
-        /** The total over the label sets that {@code which} accepts (label values in declared order). */
-        public long sum(java.util.function.Predicate<List<String>> which) {
+            if (labelValues.length != labelNames.length) {
+                throw new IllegalArgumentException(name + " takes labels "
+                        + Arrays.toString(labelNames) + ", was given " + Arrays.toString(labelValues));
+            }
+            if (labelValues.length == 0) {
+                return counter.getLongValue();
+            }
             long total = 0;
-            for (Map.Entry<List<String>, LongAdder> e : values.entrySet()) {
-                if (which.test(e.getKey())) {
-                    total += e.getValue().sum();
+            for (CounterSnapshot.CounterDataPointSnapshot p : counter.collect().getDataPoints()) {
+                if (values(p.getLabels()).equals(Arrays.asList(labelValues))) {
+                    total += (long) p.getValue();
                 }
             }
             return total;
         }
 
-        @Override
-        void render(StringBuilder out) {
-            out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-            out.append("# TYPE ").append(name).append(" counter\n");
-            sorted(values)
-                    .forEach((k, v) -> labels(out.append(name), labelNames, k, null, null)
-                            .append(' ').append(v.sum()).append('\n'));
-        }
-    }
-
-    /** Cumulative buckets, sum and count per label set. */
-    public static final class Histogram extends Family {
-        private final double[] bounds;
-        private final Map<List<String>, Cell> cells = new ConcurrentHashMap<>();
-
-        Histogram(String name, String help, double[] bounds, String[] labels) {
-            super(name, help, labels);
-            this.bounds = bounds.clone();
-        }
-
-        public void observe(double value, String... labelValues) {
-            Cell c = cells.computeIfAbsent(key(labelValues), k -> new Cell(bounds.length));
-            int i = Arrays.binarySearch(bounds, value);
-            int bucket = i >= 0 ? i : -i - 1;
-            c.buckets.incrementAndGet(bucket);
-            c.sum.add(value);
-        }
-
-        @Override
-        void render(StringBuilder out) {
-            out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-            out.append("# TYPE ").append(name).append(" histogram\n");
-            sorted(cells).forEach((k, c) -> {
-                long cumulative = 0;
-                for (int i = 0; i <= bounds.length; i++) {
-                    cumulative += c.buckets.get(i);
-                    String le = i < bounds.length ? Double.toString(bounds[i]) : "+Inf";
-                    labels(out.append(name).append("_bucket"), labelNames, k, "le", le)
-                            .append(' ').append(cumulative).append('\n');
+        /** The total over the label sets that {@code which} accepts (label values in declared order). */
+        public long sum(Predicate<List<String>> which) {
+            long total = 0;
+            for (CounterSnapshot.CounterDataPointSnapshot p : counter.collect().getDataPoints()) {
+                if (which.test(values(p.getLabels()))) {
+                    total += (long) p.getValue();
                 }
-                labels(out.append(name).append("_sum"), labelNames, k, null, null)
-                        .append(' ').append(c.sum.sum()).append('\n');
-                labels(out.append(name).append("_count"), labelNames, k, null, null)
-                        .append(' ').append(cumulative).append('\n');
-            });
+            }
+            return total;
         }
 
-        private static final class Cell {
-            final AtomicLongArray buckets;
-            final DoubleAdder sum = new DoubleAdder();
-
-            Cell(int bounds) {
-                buckets = new AtomicLongArray(bounds + 1);
+        private List<String> values(Labels labels) {
+            List<String> values = new ArrayList<>(labelNames.length);
+            for (String name : labelNames) {
+                values.add(labels.get(name));
             }
+            return values;
         }
     }
 
-    private static <V> Map<List<String>, V> sorted(Map<List<String>, V> m) {
-        Map<List<String>, V> t = new TreeMap<>(Metrics::compare);
-        t.putAll(m);
-        return t;
+    /** Cumulative classic buckets, sum and count per label set. */
+    public static final class Histogram {
+        private final io.prometheus.metrics.core.metrics.Histogram histogram;
+
+        Histogram(io.prometheus.metrics.core.metrics.Histogram histogram) {
+            this.histogram = histogram;
+        }
+
+        /** The child for one label set (created empty and shown from now on): keep it where the set is fixed. */
+        public DistributionDataPoint labels(String... labelValues) {
+            return histogram.labelValues(labelValues);
+        }
+
+        /** Records a value in a family without labels. */
+        public void observe(double value) {
+            histogram.observe(value);
+        }
+
+        /** Records a value for one label set (a map lookup per call). */
+        public void observe(double value, String... labelValues) {
+            histogram.labelValues(labelValues).observe(value);
+        }
     }
 
-    private static int compare(List<String> a, List<String> b) {
-        for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
-            int c = a.get(i).compareTo(b.get(i));
-            if (c != 0) {
-                return c;
-            }
+    /** The JVM's families, registered once per JVM and collected into every registry {@link #withJvm} made. */
+    private static final class Jvm {
+        private static final PrometheusRegistry REGISTRY = new PrometheusRegistry();
+        static final MultiCollector COLLECTOR = REGISTRY::scrape;
+
+        static {
+            JvmMetrics.builder().register(REGISTRY);
         }
-        return Integer.compare(a.size(), b.size());
+
+        private Jvm() {
+        }
     }
 }

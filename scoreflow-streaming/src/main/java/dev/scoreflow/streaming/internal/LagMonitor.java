@@ -135,16 +135,12 @@ public final class LagMonitor implements AutoCloseable {
 
     /** A gauge over the latest snapshot; NaN leaves a partition's sample out (unknown is not zero). */
     private void gauge(Metrics registry, String name, String help, ToDoubleFunction<PartitionLag> value) {
-        String[] labels = {"topic", "partition"};
-        registry.gauge(name, help, out -> {
+        registry.gauge(name, help, new String[]{"topic", "partition"}, sample -> {
             for (PartitionLag l : last) {
                 double v = value.applyAsDouble(l);
-                if (Double.isNaN(v)) {
-                    continue;
+                if (!Double.isNaN(v)) {
+                    sample.call(v, l.topic(), Integer.toString(l.partition()));
                 }
-                Metrics.labels(out.append(name), labels, List.of(l.topic(), Integer.toString(l.partition())), null,
-                        null).append(' ').append(v == Double.POSITIVE_INFINITY ? "+Inf" : Double.toString(v))
-                        .append('\n');
             }
         });
     }
