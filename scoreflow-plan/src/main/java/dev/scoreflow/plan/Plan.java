@@ -5,39 +5,54 @@ import java.util.Objects;
 
 /**
  * What a capacity plan starts from, as the lecture's cases state it: who sends how much and when, what one server
- * handles, and what each design costs. Immutable; {@link PlanFile} reads it from a file, {@code scoreflow plan}'s
- * flags override single fields with the {@code with...} methods.
+ * handles, and what each design costs. Immutable; {@link PlanFile} reads it from a file, {@link #builder()} starts
+ * from the lecture's case 1 (every key's default) and sets what differs, {@link #toBuilder()} changes a copy.
+ * Each field below has an accessor of its name.
  *
- * @param users               how many users send requests
- * @param requestsPerUser     requests each user sends per day
- * @param dayStart            the hour (0-23) the working day starts
- * @param dayEnd              the hour (1-24) it ends; all requests arrive within [dayStart, dayEnd)
- * @param profile             relative weights of the working day's steps, in order (empty: all alike)
- * @param profileStepMinutes  each weight's length in minutes, dividing the hour (60: hourly, 15, 1); 0 derives it
- *                            from the weights' count, which must then cut the working day into whole minutes
- * @param requestMegabytes    the size of a request's payload, in MB (as the lecture counts: 10^6 bytes)
- * @param responseMegabytes   the size of an answer's payload, in MB
- * @param bitsPerByte         the lecture's rule of thumb: 10 bits per byte on the wire (protocol overhead)
- * @param encoding            how the payload travels: {@code binary} and {@code protobuf} ×1, {@code base64} ×4/3
- * @param serviceRate         requests per second one server (or one worker) handles
- * @param serviceTime         the distribution of one request's service time around 1/serviceRate
- * @param serverQueue         requests a server holds waiting beyond those in service before it refuses (503)
- * @param serverCounts        the "servers behind a proxy" designs to compare (1 means one server, no proxy)
- * @param queueWorkers        workers of the "queue with a worker" design (0: no such design)
- * @param function            whether to include the "cloud function per request" design
- * @param prices              what each part costs
- * @param waitProbability     the share of requests allowed to wait at the peak when sizing the servers so that
- *                            (almost) nothing waits (Erlang C)
- * @param seed                the simulation's seed
+ * <br>{@code name}: what the reports call the plan
+ * <br>{@code users}: how many users send requests
+ * <br>{@code requestsPerUser}: requests each user sends per day
+ * <br>{@code dayStart}: the hour (0-23) the working day starts
+ * <br>{@code dayEnd}: the hour (1-24) it ends; all requests arrive within [dayStart, dayEnd)
+ * <br>{@code profile}: relative weights of the working day's steps, in order (empty: all alike)
+ * <br>{@code profileStepMinutes}: each weight's length in minutes, dividing the hour (60: hourly, 15, 1); 0 derives it
+ *   from the weights' count, which must then cut the working day into whole minutes
+ * <br>{@code requestMegabytes}: the size of a request's payload, in MB (as the lecture counts: 10^6 bytes)
+ * <br>{@code responseMegabytes}: the size of an answer's payload, in MB
+ * <br>{@code bitsPerByte}: the lecture's rule of thumb: 10 bits per byte on the wire (protocol overhead)
+ * <br>{@code encoding}: how the payload travels: {@code binary} and {@code protobuf} ×1, {@code base64} ×4/3
+ * <br>{@code serviceRate}: requests per second one server (or one worker) handles
+ * <br>{@code serviceTime}: the distribution of one request's service time around 1/serviceRate
+ * <br>{@code serverQueue}: requests a server holds waiting beyond those in service before it refuses (503)
+ * <br>{@code serverCounts}: the "servers behind a proxy" designs to compare (1 means one server, no proxy)
+ * <br>{@code queueWorkers}: workers of the "queue with a worker" design (0: no such design)
+ * <br>{@code function}: whether to include the "cloud function per request" design
+ * <br>{@code prices}: what each part costs
+ * <br>{@code waitProbability}: the share of requests allowed to wait at the peak when sizing the servers so that
+ *   (almost) nothing waits (Erlang C)
+ * <br>{@code seed}: the simulation's seed
  */
-public record Plan(String name, long users, double requestsPerUser, int dayStart, int dayEnd, List<Double> profile,
-                   int profileStepMinutes, double requestMegabytes, double responseMegabytes, double bitsPerByte,
-                   Encoding encoding, double serviceRate, ServiceTime serviceTime, int serverQueue,
-                   List<Integer> serverCounts, int queueWorkers, boolean function, Prices prices,
-                   double waitProbability, long seed) {
-
-    /** The share of requests that may wait at the peak unless a plan says otherwise. */
-    public static final double DEFAULT_WAIT_PROBABILITY = 0.01;
+public final class Plan {
+    private final String name;
+    private final long users;
+    private final double requestsPerUser;
+    private final int dayStart;
+    private final int dayEnd;
+    private final List<Double> profile;
+    private final int profileStepMinutes;
+    private final double requestMegabytes;
+    private final double responseMegabytes;
+    private final double bitsPerByte;
+    private final Encoding encoding;
+    private final double serviceRate;
+    private final ServiceTime serviceTime;
+    private final int serverQueue;
+    private final List<Integer> serverCounts;
+    private final int queueWorkers;
+    private final boolean function;
+    private final Prices prices;
+    private final double waitProbability;
+    private final long seed;
 
     /** The payload's wire size relative to its raw bytes. */
     public enum Encoding {
@@ -69,8 +84,26 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
         }
     }
 
-    public Plan {
-        Objects.requireNonNull(name, "name");
+    private Plan(Builder b) {
+        name = Objects.requireNonNull(b.name, "name");
+        users = b.users;
+        requestsPerUser = b.requestsPerUser;
+        dayStart = b.dayStart;
+        dayEnd = b.dayEnd;
+        profile = List.copyOf(Objects.requireNonNull(b.profile, "profile"));
+        requestMegabytes = b.requestMegabytes;
+        responseMegabytes = b.responseMegabytes;
+        bitsPerByte = b.bitsPerByte;
+        encoding = Objects.requireNonNull(b.encoding, "encoding");
+        serviceRate = b.serviceRate;
+        serviceTime = Objects.requireNonNull(b.serviceTime, "serviceTime");
+        serverQueue = b.serverQueue;
+        serverCounts = List.copyOf(Objects.requireNonNull(b.serverCounts, "serverCounts"));
+        queueWorkers = b.queueWorkers;
+        function = b.function;
+        prices = Objects.requireNonNull(b.prices, "prices");
+        waitProbability = b.waitProbability;
+        seed = b.seed;
         if (users < 1) {
             throw new IllegalArgumentException("users must be at least 1, was " + users);
         }
@@ -79,8 +112,7 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
             throw new IllegalArgumentException("the working day must be hours start-end with 0 <= start < end <= 24, "
                     + "was " + dayStart + "-" + dayEnd);
         }
-        profile = List.copyOf(profile);
-        profileStepMinutes = profileStep(profile.size(), profileStepMinutes, dayEnd - dayStart);
+        profileStepMinutes = profileStep(profile.size(), b.profileStepMinutes, dayEnd - dayStart);
         double total = 0;
         for (double w : profile) {
             positiveOrZero("a profile weight", w);
@@ -92,13 +124,10 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
         positive("the request size", requestMegabytes);
         positiveOrZero("the response size", responseMegabytes);
         positive("bits per byte", bitsPerByte);
-        Objects.requireNonNull(encoding, "encoding");
         positive("the service rate", serviceRate);
-        Objects.requireNonNull(serviceTime, "serviceTime");
         if (serverQueue < 0) {
             throw new IllegalArgumentException("the server queue must be >= 0, was " + serverQueue);
         }
-        serverCounts = List.copyOf(serverCounts);
         for (int n : serverCounts) {
             if (n < 1 || n > 10_000) {
                 throw new IllegalArgumentException("a server count must be in [1, 10000], was " + n);
@@ -107,20 +136,9 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
         if (queueWorkers < 0 || queueWorkers > 10_000) {
             throw new IllegalArgumentException("queue workers must be in [0, 10000], was " + queueWorkers);
         }
-        Objects.requireNonNull(prices, "prices");
         if (!(waitProbability > 0 && waitProbability < 1)) {
             throw new IllegalArgumentException("the wait probability must be in (0, 1), was " + waitProbability);
         }
-    }
-
-    /** An hourly plan (one weight per working hour), sized so that at most 1 % wait at the peak. */
-    public Plan(String name, long users, double requestsPerUser, int dayStart, int dayEnd, List<Double> profile,
-                double requestMegabytes, double responseMegabytes, double bitsPerByte, Encoding encoding,
-                double serviceRate, ServiceTime serviceTime, int serverQueue, List<Integer> serverCounts,
-                int queueWorkers, boolean function, Prices prices, long seed) {
-        this(name, users, requestsPerUser, dayStart, dayEnd, profile, 60, requestMegabytes, responseMegabytes,
-                bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts, queueWorkers, function,
-                prices, DEFAULT_WAIT_PROBABILITY, seed);
     }
 
     /**
@@ -162,22 +180,276 @@ public record Plan(String name, long users, double requestsPerUser, int dayStart
         return shares;
     }
 
-    public Plan withUsers(long n) {
-        return new Plan(name, n, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
-                responseMegabytes, bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts,
-                queueWorkers, function, prices, waitProbability, seed);
+    public String name() {
+        return name;
     }
 
-    public Plan withServiceRate(double rate) {
-        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
-                responseMegabytes, bitsPerByte, encoding, rate, serviceTime, serverQueue, serverCounts, queueWorkers,
-                function, prices, waitProbability, seed);
+    public long users() {
+        return users;
     }
 
-    public Plan withSeed(long s) {
-        return new Plan(name, users, requestsPerUser, dayStart, dayEnd, profile, profileStepMinutes, requestMegabytes,
-                responseMegabytes, bitsPerByte, encoding, serviceRate, serviceTime, serverQueue, serverCounts,
-                queueWorkers, function, prices, waitProbability, s);
+    public double requestsPerUser() {
+        return requestsPerUser;
+    }
+
+    public int dayStart() {
+        return dayStart;
+    }
+
+    public int dayEnd() {
+        return dayEnd;
+    }
+
+    public List<Double> profile() {
+        return profile;
+    }
+
+    public int profileStepMinutes() {
+        return profileStepMinutes;
+    }
+
+    public double requestMegabytes() {
+        return requestMegabytes;
+    }
+
+    public double responseMegabytes() {
+        return responseMegabytes;
+    }
+
+    public double bitsPerByte() {
+        return bitsPerByte;
+    }
+
+    public Encoding encoding() {
+        return encoding;
+    }
+
+    public double serviceRate() {
+        return serviceRate;
+    }
+
+    public ServiceTime serviceTime() {
+        return serviceTime;
+    }
+
+    public int serverQueue() {
+        return serverQueue;
+    }
+
+    public List<Integer> serverCounts() {
+        return serverCounts;
+    }
+
+    public int queueWorkers() {
+        return queueWorkers;
+    }
+
+    public boolean function() {
+        return function;
+    }
+
+    public Prices prices() {
+        return prices;
+    }
+
+    public double waitProbability() {
+        return waitProbability;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
+    /** A builder that starts from the lecture's case 1: every plan-file key's default ({@link PlanFile}). */
+    public static Builder builder() {
+        return PlanFile.parse("defaults", List.of(), java.util.Map.of()).toBuilder();
+    }
+
+    /** A builder holding this plan's values. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.name = name;
+        b.users = users;
+        b.requestsPerUser = requestsPerUser;
+        b.dayStart = dayStart;
+        b.dayEnd = dayEnd;
+        b.profile = profile;
+        b.profileStepMinutes = profileStepMinutes;
+        b.requestMegabytes = requestMegabytes;
+        b.responseMegabytes = responseMegabytes;
+        b.bitsPerByte = bitsPerByte;
+        b.encoding = encoding;
+        b.serviceRate = serviceRate;
+        b.serviceTime = serviceTime;
+        b.serverQueue = serverQueue;
+        b.serverCounts = serverCounts;
+        b.queueWorkers = queueWorkers;
+        b.function = function;
+        b.prices = prices;
+        b.waitProbability = waitProbability;
+        b.seed = seed;
+        return b;
+    }
+
+    /** Sets a plan's fields by name; {@link #build()} checks them all together. Not thread-safe. */
+    public static final class Builder {
+        private String name;
+        private long users;
+        private double requestsPerUser;
+        private int dayStart;
+        private int dayEnd;
+        private List<Double> profile;
+        private int profileStepMinutes;
+        private double requestMegabytes;
+        private double responseMegabytes;
+        private double bitsPerByte;
+        private Encoding encoding;
+        private double serviceRate;
+        private ServiceTime serviceTime;
+        private int serverQueue;
+        private List<Integer> serverCounts;
+        private int queueWorkers;
+        private boolean function;
+        private Prices prices;
+        private double waitProbability;
+        private long seed;
+
+        Builder() { // PlanFile fills every field; users start from builder()
+        }
+
+        public Builder name(String v) {
+            this.name = v;
+            return this;
+        }
+
+        public Builder users(long v) {
+            this.users = v;
+            return this;
+        }
+
+        public Builder requestsPerUser(double v) {
+            this.requestsPerUser = v;
+            return this;
+        }
+
+        public Builder dayStart(int v) {
+            this.dayStart = v;
+            return this;
+        }
+
+        public Builder dayEnd(int v) {
+            this.dayEnd = v;
+            return this;
+        }
+
+        public Builder profile(List<Double> v) {
+            this.profile = v;
+            return this;
+        }
+
+        public Builder profileStepMinutes(int v) {
+            this.profileStepMinutes = v;
+            return this;
+        }
+
+        public Builder requestMegabytes(double v) {
+            this.requestMegabytes = v;
+            return this;
+        }
+
+        public Builder responseMegabytes(double v) {
+            this.responseMegabytes = v;
+            return this;
+        }
+
+        public Builder bitsPerByte(double v) {
+            this.bitsPerByte = v;
+            return this;
+        }
+
+        public Builder encoding(Encoding v) {
+            this.encoding = v;
+            return this;
+        }
+
+        public Builder serviceRate(double v) {
+            this.serviceRate = v;
+            return this;
+        }
+
+        public Builder serviceTime(ServiceTime v) {
+            this.serviceTime = v;
+            return this;
+        }
+
+        public Builder serverQueue(int v) {
+            this.serverQueue = v;
+            return this;
+        }
+
+        public Builder serverCounts(List<Integer> v) {
+            this.serverCounts = v;
+            return this;
+        }
+
+        public Builder queueWorkers(int v) {
+            this.queueWorkers = v;
+            return this;
+        }
+
+        public Builder function(boolean v) {
+            this.function = v;
+            return this;
+        }
+
+        public Builder prices(Prices v) {
+            this.prices = v;
+            return this;
+        }
+
+        public Builder waitProbability(double v) {
+            this.waitProbability = v;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            this.seed = v;
+            return this;
+        }
+
+        /** The working day as hours {@code [start, end)}. */
+        public Builder hours(int start, int end) {
+            this.dayStart = start;
+            this.dayEnd = end;
+            return this;
+        }
+
+        /** The plan, every field checked; an {@link IllegalArgumentException} names the first that is wrong. */
+        public Plan build() {
+            return new Plan(this);
+        }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Plan p && toString().equals(p.toString());
+    }
+
+    @Override
+    public int hashCode() {
+        return toString().hashCode();
+    }
+
+    /** Every field by name (a plan holds no secrets). */
+    @Override
+    public String toString() {
+        return "Plan[name=" + name + ", users=" + users + ", requestsPerUser=" + requestsPerUser + ", dayStart="
+                + dayStart + ", dayEnd=" + dayEnd + ", profile=" + profile + ", profileStepMinutes="
+                + profileStepMinutes + ", requestMegabytes=" + requestMegabytes + ", responseMegabytes="
+                + responseMegabytes + ", bitsPerByte=" + bitsPerByte + ", encoding=" + encoding + ", serviceRate="
+                + serviceRate + ", serviceTime=" + serviceTime + ", serverQueue=" + serverQueue + ", serverCounts="
+                + serverCounts + ", queueWorkers=" + queueWorkers + ", function=" + function + ", prices=" + prices
+                + ", waitProbability=" + waitProbability + ", seed=" + seed + "]";
     }
 
     private static void positive(String what, double v) {

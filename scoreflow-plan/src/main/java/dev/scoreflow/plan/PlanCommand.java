@@ -184,7 +184,7 @@ public final class PlanCommand implements Callable<Integer> {
                     java.time.Duration.ofSeconds(measureSeconds), out);
             out.printf("measured: %s at %d row(s) per request: %.1f requests/s (p50 %.1f ms, p99 %.1f ms, %d "
                     + "refused)%n", m.target(), rows, m.rate(), m.p50Ms(), m.p99Ms(), m.refused());
-            plan = plan.withServiceRate(m.rate());
+            plan = plan.toBuilder().serviceRate(m.rate()).build();
         }
         Planner.Report report = Planner.plan(plan);
         out.print(TextReport.render(report));

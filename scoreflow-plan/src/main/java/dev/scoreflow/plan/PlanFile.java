@@ -120,16 +120,18 @@ public final class PlanFile {
         }
         Reader r = new Reader(v, where, source);
         int[] hours = r.hours("hours");
-        return new Plan(r.text("name"), r.integer("users"), r.number("requests-per-user"), hours[0], hours[1],
-                r.weights("profile"), r.profileStep("profile-step"), r.number("request-mb"), r.number("response-mb"),
-                r.number("bits-per-byte"),
-                r.encoding("encoding"), r.number("service-rate"), r.serviceTime("service-time"),
-                (int) r.integer("server-queue"), r.integers("servers"), (int) r.integer("queue-workers"),
-                r.bool("function"),
-                new Plan.Prices(r.number("price.server-hour"), r.number("price.proxy-hour"),
+        Plan.Builder b = new Plan.Builder();
+        return b.name(r.text("name")).users(r.integer("users")).requestsPerUser(r.number("requests-per-user"))
+                .hours(hours[0], hours[1]).profile(r.weights("profile")).profileStepMinutes(r.profileStep("profile-step"))
+                .requestMegabytes(r.number("request-mb")).responseMegabytes(r.number("response-mb"))
+                .bitsPerByte(r.number("bits-per-byte")).encoding(r.encoding("encoding"))
+                .serviceRate(r.number("service-rate")).serviceTime(r.serviceTime("service-time"))
+                .serverQueue((int) r.integer("server-queue")).serverCounts(r.integers("servers"))
+                .queueWorkers((int) r.integer("queue-workers")).function(r.bool("function"))
+                .prices(new Plan.Prices(r.number("price.server-hour"), r.number("price.proxy-hour"),
                         r.number("price.queue-hour"), r.number("price.worker-hour"),
-                        r.number("price.function-request"), r.number("price.function-factor")),
-                r.number("wait-probability"), r.integer("seed"));
+                        r.number("price.function-request"), r.number("price.function-factor")))
+                .waitProbability(r.number("wait-probability")).seed(r.integer("seed")).build();
     }
 
     /** Reads typed values, naming where a bad one came from. */

@@ -80,7 +80,7 @@ class LectureCasesTest {
         Plan p = Examples.plan("case3");
         SimulatedDay a = Planner.plan(p).outcomes().get(2).simulated();
         SimulatedDay b = Planner.plan(p).outcomes().get(2).simulated();
-        SimulatedDay c = Planner.plan(p.withSeed(43)).outcomes().get(2).simulated();
+        SimulatedDay c = Planner.plan(p.toBuilder().seed(43).build()).outcomes().get(2).simulated();
         assertThat(b.arrived()).isEqualTo(a.arrived());
         assertThat(b.maxWait()).isEqualTo(a.maxWait());
         assertThat(c.arrived()).isNotEqualTo(a.arrived());

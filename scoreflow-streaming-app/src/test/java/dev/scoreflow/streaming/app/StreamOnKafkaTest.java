@@ -84,7 +84,9 @@ class StreamOnKafkaTest {
 
     static String[] streamArgs(String bootstrap, String prefix, Path state) throws Exception {
         Path rules = Files.createTempFile(dir, "rules", ".txt");
-        // fires in the first window and resolves in none: one alert, however often the app restarts
+        // fires in the first window; it resolves only if the statistics' idle clock closes a window early (a stall
+        // of a window's length on a loaded machine: the restart's restore does not count), so the tests check that
+        // each transition is written once, not how many there are
         Files.writeString(rules, "busy: count > 10\n");
         return new String[]{"--client-config", clientConfig(bootstrap).toString(), "--bootstrap-servers", bootstrap,
             "--rules", rules.toString(), "--stats-window", "2s",
@@ -247,9 +249,11 @@ class StreamOnKafkaTest {
                     dead.readToEnd(Duration.ofSeconds(30)));
             assertParity(in, byId);
             try (Reader alerts = new Reader(bs, "a-tx.alerts")) {
-                List<Object> ids = alerts.readToEnd(Duration.ofSeconds(30)).stream()
-                        .map(r -> json(r.value()).get("alert_id")).toList();
-                assertThat(ids).as("the rule fired once, across the kill and restart").hasSize(1);
+                List<String> ids = alerts.readToEnd(Duration.ofSeconds(30)).stream()
+                        .map(r -> (String) json(r.value()).get("alert_id")).toList();
+                assertThat(ids).as("each transition written once, across the kill and restart").isNotEmpty()
+                        .doesNotHaveDuplicates();
+                assertThat(ids.get(0)).as("the rule fired first").endsWith(":firing");
             }
         }
     }
