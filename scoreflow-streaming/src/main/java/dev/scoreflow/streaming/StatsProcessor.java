@@ -26,8 +26,7 @@ import java.util.Map;
  * windows, the reference distribution and the rules' states are in state stores, so with exactly-once processing
  * an alert is written once per transition, across restarts. Windows with no events close too (their rate is 0);
  * when no part arrives for a window's length of wall time, the statistics' clock follows the wall clock, so a
- * stream that stops entirely still trips a {@code rate <} rule (counted from the first part after a start, so a
- * restart's restore is not taken for a quiet stream).
+ * stream that stops entirely still trips a {@code rate <} rule.
  */
 final class StatsProcessor implements Processor<String, byte[], Object, Object> {
     private static final Logger LOG = LoggerFactory.getLogger(StatsProcessor.class);
@@ -59,9 +58,7 @@ final class StatsProcessor implements Processor<String, byte[], Object, Object> 
         meta = context.getStateStore(ScoringTopology.STATS_META_STORE);
         ruleStates = context.getStateStore(ScoringTopology.RULE_STATE_STORE);
         streamTime = getLong(STREAM_TIME, Long.MIN_VALUE);
-        // the idle clock starts with the first part after a (re)start: a restarting app restores its scoring tasks'
-        // state before they send parts again, and that pause is not the stream going quiet
-        lastPartWallTime = Long.MIN_VALUE;
+        lastPartWallTime = context.currentSystemTimeMs();
         context.schedule(Duration.ofSeconds(1), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
     }
 
@@ -88,8 +85,7 @@ final class StatsProcessor implements Processor<String, byte[], Object, Object> 
     }
 
     private void onWallClock(long now) {
-        if (streamTime != Long.MIN_VALUE && lastPartWallTime != Long.MIN_VALUE
-                && now - lastPartWallTime > stats.windowMs()) {
+        if (streamTime != Long.MIN_VALUE && now - lastPartWallTime > stats.windowMs()) {
             // nothing came for a window's length: let the statistics' clock follow the wall clock
             advance(streamTime + (now - lastPartWallTime));
             lastPartWallTime = now;
