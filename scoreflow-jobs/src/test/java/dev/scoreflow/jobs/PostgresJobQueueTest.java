@@ -104,6 +104,25 @@ class PostgresJobQueueTest {
     }
 
     @Test
+    void jobsFinishedLongerAgoThanKeepFinishedAreCleanedUpAndNoOthers(TestInfo info) throws Exception {
+        QueueSettings keepBriefly = new QueueSettings(Duration.ofSeconds(30), 3, false, Duration.ofMillis(1));
+        PostgresJobQueue q = open(info, keepBriefly);
+        String finished = q.submit(job("done-soon")).id();
+        Delivery d = q.receive(1, Duration.ofSeconds(5)).get(0); // this receive's clean-up found nothing to do
+        assertThat(q.complete(d, new byte[]{1}, "application/octet-stream")).isTrue();
+        String queued = q.submit(job("still-queued")).id();
+        assertThat(q.get(finished)).get().extracting(Job::state).isEqualTo(JobState.DONE);
+        // a new instance cleans up in its first chores (then once a minute): the finished job goes, the queued stays
+        await("the finished job cleaned up", Duration.ofSeconds(10), () -> {
+            PostgresJobQueue other = PostgresJobQueue.open(URL, user(), name, keepBriefly);
+            opened.add(other);
+            other.sweep();
+            return q.get(finished).isEmpty();
+        });
+        assertThat(q.get(queued)).get().extracting(Job::state).isEqualTo(JobState.QUEUED);
+    }
+
+    @Test
     void aJobWhoseLeaseExpiresIsDeliveredAgainAndOnlyTheNewLeaseCanCompleteIt(TestInfo info) throws Exception {
         PostgresJobQueue q = open(info, QueueSettings.defaults().withVisibilityTimeout(Duration.ofMillis(500)));
         String id = q.submit(job("slow")).id();
