@@ -46,7 +46,9 @@ class AlertActionsOnKafkaTest {
 
     @BeforeAll
     static void startBroker() {
-        broker = EmbeddedBroker.start(dir.resolve("kafka"), "127.0.0.1", 0, Map.of());
+        // alerts carry their window's event time (2026-01-01 here): with the default 7-day retention the broker's
+        // first retention check, 30 s after start, could delete them before the alert actions read them
+        broker = EmbeddedBroker.start(dir.resolve("kafka"), "127.0.0.1", 0, Map.of("log.retention.ms", "-1"));
     }
 
     @AfterAll
