@@ -427,15 +427,17 @@ public final class PostgresJobQueue implements JobQueue {
         }
     }
 
+    /** The due jobs of a standard queue (parameters: queue, max receives, limit); its index holds only jobs in play. */
+    static final String CLAIM = "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
+            + "AND visible_at <= now() AND receives < ? ORDER BY visible_at, seq LIMIT ? FOR UPDATE SKIP LOCKED";
+    /** The same for a FIFO queue: each group's first job still in play, only if it is due (a group waits for its head). */
+    static final String CLAIM_FIFO = "SELECT j.id FROM scoreflow_jobs j JOIN (SELECT DISTINCT ON (msg_group) id "
+            + "FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') ORDER BY msg_group, seq) h "
+            + "ON h.id = j.id WHERE j.state IN ('queued', 'running') AND j.visible_at <= now() AND j.receives < ? "
+            + "ORDER BY j.seq LIMIT ? FOR UPDATE OF j SKIP LOCKED";
+
     private List<Delivery> claim(Connection c, int max) throws SQLException {
-        String due = settings.fifo()
-                // each group's first job still in play, and only if it is due: a group waits for its head
-                ? "SELECT j.id FROM scoreflow_jobs j JOIN (SELECT DISTINCT ON (msg_group) id FROM scoreflow_jobs "
-                + "WHERE queue = ? AND state IN ('queued', 'running') ORDER BY msg_group, seq) h ON h.id = j.id "
-                + "WHERE j.state IN ('queued', 'running') AND j.visible_at <= now() AND j.receives < ? "
-                + "ORDER BY j.seq LIMIT ? FOR UPDATE OF j SKIP LOCKED"
-                : "SELECT id FROM scoreflow_jobs WHERE queue = ? AND state IN ('queued', 'running') "
-                + "AND visible_at <= now() AND receives < ? ORDER BY visible_at, seq LIMIT ? FOR UPDATE SKIP LOCKED";
+        String due = settings.fifo() ? CLAIM_FIFO : CLAIM;
         String lease = UUID.randomUUID().toString();
         // the conditions sit on the locked rows themselves, so a row another worker claimed meanwhile is re-checked
         // and left out: never two leases on one job

@@ -123,6 +123,57 @@ class PostgresJobQueueTest {
     }
 
     @Test
+    void claimsUseTheIndexOfJobsInPlayWhenTheTableHoldsAMillionFinishedJobs(TestInfo info) throws Exception {
+        PostgresJobQueue q = open(info, QueueSettings.defaults());
+        long indexBefore = count("SELECT pg_relation_size('scoreflow_jobs_due')", Optional.empty());
+        try (Connection c = DriverManager.getConnection(URL, user()); java.sql.Statement s = c.createStatement()) {
+            s.executeUpdate("INSERT INTO scoreflow_jobs (id, queue, model, protocol, content_type, header_length, body, "
+                    + "state, receives, finished_at) SELECT gen_random_uuid(), '" + name + "', 'fraud', 'seed', "
+                    + "'application/octet-stream', -1, '\\x00'::bytea, 'done', 1, now() "
+                    + "FROM generate_series(1, 1000000)");
+            s.execute("ANALYZE scoreflow_jobs");
+        }
+        try {
+            assertThat(count("SELECT count(*) FROM scoreflow_jobs WHERE queue = ?", Optional.of(name)))
+                    .isEqualTo(1_000_000);
+            long indexAfter = count("SELECT pg_relation_size('scoreflow_jobs_due')", Optional.empty());
+            assertThat(indexAfter - indexBefore).as("the claims' index holds only the jobs in play")
+                    .isLessThan(64 * 1024);
+            for (String sql : List.of(PostgresJobQueue.CLAIM, PostgresJobQueue.CLAIM_FIFO)) {
+                String plan = explain(sql, name);
+                assertThat(plan).as("the claim's plan:%n%s", plan)
+                        .containsAnyOf("scoreflow_jobs_due", "scoreflow_jobs_groups").doesNotContain("Seq Scan");
+            }
+            String id = q.submit(job("needle")).id();
+            long t = System.nanoTime();
+            assertThat(q.receive(1, Duration.ofSeconds(5))).extracting(Delivery::id).containsExactly(id);
+            System.out.printf("claimed 1 job among 1,000,000 finished ones in %.1f ms%n", (System.nanoTime() - t) / 1e6);
+        } finally {
+            try (Connection c = DriverManager.getConnection(URL, user());
+                 PreparedStatement s = c.prepareStatement("DELETE FROM scoreflow_jobs WHERE queue = ?")) {
+                s.setString(1, name);
+                s.executeUpdate();
+            }
+        }
+    }
+
+    static String explain(String claim, String queue) throws java.sql.SQLException {
+        try (Connection c = DriverManager.getConnection(URL, user());
+             PreparedStatement s = c.prepareStatement("EXPLAIN " + claim)) {
+            s.setString(1, queue);
+            s.setInt(2, 3);
+            s.setInt(3, 4);
+            StringBuilder out = new StringBuilder();
+            try (ResultSet rs = s.executeQuery()) {
+                while (rs.next()) {
+                    out.append(rs.getString(1)).append('\n');
+                }
+            }
+            return out.toString();
+        }
+    }
+
+    @Test
     void aJobWhoseLeaseExpiresIsDeliveredAgainAndOnlyTheNewLeaseCanCompleteIt(TestInfo info) throws Exception {
         PostgresJobQueue q = open(info, QueueSettings.defaults().withVisibilityTimeout(Duration.ofMillis(500)));
         String id = q.submit(job("slow")).id();
